@@ -1,0 +1,9 @@
+//! registre: the register of processing activities of French local authorities (RGPD art. 30),
+//! its purpose-limitation rules and their audit.
+
+pub mod audit;
+pub mod cli;
+pub mod demo;
+pub mod model;
+pub mod vocabulary;
+pub mod yaml;

@@ -1,0 +1,164 @@
+//! Reading a register file: text → tree → structure → checks, reporting every error with its
+//! path and, for YAML, its line.
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{Register, check, shape};
+use crate::vocabulary::{Countries, Vocabulary};
+
+/// One problem of a register file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputError {
+    /// Where, as `organisations[0].activities[3].retention.active`; empty for the whole file.
+    pub path: String,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl InputError {
+    pub fn new(path: String, message: String) -> Self {
+        InputError {
+            path,
+            line: None,
+            message,
+        }
+    }
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(line) = self.line {
+            write!(f, "ligne {line}: ")?;
+        }
+        if !self.path.is_empty() {
+            write!(f, "{}: ", self.path)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// A register file that cannot be read; holds every error found, in file order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError {
+    pub errors: Vec<InputError>,
+}
+
+impl std::error::Error for LoadError {}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.errors.len();
+        write!(f, "{n} erreur{} dans le registre", if n > 1 { "s" } else { "" })?;
+        for error in &self.errors {
+            write!(f, "\n  {error}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The syntax of a register file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceFormat {
+    Yaml,
+    Json,
+}
+
+impl SourceFormat {
+    /// JSON for `.json` files, YAML otherwise (JSON is valid YAML, but slower to read that way).
+    pub fn from_file_name(name: &str) -> Self {
+        if name.to_ascii_lowercase().ends_with(".json") {
+            SourceFormat::Json
+        } else {
+            SourceFormat::Yaml
+        }
+    }
+}
+
+/// Reads and checks a register.
+pub fn load_str(
+    text: &str,
+    format: SourceFormat,
+    vocabulary: &Vocabulary,
+    countries: &Countries,
+) -> Result<Register, LoadError> {
+    let mut value = match format {
+        SourceFormat::Yaml => crate::yaml::parse(text).map_err(|e| LoadError {
+            errors: vec![InputError {
+                path: String::new(),
+                line: e.line,
+                message: e.message,
+            }],
+        })?,
+        SourceFormat::Json => serde_json::from_str(text).map_err(|e| LoadError {
+            errors: vec![InputError {
+                path: String::new(),
+                line: Some(e.line()),
+                message: format!("JSON illisible : {e}"),
+            }],
+        })?,
+    };
+    remove_nulls(&mut value);
+    let errors = match Register::deserialize(&value) {
+        Ok(register) => {
+            let errors = check::check(&register, vocabulary, countries);
+            if errors.is_empty() {
+                return Ok(register);
+            }
+            errors
+        }
+        Err(serde_error) => {
+            let mut errors = shape::check(&value);
+            if errors.is_empty() {
+                errors.push(InputError::new(String::new(), serde_error.to_string()));
+            }
+            errors
+        }
+    };
+    Err(LoadError {
+        errors: with_lines(text, format, errors),
+    })
+}
+
+/// Fills in the line of each error; only done when there are errors, so valid files are
+/// read without recording positions.
+fn with_lines(text: &str, format: SourceFormat, mut errors: Vec<InputError>) -> Vec<InputError> {
+    if format == SourceFormat::Yaml {
+        if let Ok((_, lines)) = crate::yaml::parse_with_lines(text) {
+            for error in &mut errors {
+                error.line = error.line.or_else(|| lines.line_of(&error.path));
+            }
+        }
+    }
+    errors
+}
+
+/// `field: null` means the same as no field at all.
+fn remove_nulls(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(remove_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(remove_nulls),
+        _ => {}
+    }
+}
+
+/// Writes a register as YAML in the `registre/v1` format.
+pub fn to_yaml(register: &Register) -> String {
+    crate::yaml::to_string(&to_value(register))
+}
+
+/// Writes a register as pretty JSON in the `registre/v1` format.
+pub fn to_json(register: &Register) -> String {
+    serde_json::to_string_pretty(&to_value(register)).unwrap_or_default() + "\n"
+}
+
+fn to_value(register: &Register) -> Value {
+    // The model serialises only strings, booleans, lists and maps: this cannot fail.
+    serde_json::to_value(register).unwrap_or(Value::Null)
+}
