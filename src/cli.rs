@@ -226,7 +226,10 @@ fn audit_files(args: &AuditArgs) -> Result<ExitCode, Failure> {
     let threshold = Severity::from(args.fail_on);
     let fails = reports.iter().any(|r| r.fails(threshold));
 
-    let mut out = anstream::stdout().lock();
+    // Buffered: the standard output flushes at every line otherwise. Colours only on a terminal.
+    let choice = anstream::AutoStream::choice(&io::stdout());
+    let buffered: Box<dyn Write> = Box::new(io::BufWriter::new(io::stdout().lock()));
+    let mut out = anstream::AutoStream::new(buffered, choice);
     match args.format {
         OutputFormat::Json => {
             let merged = merge(reports);
@@ -280,6 +283,8 @@ fn audit_files(args: &AuditArgs) -> Result<ExitCode, Failure> {
         }
     }
     out.flush()?;
+    // The process ends here: freeing a large register piece by piece would only delay the exit.
+    std::mem::forget(audited);
     Ok(if fails { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+
 fn main() -> ExitCode {
     registre::cli::run(registre::cli::Cli::parse())
 }

@@ -4,13 +4,16 @@
 //! for them and they make "billion laughs" inputs possible. Positions (1-based lines) of every
 //! node can be recorded so that errors found later on the tree can name their line.
 
+mod de;
+
 use std::collections::HashMap;
+
+pub use de::{DeError, from_str};
 
 use serde_json::{Map, Number, Value};
 use thiserror::Error;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
-use yaml_rust2::{Yaml, YamlEmitter};
 
 /// A YAML document that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -227,7 +230,7 @@ fn resolve_scalar(text: String, style: TScalarStyle, tag: Option<&Tag>) -> Resul
             return match tag.suffix.as_str() {
                 "str" => Ok(Value::String(text)),
                 "null" => Ok(Value::Null),
-                "bool" | "int" | "float" => match plain_scalar(&text) {
+                "bool" | "int" | "float" => match plain_scalar(text.clone()) {
                     Value::String(_) => Err(format!("`{text}` n'est pas un `!!{}`", tag.suffix)),
                     value => Ok(value),
                 },
@@ -239,11 +242,19 @@ fn resolve_scalar(text: String, style: TScalarStyle, tag: Option<&Tag>) -> Resul
     if style != TScalarStyle::Plain {
         return Ok(Value::String(text));
     }
-    Ok(plain_scalar(&text))
+    Ok(plain_scalar(text))
 }
 
-fn plain_scalar(text: &str) -> Value {
-    match text {
+/// Whether a scalar resolves to null, without allocating.
+fn is_null_scalar(text: &str, style: TScalarStyle, tag: Option<&Tag>) -> bool {
+    match tag {
+        Some(tag) => (tag.handle == "tag:yaml.org,2002:" || tag.handle == "!!") && tag.suffix == "null",
+        None => style == TScalarStyle::Plain && matches!(text, "" | "~" | "null" | "Null" | "NULL"),
+    }
+}
+
+fn plain_scalar(text: String) -> Value {
+    match text.as_str() {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
         "false" | "False" | "FALSE" => return Value::Bool(false),
@@ -251,16 +262,16 @@ fn plain_scalar(text: &str) -> Value {
     }
     let first = text.as_bytes()[0];
     if first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.') {
-        if let Some(n) = parse_int(text) {
+        if let Some(n) = parse_int(&text) {
             return Value::Number(n.into());
         }
-        if is_core_float(text) {
+        if is_core_float(&text) {
             if let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64) {
                 return Value::Number(n);
             }
         }
     }
-    Value::String(text.to_owned())
+    Value::String(text)
 }
 
 fn parse_int(text: &str) -> Option<i64> {
@@ -299,34 +310,176 @@ fn is_core_float(text: &str) -> bool {
     mantissa_ok && exponent_ok
 }
 
-/// Writes a JSON tree as a YAML document (block style, keys in tree order).
+/// Writes a JSON tree as a YAML document in the style of the format's documentation: block
+/// mappings, short lists and small flat blocks on one line (`purposes: [a, b]`,
+/// `- {name: …, type: interne}`), keys in tree order, text quoted only when needed.
 pub fn to_string(value: &Value) -> String {
     let mut out = String::new();
-    let mut emitter = YamlEmitter::new(&mut out);
-    emitter.multiline_strings(true);
-    // Writing into a String cannot fail.
-    let _ = emitter.dump(&to_yaml(value));
-    // The emitter starts documents with `---`; the register format does not need it.
-    let body = out.strip_prefix("---\n").unwrap_or(&out).to_owned();
-    body + "\n"
+    match value {
+        Value::Object(map) if !map.is_empty() => write_mapping(&mut out, map, 0),
+        other => {
+            write_flow(&mut out, other);
+            out.push('\n');
+        }
+    }
+    out
 }
 
-fn to_yaml(value: &Value) -> Yaml {
-    match value {
-        Value::Null => Yaml::Null,
-        Value::Bool(b) => Yaml::Boolean(*b),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => Yaml::Integer(i),
-            None => Yaml::Real(n.to_string()),
-        },
-        Value::String(s) => Yaml::String(s.clone()),
-        Value::Array(items) => Yaml::Array(items.iter().map(to_yaml).collect()),
-        Value::Object(map) => Yaml::Hash(
-            map.iter()
-                .map(|(k, v)| (Yaml::String(k.clone()), to_yaml(v)))
-                .collect(),
-        ),
+/// Longest line a flow collection may take before it is written as a block.
+const FLOW_WIDTH: usize = 100;
+
+fn write_mapping(out: &mut String, map: &Map<String, Value>, indent: usize) {
+    for (i, (key, value)) in map.iter().enumerate() {
+        // The first entry of a list item follows its `- ` on the same line.
+        if i > 0 {
+            push_indent(out, indent);
+        }
+        write_scalar_text(out, key, false);
+        out.push(':');
+        write_entry_value(out, value, indent);
     }
+}
+
+fn write_entry_value(out: &mut String, value: &Value, indent: usize) {
+    if let Value::String(text) = value {
+        out.push(' ');
+        write_scalar_text(out, text, false);
+        out.push('\n');
+        return;
+    }
+    if let Some(flow) = as_flow(value) {
+        out.push(' ');
+        out.push_str(&flow);
+        out.push('\n');
+        return;
+    }
+    out.push('\n');
+    match value {
+        Value::Object(map) => {
+            push_indent(out, indent + 2);
+            write_mapping(out, map, indent + 2);
+        }
+        Value::Array(items) => write_sequence(out, items, indent + 2),
+        // Scalars always have a flow form.
+        _ => {}
+    }
+}
+
+fn write_sequence(out: &mut String, items: &[Value], indent: usize) {
+    for item in items {
+        push_indent(out, indent);
+        out.push_str("- ");
+        if let Value::String(text) = item {
+            write_scalar_text(out, text, false);
+            out.push('\n');
+            continue;
+        }
+        match (as_flow(item), item) {
+            (Some(flow), _) => {
+                out.push_str(&flow);
+                out.push('\n');
+            }
+            (None, Value::Object(map)) => write_mapping(out, map, indent + 2),
+            (None, Value::Array(inner)) => {
+                out.push('\n');
+                write_sequence(out, inner, indent + 2);
+            }
+            (None, _) => {}
+        }
+    }
+}
+
+fn push_indent(out: &mut String, indent: usize) {
+    out.extend(std::iter::repeat_n(' ', indent));
+}
+
+/// The one-line form of a value, when it is a scalar, or a short list or block of scalars.
+fn as_flow(value: &Value) -> Option<String> {
+    let mut out = String::new();
+    match value {
+        Value::Array(items) if items.iter().all(is_scalar) => write_flow(&mut out, value),
+        Value::Object(map) if map.values().all(is_scalar) => write_flow(&mut out, value),
+        Value::Array(_) | Value::Object(_) => return None,
+        scalar => {
+            write_flow(&mut out, scalar);
+            return Some(out);
+        }
+    }
+    (out.len() <= FLOW_WIDTH).then_some(out)
+}
+
+fn is_scalar(value: &Value) -> bool {
+    !matches!(value, Value::Array(_) | Value::Object(_))
+}
+
+fn write_flow(out: &mut String, value: &Value) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => write_scalar_text(out, s, true),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_flow(out, item);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            for (i, (key, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_scalar_text(out, key, true);
+                out.push_str(": ");
+                write_flow(out, item);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// Text as a plain scalar when it reads back as the same text, double-quoted otherwise.
+fn write_scalar_text(out: &mut String, text: &str, in_flow: bool) {
+    if is_plain_safe(text, in_flow) {
+        out.push_str(text);
+        return;
+    }
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() || c == '\u{feff}' || c == '\u{2028}' || c == '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", u32::from(c)));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn is_plain_safe(text: &str, in_flow: bool) -> bool {
+    let Some(first) = text.chars().next() else {
+        return false;
+    };
+    let indicator = "-?:,[]{}#&*!|>'\"%@`";
+    !indicator.contains(first)
+        && !first.is_whitespace()
+        && !text.ends_with(char::is_whitespace)
+        && !text.ends_with(':')
+        && !text.contains(": ")
+        && !text.contains(" #")
+        && !text.chars().any(|c| c.is_control() || matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}' | '\u{85}'))
+        && !(in_flow && text.contains([',', '[', ']', '{', '}']))
+        && matches!(plain_scalar(text.to_owned()), Value::String(_))
 }
 
 #[cfg(test)]
@@ -368,8 +521,79 @@ mod tests {
     }
 
     #[test]
+    fn splits_a_trailing_block_sequence() {
+        let text = "format: x\norganisations:\n  - id: a\n    l:\n      - 1\n  - id: b\n\n  # note\n  - id: c\n";
+        let (header, slices) = split_sequence(text, "organisations", 3).unwrap();
+        assert_eq!(header, "format: x\norganisations: []\n");
+        assert_eq!(slices.concat(), text["format: x\norganisations:\n".len()..]);
+        assert_eq!(slices.len(), 3);
+        assert!(split_sequence("organisations:\n  - a\nother: 1\n", "organisations", 2).is_none());
+        assert!(split_sequence("organisations: []\n", "organisations", 2).is_none());
+    }
+
+    #[test]
     fn syntax_error_has_a_line() {
         let e = parse("a: [1, 2\nb: 3\n").unwrap_err();
         assert!(e.line.is_some());
     }
+}
+
+/// Splits a document whose last top-level key is a block sequence (`key:` then `- …` items
+/// to the end) into a header (with `key: []`) and about `pieces` slices of whole items, so
+/// that large files can be read on several cores. `None` when the layout is anything else;
+/// callers read the whole document then. A slice that does not parse on its own also sends
+/// the caller back to the whole document, so a wrong split can never change what is read.
+pub fn split_sequence<'a>(text: &'a str, key: &str, pieces: usize) -> Option<(String, Vec<&'a str>)> {
+    let key_line = format!("{key}:");
+    let mut offset = 0;
+    let mut body_start = None;
+    for line in text.split_inclusive('\n') {
+        if line.trim_end() == key_line {
+            body_start = Some((offset, offset + line.len()));
+            break;
+        }
+        offset += line.len();
+    }
+    let (key_start, body_start) = body_start?;
+    let mut indent = None;
+    let mut items = Vec::new();
+    let mut offset = body_start;
+    for line in text[body_start..].split_inclusive('\n') {
+        let bytes = line.as_bytes();
+        let depth = bytes.iter().take_while(|b| **b == b' ').count();
+        let rest = &bytes[depth..];
+        match rest.first() {
+            None | Some(b'\n' | b'\r' | b'#') => {}
+            Some(b'\t') => return None,
+            Some(first) => {
+                let is_item = *first == b'-' && matches!(rest.get(1), None | Some(b' ' | b'\n' | b'\r'));
+                match indent {
+                    None if is_item => {
+                        indent = Some(depth);
+                        items.push(offset);
+                    }
+                    None => return None,
+                    Some(ind) if depth == ind && is_item => items.push(offset),
+                    Some(ind) if depth <= ind => return None,
+                    Some(_) => {}
+                }
+            }
+        }
+        offset += line.len();
+    }
+    if items.is_empty() {
+        return None;
+    }
+    let target = (text.len() - body_start) / pieces.max(1) + 1;
+    let mut slices = Vec::new();
+    let mut start = items[0];
+    for &item in &items[1..] {
+        if item - start >= target {
+            slices.push(&text[start..item]);
+            start = item;
+        }
+    }
+    slices.push(&text[start..]);
+    let header = format!("{}{key}: []\n", &text[..key_start]);
+    Some((header, slices))
 }

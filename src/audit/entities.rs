@@ -1,29 +1,33 @@
 //! The register seen by the rules: Cedar entities (vocabulary, countries, organisations,
 //! activities) and the contexts of requests. Only facts go here; every judgement is a rule.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::HashSet;
+use std::sync::OnceLock;
 use std::str::FromStr;
 
-use cedar_policy::{Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression};
+use cedar_policy::{Context, Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression};
 
 use super::AuditError;
 use crate::model::{Activity, ActivitySource, Organisation};
 use crate::vocabulary::{Countries, Kind, Vocabulary};
 
-/// `Type::"id"`, for the type names of the schema.
+/// The entity types of the schema.
+const TYPES: [&str; 8] = ["Purpose", "Category", "Subject", "Zone", "Country", "Organisation", "Activity", "Action"];
+
+/// `Type::"id"`, for the type names of the schema (parsed once: uids are made by the thousand).
 #[expect(clippy::expect_used, reason = "type names are constants of the schema, valid identifiers")]
 pub(super) fn uid(type_name: &'static str, id: &str) -> EntityUid {
-    let type_name = EntityTypeName::from_str(type_name).expect("constant type name");
-    EntityUid::from_type_name_and_id(type_name, EntityId::new(id))
+    static PARSED: OnceLock<Vec<EntityTypeName>> = OnceLock::new();
+    let parsed = PARSED.get_or_init(|| {
+        TYPES
+            .iter()
+            .map(|t| EntityTypeName::from_str(t).expect("constant type name"))
+            .collect()
+    });
+    let index = TYPES.iter().position(|t| *t == type_name).expect("a type of the schema");
+    EntityUid::from_type_name_and_id(parsed[index].clone(), EntityId::new(id))
 }
 
-pub(super) fn activity_uid(organisation: &str, activity: &str) -> EntityUid {
-    uid("Activity", &format!("{organisation}/{activity}"))
-}
-
-pub(super) fn organisation_uid(organisation: &str) -> EntityUid {
-    uid("Organisation", organisation)
-}
 
 fn vocab_uid(kind: Kind, id: &str) -> EntityUid {
     let type_name = match kind {
@@ -79,93 +83,201 @@ pub(super) fn reference_entities(vocabulary: &Vocabulary, countries: &Countries)
     out
 }
 
-pub(super) fn organisation_entity(org: &Organisation, vocabulary: &Vocabulary) -> Result<Entity, AuditError> {
-    let dpo_has_contact = org
-        .dpo
-        .as_ref()
-        .is_some_and(|d| d.email.is_some() || d.phone.is_some());
-    entity(
-        organisation_uid(&org.id),
-        vec![
-            ("kind", string(&org.kind)),
-            ("public_body", RestrictedExpression::new_bool(vocabulary.is_public_body(&org.kind))),
-            ("has_address", RestrictedExpression::new_bool(has_text(org.address.as_deref()))),
-            ("has_email", RestrictedExpression::new_bool(has_text(org.email.as_deref()))),
-            ("has_dpo", RestrictedExpression::new_bool(org.dpo.is_some())),
-            ("dpo_has_contact", RestrictedExpression::new_bool(dpo_has_contact)),
-        ],
-        HashSet::new(),
-    )
+/// An organisation as the rules see it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) struct OrganisationFacts<'a> {
+    /// Set only when rules name organisations: the facts are then never shared.
+    pub identity: Option<&'a str>,
+    kind: &'a str,
+    public_body: bool,
+    has_address: bool,
+    has_email: bool,
+    has_dpo: bool,
+    dpo_has_contact: bool,
+}
+
+impl<'a> OrganisationFacts<'a> {
+    pub fn of(org: &'a Organisation, vocabulary: &Vocabulary, named: bool) -> Self {
+        OrganisationFacts {
+            identity: named.then_some(org.id.as_str()),
+            kind: &org.kind,
+            public_body: vocabulary.is_public_body(&org.kind),
+            has_address: has_text(org.address.as_deref()),
+            has_email: has_text(org.email.as_deref()),
+            has_dpo: org.dpo.is_some(),
+            dpo_has_contact: org.dpo.as_ref().is_some_and(|d| d.email.is_some() || d.phone.is_some()),
+        }
+    }
+
+    pub fn to_entity(&self, uid: EntityUid) -> Result<Entity, AuditError> {
+        let b = RestrictedExpression::new_bool;
+        entity(
+            uid,
+            vec![
+                ("kind", string(self.kind)),
+                ("public_body", b(self.public_body)),
+                ("has_address", b(self.has_address)),
+                ("has_email", b(self.has_email)),
+                ("has_dpo", b(self.has_dpo)),
+                ("dpo_has_contact", b(self.dpo_has_contact)),
+            ],
+            HashSet::new(),
+        )
+    }
 }
 
 fn has_text(s: Option<&str>) -> bool {
     s.is_some_and(|s| !s.trim().is_empty())
 }
 
-pub(super) fn activity_entity(
-    org: &Organisation,
-    a: &Activity,
-    vocabulary: &Vocabulary,
-) -> Result<Entity, AuditError> {
-    let mut parents: HashSet<EntityUid> = HashSet::new();
-    parents.insert(organisation_uid(&org.id));
-    parents.extend(a.purposes().iter().map(|p| vocab_uid(Kind::Purpose, p)));
-    parents.extend(a.data_categories().iter().map(|c| vocab_uid(Kind::DataCategory, c)));
-    parents.extend(a.data_subjects().iter().map(|s| vocab_uid(Kind::DataSubject, s)));
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ConsentFacts<'a> {
+    granular: Option<bool>,
+    pre_ticked: Option<bool>,
+    bundled: Option<bool>,
+    withdrawal: Vec<&'a str>,
+    parental_consent: Option<&'static str>,
+    records_kept: Option<bool>,
+}
 
-    let bool_ = RestrictedExpression::new_bool;
-    let mut attrs = vec![
-        ("role", string(a.role().as_str())),
-        ("has_on_behalf_of", bool_(a.on_behalf_of.is_some())),
-        ("purposes", uids(a.purposes().iter().map(|p| vocab_uid(Kind::Purpose, p)))),
-        ("data_categories", uids(a.data_categories().iter().map(|c| vocab_uid(Kind::DataCategory, c)))),
-        ("data_subjects", uids(a.data_subjects().iter().map(|s| vocab_uid(Kind::DataSubject, s)))),
-        ("has_legal_basis_text", bool_(has_text(a.legal_basis_text.as_deref()))),
-        ("has_recipients", bool_(!a.recipients().is_empty())),
-        ("recipient_types", strings(a.recipients().iter().filter_map(|r| r.kind.as_deref()))),
-        (
-            "processor_contracts",
-            RestrictedExpression::new_set(a.processors().iter().map(|p| bool_(p.contract.unwrap_or(false)))),
-        ),
-        ("retention_permanent", bool_(retention_periods(a).any(|p| p.is_permanent()))),
-        ("security_measures", strings(a.security_measures().iter().map(String::as_str))),
-        ("automated_decision", bool_(a.automated_decision.unwrap_or(false))),
-        ("consent_based", bool_(is_consent_based(a))),
-    ];
-    if let Some(basis) = &a.legal_basis {
-        attrs.push(("legal_basis", string(basis)));
-    }
-    if let Some(exception) = &a.special_category_exception {
-        attrs.push(("special_category_exception", string(exception)));
-    }
-    if let Some(days) = retention_days(a) {
-        attrs.push(("retention_days", RestrictedExpression::new_long(days)));
-    }
-    if let Some(dpia) = &a.dpia {
-        attrs.push(("dpia_status", string(dpia.status.as_str())));
-    }
-    let criteria = dpia_criteria(a, vocabulary);
-    attrs.push(("dpia_criteria_count", RestrictedExpression::new_long(criteria.len() as i64)));
-    attrs.push(("dpia_criteria", strings(criteria.iter().map(String::as_str))));
-    if let Some(consent) = &a.consent {
-        let mut fields = vec![(
-            "withdrawal".to_owned(),
-            strings(consent.withdrawal().iter().map(String::as_str)),
-        )];
-        let flags = [
-            ("granular", consent.granular),
-            ("pre_ticked", consent.pre_ticked),
-            ("bundled", consent.bundled),
-            ("records_kept", consent.records_kept),
-        ];
-        fields.extend(flags.into_iter().filter_map(|(k, v)| Some((k.to_owned(), bool_(v?)))));
-        if let Some(parental) = consent.parental_consent {
-            fields.push(("parental_consent".to_owned(), string(parental.as_str())));
+/// An activity as the rules see it (the attributes of `Activity` in the schema). Two
+/// activities with the same facts get the same answers, so each distinct one is asked once.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) struct ActivityFacts<'a> {
+    /// Set only when rules name activities or organisations: the facts are then never shared.
+    identity: Option<(&'a str, &'a str)>,
+    /// Index of the organisation's facts.
+    pub organisation: usize,
+    role: &'static str,
+    has_on_behalf_of: bool,
+    purposes: Vec<&'a str>,
+    data_categories: Vec<&'a str>,
+    data_subjects: Vec<&'a str>,
+    legal_basis: Option<&'a str>,
+    has_legal_basis_text: bool,
+    special_category_exception: Option<&'a str>,
+    has_recipients: bool,
+    recipient_types: Vec<&'a str>,
+    processor_contracts: Vec<bool>,
+    retention_days: Option<i64>,
+    retention_permanent: bool,
+    security_measures: Vec<&'a str>,
+    dpia_status: Option<&'static str>,
+    dpia_criteria: Vec<&'a str>,
+    consent: Option<ConsentFacts<'a>>,
+    automated_decision: bool,
+    pub consent_based: bool,
+}
+
+/// Sorted and without repeats: a set, in a form that hashes.
+fn set<'a>(items: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut v: Vec<&str> = items.into_iter().collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+impl<'a> ActivityFacts<'a> {
+    pub fn of(
+        org: &'a Organisation,
+        organisation: usize,
+        a: &'a Activity,
+        vocabulary: &'a Vocabulary,
+        named: bool,
+    ) -> Self {
+        let strs = |v: &'a [String]| set(v.iter().map(String::as_str));
+        let mut contracts: Vec<bool> = a.processors().iter().map(|p| p.contract.unwrap_or(false)).collect();
+        contracts.sort_unstable();
+        contracts.dedup();
+        ActivityFacts {
+            identity: named.then_some((org.id.as_str(), a.id.as_str())),
+            organisation,
+            role: a.role().as_str(),
+            has_on_behalf_of: a.on_behalf_of.is_some(),
+            purposes: strs(a.purposes()),
+            data_categories: strs(a.data_categories()),
+            data_subjects: strs(a.data_subjects()),
+            legal_basis: a.legal_basis.as_deref(),
+            has_legal_basis_text: has_text(a.legal_basis_text.as_deref()),
+            special_category_exception: a.special_category_exception.as_deref(),
+            has_recipients: !a.recipients().is_empty(),
+            recipient_types: set(a.recipients().iter().filter_map(|r| r.kind.as_deref())),
+            processor_contracts: contracts,
+            retention_days: retention_days(a),
+            retention_permanent: retention_periods(a).any(|p| p.is_permanent()),
+            security_measures: strs(a.security_measures()),
+            dpia_status: a.dpia.as_ref().map(|d| d.status.as_str()),
+            dpia_criteria: dpia_criteria(a, vocabulary),
+            consent: a.consent.as_ref().map(|c| ConsentFacts {
+                granular: c.granular,
+                pre_ticked: c.pre_ticked,
+                bundled: c.bundled,
+                withdrawal: strs(c.withdrawal()),
+                parental_consent: c.parental_consent.map(|p| p.as_str()),
+                records_kept: c.records_kept,
+            }),
+            automated_decision: a.automated_decision.unwrap_or(false),
+            consent_based: is_consent_based(a),
         }
-        let record = RestrictedExpression::new_record(fields).map_err(|e| AuditError::Internal(e.to_string()))?;
-        attrs.push(("consent", record));
     }
-    entity(activity_uid(&org.id, &a.id), attrs, parents)
+
+    pub fn identity(&self) -> Option<(&'a str, &'a str)> {
+        self.identity
+    }
+
+    pub fn to_entity(&self, uid: EntityUid, organisation: EntityUid) -> Result<Entity, AuditError> {
+        let mut parents: HashSet<EntityUid> = HashSet::new();
+        parents.insert(organisation);
+        parents.extend(self.purposes.iter().map(|p| vocab_uid(Kind::Purpose, p)));
+        parents.extend(self.data_categories.iter().map(|c| vocab_uid(Kind::DataCategory, c)));
+        parents.extend(self.data_subjects.iter().map(|s| vocab_uid(Kind::DataSubject, s)));
+        let b = RestrictedExpression::new_bool;
+        let mut attrs = vec![
+            ("role", string(self.role)),
+            ("has_on_behalf_of", b(self.has_on_behalf_of)),
+            ("purposes", uids(self.purposes.iter().map(|p| vocab_uid(Kind::Purpose, p)))),
+            ("data_categories", uids(self.data_categories.iter().map(|c| vocab_uid(Kind::DataCategory, c)))),
+            ("data_subjects", uids(self.data_subjects.iter().map(|s| vocab_uid(Kind::DataSubject, s)))),
+            ("has_legal_basis_text", b(self.has_legal_basis_text)),
+            ("has_recipients", b(self.has_recipients)),
+            ("recipient_types", strings(self.recipient_types.iter().copied())),
+            ("processor_contracts", RestrictedExpression::new_set(self.processor_contracts.iter().map(|c| b(*c)))),
+            ("retention_permanent", b(self.retention_permanent)),
+            ("security_measures", strings(self.security_measures.iter().copied())),
+            ("dpia_criteria", strings(self.dpia_criteria.iter().copied())),
+            ("dpia_criteria_count", RestrictedExpression::new_long(self.dpia_criteria.len() as i64)),
+            ("automated_decision", b(self.automated_decision)),
+            ("consent_based", b(self.consent_based)),
+        ];
+        if let Some(basis) = self.legal_basis {
+            attrs.push(("legal_basis", string(basis)));
+        }
+        if let Some(exception) = self.special_category_exception {
+            attrs.push(("special_category_exception", string(exception)));
+        }
+        if let Some(days) = self.retention_days {
+            attrs.push(("retention_days", RestrictedExpression::new_long(days)));
+        }
+        if let Some(status) = self.dpia_status {
+            attrs.push(("dpia_status", string(status)));
+        }
+        if let Some(consent) = &self.consent {
+            let mut fields = vec![("withdrawal".to_owned(), strings(consent.withdrawal.iter().copied()))];
+            let flags = [
+                ("granular", consent.granular),
+                ("pre_ticked", consent.pre_ticked),
+                ("bundled", consent.bundled),
+                ("records_kept", consent.records_kept),
+            ];
+            fields.extend(flags.into_iter().filter_map(|(k, v)| Some((k.to_owned(), b(v?)))));
+            if let Some(parental) = consent.parental_consent {
+                fields.push(("parental_consent".to_owned(), string(parental)));
+            }
+            let record = RestrictedExpression::new_record(fields).map_err(|e| AuditError::Internal(e.to_string()))?;
+            attrs.push(("consent", record));
+        }
+        entity(uid, attrs, parents)
+    }
 }
 
 /// Consent (6.1.a) or explicit consent (9.2.a) is what makes the processing lawful.
@@ -190,8 +302,8 @@ pub(super) fn retention_days(a: &Activity) -> Option<i64> {
 }
 
 /// The DPIA criteria the DPO declared, plus those the register makes evident.
-fn dpia_criteria(a: &Activity, vocabulary: &Vocabulary) -> BTreeSet<String> {
-    let mut out: BTreeSet<String> = a.dpia_criteria().iter().cloned().collect();
+fn dpia_criteria<'a>(a: &'a Activity, vocabulary: &'a Vocabulary) -> Vec<&'a str> {
+    let mut out: Vec<&str> = a.dpia_criteria().iter().map(String::as_str).collect();
     let within = |kind: Kind, ids: &[String], targets: &[String]| {
         ids.iter()
             .any(|id| targets.iter().any(|t| vocabulary.is_within(kind, id, t)))
@@ -204,60 +316,64 @@ fn dpia_criteria(a: &Activity, vocabulary: &Vocabulary) -> BTreeSet<String> {
             || within(Kind::DataCategory, a.data_categories(), &implied.data_categories)
             || within(Kind::DataSubject, a.data_subjects(), &implied.data_subjects)
         {
-            out.insert(criterion.id.clone());
+            out.push(&criterion.id);
         }
     }
-    out
+    set(out)
 }
 
-/// Context of a reuse request: the new purpose and what is taken from the source.
-pub(super) fn reuse_context(
-    purpose: &str,
-    source: &ActivitySource,
-    source_activity: &Activity,
+/// A reuse as the rules see it: the new purpose and what is taken from the source.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) struct ReuseFacts<'a> {
+    purpose: &'a str,
+    purpose_family: &'a str,
+    /// The categories reused with their families.
+    categories: Vec<&'a str>,
+    safeguards: Vec<&'a str>,
+    assessment: bool,
     same_organisation: bool,
-    vocabulary: &Vocabulary,
-) -> Vec<(String, RestrictedExpression)> {
-    let reused = source
-        .categories
-        .as_deref()
-        .unwrap_or(source_activity.data_categories());
-    let categories: BTreeSet<&str> = reused
-        .iter()
-        .flat_map(|c| vocabulary.lineage(Kind::DataCategory, c))
-        .collect();
-    let bool_ = RestrictedExpression::new_bool;
-    vec![
-        ("purpose".to_owned(), RestrictedExpression::new_entity_uid(vocab_uid(Kind::Purpose, purpose))),
-        (
-            "purpose_family".to_owned(),
-            RestrictedExpression::new_entity_uid(vocab_uid(Kind::Purpose, vocabulary.root(Kind::Purpose, purpose))),
-        ),
-        (
-            "categories".to_owned(),
-            uids(categories.into_iter().map(|c| vocab_uid(Kind::DataCategory, c))),
-        ),
-        ("safeguards".to_owned(), strings(source.safeguards().iter().map(String::as_str))),
-        ("assessment".to_owned(), bool_(has_text(source.compatibility_assessment.as_deref()))),
-        ("same_organisation".to_owned(), bool_(same_organisation)),
-    ]
+}
+
+impl<'a> ReuseFacts<'a> {
+    pub fn of(
+        purpose: &'a str,
+        source: &'a ActivitySource,
+        source_activity: &'a Activity,
+        same_organisation: bool,
+        vocabulary: &'a Vocabulary,
+    ) -> Self {
+        let reused = source.categories.as_deref().unwrap_or(source_activity.data_categories());
+        ReuseFacts {
+            purpose,
+            purpose_family: vocabulary.root(Kind::Purpose, purpose),
+            categories: set(reused.iter().flat_map(|c| vocabulary.lineage(Kind::DataCategory, c))),
+            safeguards: set(source.safeguards().iter().map(String::as_str)),
+            assessment: has_text(source.compatibility_assessment.as_deref()),
+            same_organisation,
+        }
+    }
+
+    pub fn context(&self) -> Result<Context, AuditError> {
+        let b = RestrictedExpression::new_bool;
+        let pairs = vec![
+            ("purpose".to_owned(), RestrictedExpression::new_entity_uid(vocab_uid(Kind::Purpose, self.purpose))),
+            (
+                "purpose_family".to_owned(),
+                RestrictedExpression::new_entity_uid(vocab_uid(Kind::Purpose, self.purpose_family)),
+            ),
+            (
+                "categories".to_owned(),
+                uids(self.categories.iter().map(|c| vocab_uid(Kind::DataCategory, c))),
+            ),
+            ("safeguards".to_owned(), strings(self.safeguards.iter().copied())),
+            ("assessment".to_owned(), b(self.assessment)),
+            ("same_organisation".to_owned(), b(self.same_organisation)),
+        ];
+        Context::from_pairs(pairs).map_err(|e| AuditError::Internal(e.to_string()))
+    }
 }
 
 /// Lower-case domain of an e-mail address.
 pub(super) fn email_domain(email: &str) -> Option<String> {
     email.rsplit_once('@').map(|(_, d)| d.trim().to_ascii_lowercase())
-}
-
-/// Finds the organisation and activity a source points to (checked when the register loaded).
-pub(super) fn find_source<'r>(
-    organisations: &HashMap<&str, &'r Organisation>,
-    org: &'r Organisation,
-    source: &ActivitySource,
-) -> Option<(&'r Organisation, &'r Activity)> {
-    let source_org = match &source.organisation {
-        Some(id) if *id != org.id => *organisations.get(id.as_str())?,
-        _ => org,
-    };
-    let activity = source_org.activities().iter().find(|a| a.id == source.activity)?;
-    Some((source_org, activity))
 }

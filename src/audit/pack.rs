@@ -269,6 +269,15 @@ impl PolicyPack {
         })
     }
 
+    /// Whether some rule names an organisation or an activity (`Organisation::"ville"`): the
+    /// audit then cannot share answers between activities that look the same.
+    pub fn names_entities(&self) -> bool {
+        self.sets.values().flat_map(|set| set.policies()).any(|p| {
+            let text = p.to_string();
+            text.contains("Organisation::\"") || text.contains("Activity::\"")
+        })
+    }
+
     pub fn rule(&self, id: &str) -> Option<&Rule> {
         self.rules.get(id)
     }

@@ -3,21 +3,56 @@
 
 use std::collections::{HashMap, HashSet};
 
+use rayon::prelude::*;
 use validator::ValidateEmail;
 
 use super::load::InputError;
 use super::{Activity, Organisation, Period, Register, Source};
 use crate::vocabulary::{Countries, Kind, Vocabulary};
 
-/// Every error of `register`, in file order.
+/// Every error of `register`, in file order. Organisations are checked in parallel.
 pub(super) fn check(register: &Register, vocabulary: &Vocabulary, countries: &Countries) -> Vec<InputError> {
-    let mut checker = Checker {
+    let checker = || Checker {
         vocabulary,
         countries,
         errors: Vec::new(),
     };
-    checker.register(register);
-    checker.errors
+    let mut head = checker();
+    if register.format != super::FORMAT {
+        head.error(
+            "format".into(),
+            format!("format `{}` inconnu : attendu `{}`", register.format, super::FORMAT),
+        );
+    }
+    // Sources may point to any organisation of the file.
+    let activities: HashMap<&str, HashSet<&str>> = register
+        .organisations
+        .iter()
+        .map(|o| (o.id.as_str(), o.activities().iter().map(|a| a.id.as_str()).collect()))
+        .collect();
+    let mut first_of: HashMap<&str, usize> = HashMap::new();
+    for (i, org) in register.organisations.iter().enumerate() {
+        first_of.entry(org.id.as_str()).or_insert(i);
+    }
+    let per_organisation: Vec<Vec<InputError>> = register
+        .organisations
+        .par_iter()
+        .enumerate()
+        .map(|(i, org)| {
+            let mut c = checker();
+            let path = format!("organisations[{i}]");
+            if first_of.get(org.id.as_str()) != Some(&i) {
+                c.error(format!("{path}.id"), format!("identifiant `{}` déjà utilisé par un autre organisme", org.id));
+            }
+            c.organisation(&path, org);
+            for (j, activity) in org.activities().iter().enumerate() {
+                c.sources(&format!("{path}.activities[{j}]"), org, activity, &activities);
+            }
+            c.errors
+        })
+        .collect();
+    head.errors.extend(per_organisation.into_iter().flatten());
+    head.errors
 }
 
 struct Checker<'a> {
@@ -31,51 +66,22 @@ impl Checker<'_> {
         self.errors.push(InputError::new(path, message));
     }
 
-    fn register(&mut self, register: &Register) {
-        if register.format != super::FORMAT {
-            self.error(
-                "format".into(),
-                format!("format `{}` inconnu : attendu `{}`", register.format, super::FORMAT),
-            );
-        }
-        let mut org_ids = HashSet::new();
-        for (i, org) in register.organisations.iter().enumerate() {
-            let path = format!("organisations[{i}]");
-            if !org_ids.insert(org.id.as_str()) {
-                self.error(format!("{path}.id"), format!("identifiant `{}` déjà utilisé par un autre organisme", org.id));
-            }
-            self.organisation(&path, org);
-        }
-        // Sources are checked once every organisation is known.
-        let activities: HashMap<&str, HashSet<&str>> = register
-            .organisations
-            .iter()
-            .map(|o| (o.id.as_str(), o.activities().iter().map(|a| a.id.as_str()).collect()))
-            .collect();
-        for (i, org) in register.organisations.iter().enumerate() {
-            for (j, activity) in org.activities().iter().enumerate() {
-                let path = format!("organisations[{i}].activities[{j}]");
-                self.sources(&path, org, activity, &activities);
-            }
-        }
-    }
-
     fn organisation(&mut self, path: &str, org: &Organisation) {
-        self.slug(format!("{path}.id"), &org.id);
-        self.not_blank(format!("{path}.name"), &org.name);
-        self.vocab(format!("{path}.kind"), Kind::OrganisationKind, &org.kind);
+        self.slug(|| format!("{path}.id"), &org.id);
+        self.not_blank(|| format!("{path}.name"), &org.name);
+        self.vocab(|| format!("{path}.kind"), Kind::OrganisationKind, &org.kind);
         if let Some(siren) = &org.siren {
             if let Err(problem) = check_siren(siren) {
                 self.error(format!("{path}.siren"), format!("SIREN `{siren}` invalide : {problem}"));
             }
         }
-        self.email(format!("{path}.email"), org.email.as_deref());
+        self.email(|| format!("{path}.email"), org.email.as_deref());
         if let Some(rep) = &org.representative {
-            self.not_blank(format!("{path}.representative.name"), &rep.name);
+            self.not_blank(|| format!("{path}.representative.name"), &rep.name);
         }
         if let Some(dpo) = &org.dpo {
-            self.not_blank(format!("{path}.dpo.name"), &dpo.name);
-            self.email(format!("{path}.dpo.email"), dpo.email.as_deref());
+            self.not_blank(|| format!("{path}.dpo.name"), &dpo.name);
+            self.email(|| format!("{path}.dpo.email"), dpo.email.as_deref());
         }
         let mut ids = HashSet::new();
         for (j, activity) in org.activities().iter().enumerate() {
@@ -91,21 +97,20 @@ impl Checker<'_> {
     }
 
     fn activity(&mut self, path: &str, a: &Activity) {
-        self.slug(format!("{path}.id"), &a.id);
-        self.not_blank(format!("{path}.name"), &a.name);
+        self.slug(|| format!("{path}.id"), &a.id);
+        self.not_blank(|| format!("{path}.name"), &a.name);
         if let Some(party) = &a.on_behalf_of {
-            self.email(format!("{path}.on_behalf_of.email"), party.email.as_deref());
+            self.email(|| format!("{path}.on_behalf_of.email"), party.email.as_deref());
         }
         for (k, party) in a.joint_controllers().iter().enumerate() {
-            self.email(format!("{path}.joint_controllers[{k}].email"), party.email.as_deref());
+            self.email(|| format!("{path}.joint_controllers[{k}].email"), party.email.as_deref());
         }
         self.vocab_list(&format!("{path}.purposes"), Kind::Purpose, a.purposes());
         if let Some(basis) = &a.legal_basis {
-            self.vocab(format!("{path}.legal_basis"), Kind::LegalBasis, basis);
+            self.vocab(|| format!("{path}.legal_basis"), Kind::LegalBasis, basis);
         }
         if let Some(exception) = &a.special_category_exception {
-            self.vocab(
-                format!("{path}.special_category_exception"),
+            self.vocab(|| format!("{path}.special_category_exception"),
                 Kind::SpecialCategoryException,
                 exception,
             );
@@ -113,37 +118,37 @@ impl Checker<'_> {
         self.vocab_list(&format!("{path}.data_subjects"), Kind::DataSubject, a.data_subjects());
         self.vocab_list(&format!("{path}.data_categories"), Kind::DataCategory, a.data_categories());
         for (k, recipient) in a.recipients().iter().enumerate() {
-            self.not_blank(format!("{path}.recipients[{k}].name"), &recipient.name);
+            self.not_blank(|| format!("{path}.recipients[{k}].name"), &recipient.name);
             if let Some(kind) = &recipient.kind {
-                self.vocab(format!("{path}.recipients[{k}].type"), Kind::RecipientType, kind);
+                self.vocab(|| format!("{path}.recipients[{k}].type"), Kind::RecipientType, kind);
             }
         }
         for (k, processor) in a.processors().iter().enumerate() {
-            self.not_blank(format!("{path}.processors[{k}].name"), &processor.name);
+            self.not_blank(|| format!("{path}.processors[{k}].name"), &processor.name);
             if let Some(country) = &processor.country {
-                self.country(format!("{path}.processors[{k}].country"), country);
+                self.country(|| format!("{path}.processors[{k}].country"), country);
             }
         }
         for (k, transfer) in a.transfers().iter().enumerate() {
-            self.country(format!("{path}.transfers[{k}].country"), &transfer.country);
+            self.country(|| format!("{path}.transfers[{k}].country"), &transfer.country);
             if let Some(safeguard) = &transfer.safeguard {
-                self.vocab(format!("{path}.transfers[{k}].safeguard"), Kind::TransferSafeguard, safeguard);
+                self.vocab(|| format!("{path}.transfers[{k}].safeguard"), Kind::TransferSafeguard, safeguard);
             }
         }
         if let Some(retention) = &a.retention {
             let path = format!("{path}.retention");
-            self.period(format!("{path}.active"), retention.active.as_ref());
-            self.period(format!("{path}.intermediate"), retention.intermediate.as_ref());
+            self.period(|| format!("{path}.active"), retention.active.as_ref());
+            self.period(|| format!("{path}.intermediate"), retention.intermediate.as_ref());
             if let Some(fate) = &retention.final_fate {
-                self.vocab(format!("{path}.final"), Kind::RetentionFinal, fate);
+                self.vocab(|| format!("{path}.final"), Kind::RetentionFinal, fate);
             }
             for (category, per) in retention.per_category.iter().flatten() {
                 let path = format!("{path}.per_category.{category}");
-                self.vocab(path.clone(), Kind::DataCategory, category);
-                self.period(format!("{path}.active"), per.active.as_ref());
-                self.period(format!("{path}.intermediate"), per.intermediate.as_ref());
+                self.vocab(|| path.clone(), Kind::DataCategory, category);
+                self.period(|| format!("{path}.active"), per.active.as_ref());
+                self.period(|| format!("{path}.intermediate"), per.intermediate.as_ref());
                 if let Some(fate) = &per.final_fate {
-                    self.vocab(format!("{path}.final"), Kind::RetentionFinal, fate);
+                    self.vocab(|| format!("{path}.final"), Kind::RetentionFinal, fate);
                 }
             }
         }
@@ -159,7 +164,7 @@ impl Checker<'_> {
         self.vocab_list(&format!("{path}.dpia_criteria"), Kind::DpiaCriterion, a.dpia_criteria());
         if let Some(consent) = &a.consent {
             self.vocab_list(&format!("{path}.consent.withdrawal"), Kind::WithdrawalChannel, consent.withdrawal());
-            self.period(format!("{path}.consent.renewal"), consent.renewal.as_ref());
+            self.period(|| format!("{path}.consent.renewal"), consent.renewal.as_ref());
         }
     }
 
@@ -198,7 +203,7 @@ impl Checker<'_> {
         }
     }
 
-    fn vocab(&mut self, path: String, kind: Kind, id: &str) {
+    fn vocab(&mut self, path: impl FnOnce() -> String, kind: Kind, id: &str) {
         if self.vocabulary.contains(kind, id) {
             return;
         }
@@ -206,46 +211,46 @@ impl Checker<'_> {
             Some(close) => format!(" ; vouliez-vous dire `{close}` ?"),
             None => " ; la commande `registre vocabulary` liste les identifiants admis".to_owned(),
         };
-        self.error(path, format!("{} `{id}` inconnue du vocabulaire{hint}", kind.noun()));
+        self.error(path(), format!("{} `{id}` inconnue du vocabulaire{hint}", kind.noun()));
     }
 
     fn vocab_list(&mut self, path: &str, kind: Kind, ids: &[String]) {
         for (k, id) in ids.iter().enumerate() {
-            self.vocab(format!("{path}[{k}]"), kind, id);
+            self.vocab(|| format!("{path}[{k}]"), kind, id);
         }
     }
 
-    fn slug(&mut self, path: String, id: &str) {
+    fn slug(&mut self, path: impl FnOnce() -> String, id: &str) {
         let valid = !id.is_empty()
             && id.len() <= 128
             && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !valid {
             self.error(
-                path,
+                path(),
                 format!("identifiant `{id}` invalide : lettres minuscules sans accent, chiffres et tirets uniquement"),
             );
         }
     }
 
-    fn not_blank(&mut self, path: String, text: &str) {
+    fn not_blank(&mut self, path: impl FnOnce() -> String, text: &str) {
         if text.trim().is_empty() {
-            self.error(path, "ce champ ne peut pas être vide".to_owned());
+            self.error(path(), "ce champ ne peut pas être vide".to_owned());
         }
     }
 
-    fn email(&mut self, path: String, email: Option<&str>) {
+    fn email(&mut self, path: impl FnOnce() -> String, email: Option<&str>) {
         if let Some(email) = email {
             if !email.validate_email() {
-                self.error(path, format!("adresse électronique `{email}` invalide"));
+                self.error(path(), format!("adresse électronique `{email}` invalide"));
             }
         }
     }
 
-    fn period(&mut self, path: String, period: Option<&Period>) {
+    fn period(&mut self, path: impl FnOnce() -> String, period: Option<&Period>) {
         if let Some(period) = period {
             if period.days().is_none() {
                 self.error(
-                    path,
+                    path(),
                     format!(
                         "durée `{period}` invalide : attendu une durée ISO 8601 (P1Y, P6M, P15D…) ou `permanent`"
                     ),
@@ -254,10 +259,10 @@ impl Checker<'_> {
         }
     }
 
-    fn country(&mut self, path: String, code: &str) {
+    fn country(&mut self, path: impl FnOnce() -> String, code: &str) {
         if self.countries.get(code).is_none() {
             self.error(
-                path,
+                path(),
                 format!("pays `{code}` inconnu : attendu un code ISO 3166-1 à deux lettres majuscules (FR, US…)"),
             );
         }

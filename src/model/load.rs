@@ -6,7 +6,9 @@ use std::fmt;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Register, check, shape};
+use rayon::prelude::*;
+
+use super::{Organisation, Register, check, shape};
 use crate::vocabulary::{Countries, Vocabulary};
 
 /// One problem of a register file.
@@ -80,6 +82,51 @@ impl SourceFormat {
 
 /// Reads and checks a register.
 pub fn load_str(
+    text: &str,
+    format: SourceFormat,
+    vocabulary: &Vocabulary,
+    countries: &Countries,
+) -> Result<Register, LoadError> {
+    if let Some(register) = read_fast(text, format) {
+        let errors = check::check(&register, vocabulary, countries);
+        if errors.is_empty() {
+            return Ok(register);
+        }
+        return Err(LoadError {
+            errors: with_lines(text, format, errors),
+        });
+    }
+    read_thorough(text, format, vocabulary, countries)
+}
+
+/// Files larger than this are read on several cores.
+const PARALLEL_READ_BYTES: usize = 1 << 20;
+
+/// Reads a well-formed register straight into the model, with no tree in between (a large
+/// register is read in slices, in parallel). `None` at the first problem of any kind: the
+/// thorough reader then lists every error.
+fn read_fast(text: &str, format: SourceFormat) -> Option<Register> {
+    if format == SourceFormat::Json {
+        return serde_json::from_str(text).ok();
+    }
+    if text.len() >= PARALLEL_READ_BYTES {
+        let pieces = 4 * rayon::current_num_threads();
+        if let Some((header, slices)) = crate::yaml::split_sequence(text, "organisations", pieces) {
+            let mut register: Register = crate::yaml::from_str(&header).ok()?;
+            let parts: Vec<Vec<Organisation>> = slices
+                .par_iter()
+                .map(|slice| crate::yaml::from_str(slice).ok())
+                .collect::<Option<_>>()?;
+            register.organisations = parts.into_iter().flatten().collect();
+            return Some(register);
+        }
+    }
+    crate::yaml::from_str(text).ok()
+}
+
+/// Reads any document into a tree, then lists every structural error (with lines for YAML)
+/// before checking values.
+fn read_thorough(
     text: &str,
     format: SourceFormat,
     vocabulary: &Vocabulary,
