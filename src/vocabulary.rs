@@ -283,7 +283,7 @@ impl Vocabulary {
             for (kind, ids) in refs {
                 if let Some(bad) = ids.iter().find(|id| !self.contains(kind, id)) {
                     return Err(VocabularyError::Invalid(format!(
-                        "le critère `{}` renvoie à la {} inconnue `{bad}`",
+                        "le critère `{}` renvoie à un identifiant inconnu `{bad}` ({})",
                         term.id,
                         kind.noun()
                     )));
@@ -334,6 +334,16 @@ impl List {
             }
         }
         Ok(list)
+    }
+}
+
+impl Kind {
+    /// "inconnue" or "inconnu", agreeing with [`Kind::noun`].
+    pub fn unknown(self) -> &'static str {
+        match self {
+            Kind::DpiaCriterion | Kind::OrganisationKind | Kind::WithdrawalChannel | Kind::RetentionFinal | Kind::RecipientType => "inconnu",
+            _ => "inconnue",
+        }
     }
 }
 

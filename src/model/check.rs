@@ -211,7 +211,7 @@ impl Checker<'_> {
             Some(close) => format!(" ; vouliez-vous dire `{close}` ?"),
             None => " ; la commande `registre vocabulary` liste les identifiants admis".to_owned(),
         };
-        self.error(path(), format!("{} `{id}` inconnue du vocabulaire{hint}", kind.noun()));
+        self.error(path(), format!("{} `{id}` {} du vocabulaire{hint}", kind.noun(), kind.unknown()));
     }
 
     fn vocab_list(&mut self, path: &str, kind: Kind, ids: &[String]) {

@@ -158,16 +158,94 @@ fn read_thorough(
             errors
         }
         Err(serde_error) => {
-            let mut errors = shape::check(&value);
-            if errors.is_empty() {
-                errors.push(InputError::new(String::new(), serde_error.to_string()));
+            let shape_errors = shape::check(&value);
+            if shape_errors.is_empty() {
+                vec![InputError::new(String::new(), serde_error.to_string())]
+            } else {
+                with_value_errors(value, shape_errors, vocabulary, countries)
             }
-            errors
         }
     };
     Err(LoadError {
         errors: with_lines(text, format, errors),
     })
+}
+
+/// The structural errors, plus the errors of values found once the structural ones are set
+/// aside, so that one reading lists them all. Value errors inside a repaired part are left
+/// out: they would only echo the structural error.
+fn with_value_errors(
+    mut value: Value,
+    shape_errors: Vec<shape::ShapeError>,
+    vocabulary: &Vocabulary,
+    countries: &Countries,
+) -> Vec<InputError> {
+    let mut hidden: Vec<String> = Vec::new();
+    let mut removals: Vec<&str> = Vec::new();
+    for e in &shape_errors {
+        match &e.repair {
+            shape::Repair::Remove(pointer) => {
+                removals.push(pointer);
+                // Removing a list item shifts the items after it.
+                let parent = pointer.rsplit_once('/').map_or("", |(p, _)| p);
+                if value.pointer(parent).is_some_and(Value::is_array) {
+                    hidden.push(shape::dotted_path(&value, parent));
+                } else {
+                    hidden.push(e.error.path.clone());
+                }
+            }
+            shape::Repair::Fill(pointer, field) => {
+                hidden.push(e.error.path.clone());
+                let neutral = match field.as_str() {
+                    "organisations" => Value::Array(Vec::new()),
+                    "status" => Value::String("none".to_owned()),
+                    _ => Value::String(String::new()),
+                };
+                if let Some(Value::Object(map)) = value.pointer_mut(pointer) {
+                    map.insert(field.clone(), neutral);
+                }
+            }
+        }
+    }
+    // Deepest and last first, so that earlier pointers stay valid.
+    removals.sort_by(|a, b| b.cmp(a));
+    for pointer in removals {
+        remove_pointer(&mut value, pointer);
+    }
+    let mut errors: Vec<InputError> = shape_errors.into_iter().map(|e| e.error).collect();
+    if let Ok(register) = Register::deserialize(&value) {
+        let under = |path: &str, hidden: &str| {
+            hidden.is_empty()
+                || path == hidden
+                || path.strip_prefix(hidden).is_some_and(|rest| rest.starts_with(['.', '[']))
+        };
+        errors.extend(
+            check::check(&register, vocabulary, countries)
+                .into_iter()
+                .filter(|e| !hidden.iter().any(|h| under(&e.path, h))),
+        );
+    }
+    errors
+}
+
+fn remove_pointer(value: &mut Value, pointer: &str) {
+    let Some((parent, last)) = pointer.rsplit_once('/') else {
+        return;
+    };
+    let key = last.replace("~1", "/").replace("~0", "~");
+    match value.pointer_mut(parent) {
+        Some(Value::Object(map)) => {
+            map.shift_remove(&key);
+        }
+        Some(Value::Array(items)) => {
+            if let Ok(i) = key.parse::<usize>() {
+                if i < items.len() {
+                    items.remove(i);
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Fills in the line of each error; only done when there are errors, so valid files are
@@ -180,6 +258,8 @@ fn with_lines(text: &str, format: SourceFormat, mut errors: Vec<InputError>) -> 
             }
         }
     }
+    // In file order (a stable sort: errors without a line keep the order they were found in).
+    errors.sort_by_key(|e| e.line);
     errors
 }
 

@@ -57,22 +57,40 @@ fn strip_null(schema: &mut Value) {
     }
 }
 
+/// How to set a structural error aside so that the rest of the register can still be checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Repair {
+    /// Drop the node at this JSON pointer (an unknown field, a value of the wrong type).
+    Remove(String),
+    /// Put a neutral value for a missing required field of the object at this pointer.
+    Fill(String, String),
+}
+
+/// A structural error and how to set it aside.
+pub(super) struct ShapeError {
+    pub error: InputError,
+    pub repair: Repair,
+}
+
 /// Every structural error of `value` (nulls already removed).
-pub(super) fn check(value: &Value) -> Vec<InputError> {
+pub(super) fn check(value: &Value) -> Vec<ShapeError> {
     let Some(validator) = validator() else {
-        return vec![InputError::new(String::new(), "schéma interne du format invalide".to_owned())];
+        return vec![ShapeError {
+            error: InputError::new(String::new(), "schéma interne du format invalide".to_owned()),
+            repair: Repair::Remove(String::new()),
+        }];
     };
     let mut errors = Vec::new();
     for error in validator.iter_errors(value) {
-        let path = dotted_path(value, error.instance_path().as_str());
-        collect(value, &path, error.kind(), &mut errors);
+        collect(value, error.instance_path().as_str(), error.kind(), &mut errors);
     }
-    errors.sort_by(|a, b| a.path.cmp(&b.path));
-    errors.dedup_by(|a, b| a.path == b.path && a.message == b.message);
+    errors.sort_by(|a, b| a.error.path.cmp(&b.error.path));
+    errors.dedup_by(|a, b| a.error.path == b.error.path && a.error.message == b.error.message);
     errors
 }
 
-fn collect(root: &Value, path: &str, kind: &ValidationErrorKind, out: &mut Vec<InputError>) {
+fn collect(root: &Value, pointer: &str, kind: &ValidationErrorKind, out: &mut Vec<ShapeError>) {
+    let path = dotted_path(root, pointer);
     let join = |field: &str| {
         if path.is_empty() {
             field.to_owned()
@@ -80,47 +98,64 @@ fn collect(root: &Value, path: &str, kind: &ValidationErrorKind, out: &mut Vec<I
             format!("{path}.{field}")
         }
     };
+    let child = |field: &str| format!("{pointer}/{}", field.replace('~', "~0").replace('/', "~1"));
+    let mut push = |path: String, message: String, repair: Repair| {
+        out.push(ShapeError {
+            error: InputError::new(path, message),
+            repair,
+        });
+    };
     match kind {
         ValidationErrorKind::AdditionalProperties { unexpected } => {
             for field in unexpected {
-                out.push(InputError::new(
+                push(
                     join(field),
                     format!("champ `{field}` inconnu du format registre/v1"),
-                ));
+                    Repair::Remove(child(field)),
+                );
             }
         }
         ValidationErrorKind::Required { property } => {
             let field = property.as_str().unwrap_or_default();
-            out.push(InputError::new(join(field), format!("champ obligatoire `{field}` absent")));
+            push(
+                join(field),
+                format!("champ obligatoire `{field}` absent"),
+                Repair::Fill(pointer.to_owned(), field.to_owned()),
+            );
         }
         ValidationErrorKind::Type { kind } => {
-            let found = describe(lookup(root, path));
-            out.push(InputError::new(
-                path.to_owned(),
-                format!("{} attendu, {found} trouvé", expected(kind)),
-            ));
+            let found = describe(root.pointer(pointer));
+            push(
+                path.clone(),
+                format!("type invalide : attendu {}, trouvé {found}", expected(kind)),
+                Repair::Remove(pointer.to_owned()),
+            );
         }
         ValidationErrorKind::Enum { options } | ValidationErrorKind::Constant { expected_value: options } => {
             let allowed: Vec<String> = match options.as_ref() {
                 Value::Array(items) => items.iter().map(|v| format!("`{}`", text(v))).collect(),
                 other => vec![format!("`{}`", text(other))],
             };
-            let found = lookup(root, path).map(text).unwrap_or_default();
-            out.push(InputError::new(
-                path.to_owned(),
+            let found = root.pointer(pointer).map(text).unwrap_or_default();
+            push(
+                path.clone(),
                 format!("valeur `{found}` inconnue : attendu {}", allowed.join(", ")),
-            ));
+                Repair::Remove(pointer.to_owned()),
+            );
         }
         ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
             // The branch with the fewest errors is the one the author meant.
             if let Some(best) = context.iter().min_by_key(|c| c.len()) {
                 for e in best {
-                    let p = dotted_path(root, e.instance_path().as_str());
-                    collect(root, &p, e.kind(), out);
+                    collect(root, e.instance_path().as_str(), e.kind(), out);
                 }
             }
         }
-        other => out.push(InputError::new(path.to_owned(), format!("valeur invalide ({other:?})"))),
+        other => push(
+            path.clone(),
+            format!("valeur invalide ({other:?})"),
+            Repair::Remove(pointer.to_owned()),
+        ),
     }
 }
 
@@ -188,21 +223,4 @@ pub(super) fn dotted_path(root: &Value, pointer: &str) -> String {
         }
     }
     out
-}
-
-fn lookup<'a>(root: &'a Value, dotted: &str) -> Option<&'a Value> {
-    let mut node = root;
-    for part in dotted.split('.').filter(|p| !p.is_empty()) {
-        let (key, indexes) = match part.find('[') {
-            Some(i) => (&part[..i], &part[i..]),
-            None => (part, ""),
-        };
-        if !key.is_empty() {
-            node = node.get(key)?;
-        }
-        for index in indexes.split('[').filter(|s| !s.is_empty()) {
-            node = node.get(index.trim_end_matches(']').parse::<usize>().ok()?)?;
-        }
-    }
-    Some(node)
 }

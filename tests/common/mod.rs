@@ -1,0 +1,26 @@
+//! Helpers shared by the integration tests.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::OnceLock;
+
+use registre::audit::{PolicyPack, Report, audit};
+use registre::model::{Register, SourceFormat, load_str};
+
+/// The built-in pack, loaded once per test binary.
+pub fn pack() -> &'static PolicyPack {
+    static PACK: OnceLock<PolicyPack> = OnceLock::new();
+    PACK.get_or_init(|| PolicyPack::builtin().expect("the built-in pack loads"))
+}
+
+pub fn load(text: &str) -> Register {
+    let pack = pack();
+    match load_str(text, SourceFormat::Yaml, &pack.vocabulary, &pack.countries) {
+        Ok(register) => register,
+        Err(e) => panic!("register does not load: {e}"),
+    }
+}
+
+pub fn audit_text(text: &str) -> Report {
+    audit(&load(text), pack()).expect("audit runs")
+}
