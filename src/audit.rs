@@ -13,7 +13,9 @@ pub mod text;
 
 use std::collections::HashMap;
 
-use cedar_policy::{Authorizer, Context, Decision, Entities, EntityUid, Request, RestrictedExpression};
+use cedar_policy::{
+    Authorizer, Context, Decision, Entities, EntityUid, Request, RestrictedExpression,
+};
 
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
@@ -57,20 +59,43 @@ pub fn audit(register: &Register, pack: &PolicyPack) -> Result<Report, AuditErro
         contact: engine.each(&plan.contacts.items, |_, (org, holder, domain)| {
             let me = &plan.org_uids[*org];
             let context = engine.context(vec![
-                ("holder", RestrictedExpression::new_string((*holder).to_owned())),
+                (
+                    "holder",
+                    RestrictedExpression::new_string((*holder).to_owned()),
+                ),
                 ("domain", RestrictedExpression::new_string(domain.clone())),
             ])?;
             engine.ask(Action::Contact, me, me, context)
         })?,
         declare: engine.each(&plan.activities.items, |i, facts| {
-            engine.ask(Action::Declare, &plan.activity_uids[i], &plan.org_uids[facts.organisation], Context::empty())
+            engine.ask(
+                Action::Declare,
+                &plan.activity_uids[i],
+                &plan.org_uids[facts.organisation],
+                Context::empty(),
+            )
         })?,
-        transfer: engine.each(&plan.transfers.items, |_, (activity, country, safeguard)| {
-            let context = engine.context(vec![("safeguard", RestrictedExpression::new_string((*safeguard).to_owned()))])?;
-            engine.ask(Action::Transfer, &plan.activity_uids[*activity], &uid("Country", country), context)
-        })?,
+        transfer: engine.each(
+            &plan.transfers.items,
+            |_, (activity, country, safeguard)| {
+                let context = engine.context(vec![(
+                    "safeguard",
+                    RestrictedExpression::new_string((*safeguard).to_owned()),
+                )])?;
+                engine.ask(
+                    Action::Transfer,
+                    &plan.activity_uids[*activity],
+                    &uid("Country", country),
+                    context,
+                )
+            },
+        )?,
         reuse: engine.each(&plan.reuses.items, |_, (activity, source, facts)| {
-            engine.reuse(&plan.activity_uids[*activity], &plan.activity_uids[*source], facts)
+            engine.reuse(
+                &plan.activity_uids[*activity],
+                &plan.activity_uids[*source],
+                facts,
+            )
         })?,
     };
     Ok(plan.report(pack, &answers))
@@ -153,7 +178,10 @@ impl<'a> Plan<'a> {
         let org_facts: Vec<usize> = register
             .organisations
             .iter()
-            .map(|org| plan.orgs.intern(OrganisationFacts::of(org, vocabulary, named)))
+            .map(|org| {
+                plan.orgs
+                    .intern(OrganisationFacts::of(org, vocabulary, named))
+            })
             .collect();
         // Facts are computed in parallel, then numbered in file order.
         let activity_facts: Vec<Vec<ActivityFacts<'a>>> = register
@@ -169,7 +197,12 @@ impl<'a> Plan<'a> {
             .collect();
         let numbered: Vec<Vec<usize>> = activity_facts
             .into_iter()
-            .map(|facts| facts.into_iter().map(|f| plan.activities.intern(f)).collect())
+            .map(|facts| {
+                facts
+                    .into_iter()
+                    .map(|f| plan.activities.intern(f))
+                    .collect()
+            })
             .collect();
         let by_id: HashMap<&str, (usize, &Organisation)> = register
             .organisations
@@ -208,12 +241,17 @@ impl<'a> Plan<'a> {
                     let Some((k, holder)) = by_id.get(source_org) else {
                         continue;
                     };
-                    let Some(l) = holder.activities().iter().position(|a| a.id == source.activity) else {
+                    let Some(l) = holder
+                        .activities()
+                        .iter()
+                        .position(|a| a.id == source.activity)
+                    else {
                         continue;
                     };
                     let source_activity = &holder.activities()[l];
                     for purpose in activity.purposes() {
-                        let facts = ReuseFacts::of(purpose, source, source_activity, *k == i, vocabulary);
+                        let facts =
+                            ReuseFacts::of(purpose, source, source_activity, *k == i, vocabulary);
                         let request = plan.reuses.intern((me, numbered[*k][l], facts));
                         reuses.push((source_activity.id.as_str(), request));
                     }
@@ -232,8 +270,12 @@ impl<'a> Plan<'a> {
                 activities,
             });
         }
-        plan.org_uids = (0..plan.orgs.items.len()).map(|i| plan.org_uid(i)).collect();
-        plan.activity_uids = (0..plan.activities.items.len()).map(|i| plan.activity_uid(i)).collect();
+        plan.org_uids = (0..plan.orgs.items.len())
+            .map(|i| plan.org_uid(i))
+            .collect();
+        plan.activity_uids = (0..plan.activities.items.len())
+            .map(|i| plan.activity_uid(i))
+            .collect();
         plan
     }
 
@@ -261,7 +303,12 @@ impl<'a> Plan<'a> {
             .items
             .par_iter()
             .enumerate()
-            .map(|(i, facts)| facts.to_entity(self.activity_uids[i].clone(), self.org_uids[facts.organisation].clone()))
+            .map(|(i, facts)| {
+                facts.to_entity(
+                    self.activity_uids[i].clone(),
+                    self.org_uids[facts.organisation].clone(),
+                )
+            })
             .collect::<Result<Vec<_>, _>>()?;
         all.extend(activities);
         // Debug builds (the tests) check every entity against the schema.
@@ -301,8 +348,18 @@ impl<'a> Plan<'a> {
 }
 
 /// The findings of the `forbid` rules among `rules`, at an organisation (and activity).
-fn emit(out: &mut Vec<Finding>, pack: &PolicyPack, at: (&str, Option<&str>), related: Option<&str>, rules: &[String]) {
-    for rule in rules.iter().filter_map(|id| pack.rule(id)).filter(|r| r.forbids) {
+fn emit(
+    out: &mut Vec<Finding>,
+    pack: &PolicyPack,
+    at: (&str, Option<&str>),
+    related: Option<&str>,
+    rules: &[String],
+) {
+    for rule in rules
+        .iter()
+        .filter_map(|id| pack.rule(id))
+        .filter(|r| r.forbids)
+    {
         out.push(Finding {
             rule: rule.id.clone(),
             kind: rule.kind.clone(),
@@ -321,7 +378,12 @@ fn emit(out: &mut Vec<Finding>, pack: &PolicyPack, at: (&str, Option<&str>), rel
 /// source; a rule fires once per place and source, whatever the number of purposes.
 fn settle(here: &mut Vec<Finding>, findings: &mut Vec<Finding>) {
     here.sort_by(|a, b| {
-        (a.severity, &a.kind, &a.rule, &a.related_activity).cmp(&(b.severity, &b.kind, &b.rule, &b.related_activity))
+        (a.severity, &a.kind, &a.rule, &a.related_activity).cmp(&(
+            b.severity,
+            &b.kind,
+            &b.rule,
+            &b.related_activity,
+        ))
     });
     here.dedup_by(|a, b| a.rule == b.rule && a.related_activity == b.related_activity);
     findings.append(here);
@@ -335,7 +397,8 @@ struct Engine<'a> {
 
 impl Engine<'_> {
     fn context(&self, pairs: Vec<(&str, RestrictedExpression)>) -> Result<Context, AuditError> {
-        Context::from_pairs(pairs.into_iter().map(|(k, v)| (k.to_owned(), v))).map_err(|e| AuditError::Internal(e.to_string()))
+        Context::from_pairs(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)))
+            .map_err(|e| AuditError::Internal(e.to_string()))
     }
 
     /// Asks `question` of every distinct request, in parallel.
@@ -344,12 +407,21 @@ impl Engine<'_> {
         items: &[T],
         question: impl Fn(usize, &T) -> Result<Vec<String>, AuditError> + Sync,
     ) -> Result<Vec<Vec<String>>, AuditError> {
-        items.par_iter().enumerate().map(|(i, item)| question(i, item)).collect()
+        items
+            .par_iter()
+            .enumerate()
+            .map(|(i, item)| question(i, item))
+            .collect()
     }
 
     /// The findings of one reuse: the rules that forbid it, or, when no rule permits or forbids
     /// it, the most serious `reuse_unjustified` rule; then the terms every reuse must meet.
-    fn reuse(&self, me: &EntityUid, source: &EntityUid, facts: &ReuseFacts<'_>) -> Result<Vec<String>, AuditError> {
+    fn reuse(
+        &self,
+        me: &EntityUid,
+        source: &EntityUid,
+        facts: &ReuseFacts<'_>,
+    ) -> Result<Vec<String>, AuditError> {
         let context = facts.context()?;
         let (decision, mut out) = self.decide(Action::Reuse, me, source, context.clone())?;
         if decision == Decision::Allow {
@@ -375,7 +447,11 @@ impl Engine<'_> {
         context: Context,
     ) -> Result<Vec<String>, AuditError> {
         let (decision, reasons) = self.decide(action, principal, resource, context)?;
-        Ok(if decision == Decision::Deny { reasons } else { Vec::new() })
+        Ok(if decision == Decision::Deny {
+            reasons
+        } else {
+            Vec::new()
+        })
     }
 
     /// The decision and the rules that made it (forbids on Deny, permits on Allow).
@@ -390,18 +466,29 @@ impl Engine<'_> {
             return Ok((Decision::Deny, Vec::new()));
         };
         let schema = cfg!(debug_assertions).then_some(&self.pack.schema);
-        let request = Request::new(principal.clone(), action.uid(), resource.clone(), context, schema)
-            .map_err(|e| AuditError::Internal(e.to_string()))?;
-        let response = self.authorizer.is_authorized(&request, policies, self.store);
+        let request = Request::new(
+            principal.clone(),
+            action.uid(),
+            resource.clone(),
+            context,
+            schema,
+        )
+        .map_err(|e| AuditError::Internal(e.to_string()))?;
+        let response = self
+            .authorizer
+            .is_authorized(&request, policies, self.store);
         if let Some(error) = response.diagnostics().errors().next() {
             return Err(AuditError::Evaluation {
                 rule: action.name().to_owned(),
                 message: error.to_string(),
             });
         }
-        let mut reasons: Vec<String> = response.diagnostics().reason().map(ToString::to_string).collect();
+        let mut reasons: Vec<String> = response
+            .diagnostics()
+            .reason()
+            .map(ToString::to_string)
+            .collect();
         reasons.sort();
         Ok((response.decision(), reasons))
     }
-
 }

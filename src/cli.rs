@@ -14,7 +14,11 @@ use crate::model::{self, LoadError, Register, SourceFormat};
 use crate::vocabulary::Kind;
 
 #[derive(Debug, Parser)]
-#[command(name = "registre", version, about = "Registre des traitements RGPD des collectivités, règles de finalité et audit")]
+#[command(
+    name = "registre",
+    version,
+    about = "Registre des traitements RGPD des collectivités, règles de finalité et audit"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -198,7 +202,8 @@ pub fn describe_load_error(name: &str, error: &LoadError) -> String {
 }
 
 fn audit_files(args: &AuditArgs) -> Result<ExitCode, Failure> {
-    let mut pack = load_pack(args.policies.as_deref()).map_err(|e| Failure::Input(format!("registre: {e}")))?;
+    let mut pack = load_pack(args.policies.as_deref())
+        .map_err(|e| Failure::Input(format!("registre: {e}")))?;
     let unknown = pack.disable(&args.disabled);
     if !unknown.is_empty() {
         return Err(Failure::Input(format!(
@@ -220,7 +225,8 @@ fn audit_files(args: &AuditArgs) -> Result<ExitCode, Failure> {
     }
     let mut reports = Vec::new();
     for (name, _, register) in &audited {
-        let report = audit::audit(register, &pack).map_err(|e| Failure::Input(format!("registre: {name}: {e}")))?;
+        let report = audit::audit(register, &pack)
+            .map_err(|e| Failure::Input(format!("registre: {name}: {e}")))?;
         reports.push(report);
     }
     let threshold = Severity::from(args.fail_on);
@@ -251,7 +257,10 @@ fn audit_files(args: &AuditArgs) -> Result<ExitCode, Failure> {
                         let path = match activity {
                             None => format!("organisations[{i}]"),
                             Some(a) => {
-                                let j = register.organisations[i].activities().iter().position(|x| x.id == a)?;
+                                let j = register.organisations[i]
+                                    .activities()
+                                    .iter()
+                                    .position(|x| x.id == a)?;
                                 format!("organisations[{i}].activities[{j}]")
                             }
                         };
@@ -273,7 +282,8 @@ fn audit_files(args: &AuditArgs) -> Result<ExitCode, Failure> {
                     )
                 })
                 .collect();
-            serde_json::to_writer_pretty(&mut out, &audit::sarif::render(&inputs)).map_err(io::Error::from)?;
+            serde_json::to_writer_pretty(&mut out, &audit::sarif::render(&inputs))
+                .map_err(io::Error::from)?;
             writeln!(out)?;
         }
         OutputFormat::Text => {
@@ -285,7 +295,11 @@ fn audit_files(args: &AuditArgs) -> Result<ExitCode, Failure> {
     out.flush()?;
     // The process ends here: freeing a large register piece by piece would only delay the exit.
     std::mem::forget(audited);
-    Ok(if fails { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if fails {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// One report for several files: counts add up, findings follow the file order.
@@ -327,7 +341,11 @@ fn policies(command: PoliciesCommand) -> Result<ExitCode, Failure> {
     if list {
         for rule in pack.rules() {
             if rule.forbids {
-                writeln!(out, "{}\t{}\t{}\t{}", rule.id, rule.kind, rule.severity, rule.law)?;
+                writeln!(
+                    out,
+                    "{}\t{}\t{}\t{}",
+                    rule.id, rule.kind, rule.severity, rule.law
+                )?;
             } else {
                 writeln!(out, "{}\tpermet\t-\t{}", rule.id, rule.law)?;
             }
@@ -414,13 +432,21 @@ fn demo_command(command: DemoCommand) -> Result<ExitCode, Failure> {
             (register, output)
         }
     };
-    let json = output
-        .as_ref()
-        .is_some_and(|p| SourceFormat::from_file_name(&p.display().to_string()) == SourceFormat::Json);
-    let text = if json { model::to_json(&register) } else { model::to_yaml(&register) };
+    let json = output.as_ref().is_some_and(|p| {
+        SourceFormat::from_file_name(&p.display().to_string()) == SourceFormat::Json
+    });
+    let text = if json {
+        model::to_json(&register)
+    } else {
+        model::to_yaml(&register)
+    };
     match output {
-        Some(path) => std::fs::write(&path, text)
-            .map_err(|e| Failure::Input(format!("registre: {}: écriture impossible : {e}", path.display())))?,
+        Some(path) => std::fs::write(&path, text).map_err(|e| {
+            Failure::Input(format!(
+                "registre: {}: écriture impossible : {e}",
+                path.display()
+            ))
+        })?,
         None => io::stdout().lock().write_all(text.as_bytes())?,
     }
     Ok(ExitCode::SUCCESS)

@@ -4,8 +4,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::model::{
-    Activity, ActivitySource, Dpo, LoadError, Organisation, Period, Processor, Register, Representative, Source,
-    SourceFormat, Transfer, load_str,
+    Activity, ActivitySource, Dpo, LoadError, Organisation, Period, Processor, Register,
+    Representative, Source, SourceFormat, Transfer, load_str,
 };
 use crate::vocabulary::{Countries, Vocabulary};
 
@@ -13,7 +13,10 @@ use crate::vocabulary::{Countries, Vocabulary};
 pub const DEMO_REGISTER: &str = include_str!("../examples/commune-demo.yaml");
 
 /// The demo register, checked.
-pub fn demo_register(vocabulary: &Vocabulary, countries: &Countries) -> Result<Register, LoadError> {
+pub fn demo_register(
+    vocabulary: &Vocabulary,
+    countries: &Countries,
+) -> Result<Register, LoadError> {
     load_str(DEMO_REGISTER, SourceFormat::Yaml, vocabulary, countries)
 }
 
@@ -29,8 +32,16 @@ pub struct SyntheticSpec {
 const DEFECTS: [fn(&mut Activity); 12] = [
     |a| a.retention = None,
     |a| set_retention(a, "P10Y"),
-    |a| a.data_categories.get_or_insert_with(Vec::new).push("sante.carnet-sante".into()),
-    |a| a.data_categories.get_or_insert_with(Vec::new).push("nir".into()),
+    |a| {
+        a.data_categories
+            .get_or_insert_with(Vec::new)
+            .push("sante.carnet-sante".into())
+    },
+    |a| {
+        a.data_categories
+            .get_or_insert_with(Vec::new)
+            .push("nir".into())
+    },
     |a| a.special_category_exception = None,
     |a| a.recipients = Some(Vec::new()),
     |a| a.legal_basis = Some("interet-legitime".into()),
@@ -71,7 +82,11 @@ fn siren(body: u32) -> String {
 /// A synthetic register: organisations made of the demo's activities, about a quarter of
 /// them reusing another activity's data, a third with a planted defect. The same spec always
 /// gives the same register.
-pub fn synthetic(spec: SyntheticSpec, vocabulary: &Vocabulary, countries: &Countries) -> Result<Register, LoadError> {
+pub fn synthetic(
+    spec: SyntheticSpec,
+    vocabulary: &Vocabulary,
+    countries: &Countries,
+) -> Result<Register, LoadError> {
     let demo = demo_register(vocabulary, countries)?;
     let templates: Vec<Activity> = demo
         .organisations
@@ -83,12 +98,18 @@ pub fn synthetic(spec: SyntheticSpec, vocabulary: &Vocabulary, countries: &Count
         })
         .collect();
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
-    let kinds = ["commune", "commune", "commune", "commune", "commune", "ccas", "ccas", "epci", "syndicat"];
+    let kinds = [
+        "commune", "commune", "commune", "commune", "commune", "ccas", "ccas", "epci", "syndicat",
+    ];
     let mut organisations: Vec<Organisation> = Vec::with_capacity(spec.organisations);
     for o in 0..spec.organisations {
         let id = format!("org-{o:05}");
         let kind = kinds[rng.random_range(0..kinds.len())];
-        let domain = if rng.random_bool(0.1) { "wanadoo.fr".to_owned() } else { format!("{id}.fr") };
+        let domain = if rng.random_bool(0.1) {
+            "wanadoo.fr".to_owned()
+        } else {
+            format!("{id}.fr")
+        };
         let dpo = (!rng.random_bool(0.05)).then(|| Dpo {
             name: "Service DPO mutualisé".into(),
             email: Some("dpo@opsn-exemple.fr".into()),
@@ -110,20 +131,28 @@ pub fn synthetic(spec: SyntheticSpec, vocabulary: &Vocabulary, countries: &Count
                 };
                 if let Some(source) = pool.get(rng.random_range(0..pool.len().max(1))) {
                     let safeguards = if rng.random_bool(0.5) {
-                        vec!["information-art14".into(), "opposition".into(), "destruction-apres-usage".into()]
+                        vec![
+                            "information-art14".into(),
+                            "opposition".into(),
+                            "destruction-apres-usage".into(),
+                        ]
                     } else {
                         Vec::new()
                     };
                     let activity_source = ActivitySource {
                         activity: source.id.clone(),
                         organisation: source_org,
-                        categories: Some(source.data_categories().iter().take(2).cloned().collect()),
-                        compatibility_assessment: rng
-                            .random_bool(0.3)
-                            .then(|| "Analyse de compatibilité documentée par le DPO (art. 6.4).".into()),
+                        categories: Some(
+                            source.data_categories().iter().take(2).cloned().collect(),
+                        ),
+                        compatibility_assessment: rng.random_bool(0.3).then(|| {
+                            "Analyse de compatibilité documentée par le DPO (art. 6.4).".into()
+                        }),
                         safeguards: Some(safeguards),
                     };
-                    a.sources.get_or_insert_with(Vec::new).push(Source::Activity(activity_source));
+                    a.sources
+                        .get_or_insert_with(Vec::new)
+                        .push(Source::Activity(activity_source));
                 }
             }
             if rng.random_bool(0.3) {
@@ -135,7 +164,10 @@ pub fn synthetic(spec: SyntheticSpec, vocabulary: &Vocabulary, countries: &Count
             name: format!("Organisme synthétique {o}"),
             kind: kind.into(),
             siren: Some(siren(21_600_000 + o as u32)),
-            address: Some(format!("{} place de la Mairie, 60000 Ville-{o}", 1 + o % 20)),
+            address: Some(format!(
+                "{} place de la Mairie, 60000 Ville-{o}",
+                1 + o % 20
+            )),
             email: Some(format!("contact@{domain}")),
             phone: None,
             representative: Some(Representative {

@@ -159,9 +159,21 @@ pub struct Vocabulary {
 #[derive(Debug, Error)]
 pub enum VocabularyError {
     #[error("vocabulaire illisible (ligne {line:?}) : {message}")]
-    Syntax { line: Option<usize>, message: String },
+    Syntax {
+        line: Option<usize>,
+        message: String,
+    },
     #[error("vocabulaire invalide : {0}")]
     Invalid(String),
+}
+
+/// Reads one of the data files of a rule pack.
+fn read_data_file<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, VocabularyError> {
+    let value = crate::yaml::parse(text).map_err(|e| VocabularyError::Syntax {
+        line: e.line,
+        message: e.message,
+    })?;
+    serde_json::from_value(value).map_err(|e| VocabularyError::Invalid(e.to_string()))
 }
 
 /// The vocabulary shipped with registre.
@@ -174,18 +186,16 @@ impl Vocabulary {
     }
 
     pub fn from_yaml(text: &str) -> Result<Self, VocabularyError> {
-        let value = crate::yaml::parse(text).map_err(|e| VocabularyError::Syntax {
-            line: e.line,
-            message: e.message,
-        })?;
-        let file: VocabularyFile = serde_json::from_value(value)
-            .map_err(|e| VocabularyError::Invalid(e.to_string()))?;
+        let file: VocabularyFile = read_data_file(text)?;
         let lists = [
             (Kind::Purpose, file.purposes),
             (Kind::DataCategory, file.data_categories),
             (Kind::DataSubject, file.data_subjects),
             (Kind::LegalBasis, file.legal_bases),
-            (Kind::SpecialCategoryException, file.special_category_exceptions),
+            (
+                Kind::SpecialCategoryException,
+                file.special_category_exceptions,
+            ),
             (Kind::RecipientType, file.recipient_types),
             (Kind::TransferSafeguard, file.transfer_safeguards),
             (Kind::ReuseSafeguard, file.reuse_safeguards),
@@ -307,14 +317,14 @@ impl List {
             }
         }
         for term in &terms {
-            if let Some(parent) = &term.parent {
-                if !index.contains_key(parent) {
-                    return Err(VocabularyError::Invalid(format!(
-                        "le parent `{parent}` de `{}` n'existe pas dans `{}`",
-                        term.id,
-                        kind.key()
-                    )));
-                }
+            if let Some(parent) = &term.parent
+                && !index.contains_key(parent)
+            {
+                return Err(VocabularyError::Invalid(format!(
+                    "le parent `{parent}` de `{}` n'existe pas dans `{}`",
+                    term.id,
+                    kind.key()
+                )));
             }
         }
         let list = List { terms, index };
@@ -330,7 +340,10 @@ impl List {
                         term.id
                     )));
                 }
-                current = list.index.get(p).and_then(|i| list.terms[*i].parent.as_deref());
+                current = list
+                    .index
+                    .get(p)
+                    .and_then(|i| list.terms[*i].parent.as_deref());
             }
         }
         Ok(list)
@@ -341,7 +354,11 @@ impl Kind {
     /// "inconnue" or "inconnu", agreeing with [`Kind::noun`].
     pub fn unknown(self) -> &'static str {
         match self {
-            Kind::DpiaCriterion | Kind::OrganisationKind | Kind::WithdrawalChannel | Kind::RetentionFinal | Kind::RecipientType => "inconnu",
+            Kind::DpiaCriterion
+            | Kind::OrganisationKind
+            | Kind::WithdrawalChannel
+            | Kind::RetentionFinal
+            | Kind::RecipientType => "inconnu",
             _ => "inconnue",
         }
     }

@@ -210,7 +210,10 @@ impl MarkedEventReceiver for TreeBuilder {
             Event::SequenceEnd | Event::MappingEnd => self.close(mark),
             Event::Alias(_) => self.fail(mark, ALIAS_REFUSED.to_owned()),
             Event::DocumentStart if !self.documents.is_empty() => {
-                self.fail(mark, "un seul document YAML est attendu par fichier".to_owned());
+                self.fail(
+                    mark,
+                    "un seul document YAML est attendu par fichier".to_owned(),
+                );
             }
             Event::DocumentStart
             | Event::DocumentEnd
@@ -237,7 +240,10 @@ fn resolve_scalar(text: String, style: TScalarStyle, tag: Option<&Tag>) -> Resul
                 other => Err(format!("étiquette YAML `!!{other}` non prise en charge")),
             };
         }
-        return Err(format!("étiquette YAML `{}{}` non prise en charge", tag.handle, tag.suffix));
+        return Err(format!(
+            "étiquette YAML `{}{}` non prise en charge",
+            tag.handle, tag.suffix
+        ));
     }
     if style != TScalarStyle::Plain {
         return Ok(Value::String(text));
@@ -248,7 +254,9 @@ fn resolve_scalar(text: String, style: TScalarStyle, tag: Option<&Tag>) -> Resul
 /// Whether a scalar resolves to null, without allocating.
 fn is_null_scalar(text: &str, style: TScalarStyle, tag: Option<&Tag>) -> bool {
     match tag {
-        Some(tag) => (tag.handle == "tag:yaml.org,2002:" || tag.handle == "!!") && tag.suffix == "null",
+        Some(tag) => {
+            (tag.handle == "tag:yaml.org,2002:" || tag.handle == "!!") && tag.suffix == "null"
+        }
         None => style == TScalarStyle::Plain && matches!(text, "" | "~" | "null" | "Null" | "NULL"),
     }
 }
@@ -265,10 +273,10 @@ fn plain_scalar(text: String) -> Value {
         if let Some(n) = parse_int(&text) {
             return Value::Number(n.into());
         }
-        if is_core_float(&text) {
-            if let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64) {
-                return Value::Number(n);
-            }
+        if is_core_float(&text)
+            && let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64)
+        {
+            return Value::Number(n);
         }
     }
     Value::String(text)
@@ -477,65 +485,11 @@ fn is_plain_safe(text: &str, in_flow: bool) -> bool {
         && !text.ends_with(':')
         && !text.contains(": ")
         && !text.contains(" #")
-        && !text.chars().any(|c| c.is_control() || matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}' | '\u{85}'))
+        && !text
+            .chars()
+            .any(|c| c.is_control() || matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}' | '\u{85}'))
         && !(in_flow && text.contains([',', '[', ']', '{', '}']))
         && matches!(plain_scalar(text.to_owned()), Value::String(_))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn core_schema_scalars() {
-        let v = parse("a: 1\nb: '1'\nc: true\nd: ~\ne: P1Y\nf: 2024-03-01\ng: 1.5\nh: -3\ni: .5e3\n").unwrap();
-        assert_eq!(
-            v,
-            json!({"a": 1, "b": "1", "c": true, "d": null, "e": "P1Y", "f": "2024-03-01", "g": 1.5, "h": -3, "i": 500.0})
-        );
-    }
-
-    #[test]
-    fn refuses_aliases_and_duplicate_keys() {
-        let e = parse("a: &x [1]\nb: *x\n").unwrap_err();
-        assert!(e.message.contains("alias"), "{e}");
-        let e = parse("a: 1\nb: 2\na: 3\n").unwrap_err();
-        assert_eq!(e.line, Some(3));
-        assert!(e.message.contains("`a`"));
-    }
-
-    #[test]
-    fn records_lines_by_path() {
-        let text = "organisations:\n  - id: x\n    activities:\n      - id: a\n        name: A\n";
-        let (_, lines) = parse_with_lines(text).unwrap();
-        assert_eq!(lines.line_of("organisations[0].activities[0].name"), Some(5));
-        assert_eq!(lines.line_of("organisations[0].activities[0]"), Some(4));
-        assert_eq!(lines.line_of("organisations[0].activities[0].missing"), Some(4));
-    }
-
-    #[test]
-    fn round_trips_through_text() {
-        let v = json!({"siren": "216000125", "n": 3, "t": "oui: non", "l": ["a", "b"], "e": [], "o": {}});
-        assert_eq!(parse(&to_string(&v)).unwrap(), v);
-    }
-
-    #[test]
-    fn splits_a_trailing_block_sequence() {
-        let text = "format: x\norganisations:\n  - id: a\n    l:\n      - 1\n  - id: b\n\n  # note\n  - id: c\n";
-        let (header, slices) = split_sequence(text, "organisations", 3).unwrap();
-        assert_eq!(header, "format: x\norganisations: []\n");
-        assert_eq!(slices.concat(), text["format: x\norganisations:\n".len()..]);
-        assert_eq!(slices.len(), 3);
-        assert!(split_sequence("organisations:\n  - a\nother: 1\n", "organisations", 2).is_none());
-        assert!(split_sequence("organisations: []\n", "organisations", 2).is_none());
-    }
-
-    #[test]
-    fn syntax_error_has_a_line() {
-        let e = parse("a: [1, 2\nb: 3\n").unwrap_err();
-        assert!(e.line.is_some());
-    }
 }
 
 /// Splits a document whose last top-level key is a block sequence (`key:` then `- …` items
@@ -543,7 +497,11 @@ mod tests {
 /// that large files can be read on several cores. `None` when the layout is anything else;
 /// callers read the whole document then. A slice that does not parse on its own also sends
 /// the caller back to the whole document, so a wrong split can never change what is read.
-pub fn split_sequence<'a>(text: &'a str, key: &str, pieces: usize) -> Option<(String, Vec<&'a str>)> {
+pub fn split_sequence<'a>(
+    text: &'a str,
+    key: &str,
+    pieces: usize,
+) -> Option<(String, Vec<&'a str>)> {
     let key_line = format!("{key}:");
     let mut offset = 0;
     let mut body_start = None;
@@ -566,7 +524,8 @@ pub fn split_sequence<'a>(text: &'a str, key: &str, pieces: usize) -> Option<(St
             None | Some(b'\n' | b'\r' | b'#') => {}
             Some(b'\t') => return None,
             Some(first) => {
-                let is_item = *first == b'-' && matches!(rest.get(1), None | Some(b' ' | b'\n' | b'\r'));
+                let is_item =
+                    *first == b'-' && matches!(rest.get(1), None | Some(b' ' | b'\n' | b'\r'));
                 match indent {
                     None if is_item => {
                         indent = Some(depth);
@@ -596,4 +555,68 @@ pub fn split_sequence<'a>(text: &'a str, key: &str, pieces: usize) -> Option<(St
     slices.push(&text[start..]);
     let header = format!("{}{key}: []\n", &text[..key_start]);
     Some((header, slices))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn core_schema_scalars() {
+        let v =
+            parse("a: 1\nb: '1'\nc: true\nd: ~\ne: P1Y\nf: 2024-03-01\ng: 1.5\nh: -3\ni: .5e3\n")
+                .unwrap();
+        assert_eq!(
+            v,
+            json!({"a": 1, "b": "1", "c": true, "d": null, "e": "P1Y", "f": "2024-03-01", "g": 1.5, "h": -3, "i": 500.0})
+        );
+    }
+
+    #[test]
+    fn refuses_aliases_and_duplicate_keys() {
+        let e = parse("a: &x [1]\nb: *x\n").unwrap_err();
+        assert!(e.message.contains("alias"), "{e}");
+        let e = parse("a: 1\nb: 2\na: 3\n").unwrap_err();
+        assert_eq!(e.line, Some(3));
+        assert!(e.message.contains("`a`"));
+    }
+
+    #[test]
+    fn records_lines_by_path() {
+        let text = "organisations:\n  - id: x\n    activities:\n      - id: a\n        name: A\n";
+        let (_, lines) = parse_with_lines(text).unwrap();
+        assert_eq!(
+            lines.line_of("organisations[0].activities[0].name"),
+            Some(5)
+        );
+        assert_eq!(lines.line_of("organisations[0].activities[0]"), Some(4));
+        assert_eq!(
+            lines.line_of("organisations[0].activities[0].missing"),
+            Some(4)
+        );
+    }
+
+    #[test]
+    fn round_trips_through_text() {
+        let v = json!({"siren": "216000125", "n": 3, "t": "oui: non", "l": ["a", "b"], "e": [], "o": {}});
+        assert_eq!(parse(&to_string(&v)).unwrap(), v);
+    }
+
+    #[test]
+    fn splits_a_trailing_block_sequence() {
+        let text = "format: x\norganisations:\n  - id: a\n    l:\n      - 1\n  - id: b\n\n  # note\n  - id: c\n";
+        let (header, slices) = split_sequence(text, "organisations", 3).unwrap();
+        assert_eq!(header, "format: x\norganisations: []\n");
+        assert_eq!(slices.concat(), text["format: x\norganisations:\n".len()..]);
+        assert_eq!(slices.len(), 3);
+        assert!(split_sequence("organisations:\n  - a\nother: 1\n", "organisations", 2).is_none());
+        assert!(split_sequence("organisations: []\n", "organisations", 2).is_none());
+    }
+
+    #[test]
+    fn syntax_error_has_a_line() {
+        let e = parse("a: [1, 2\nb: 3\n").unwrap_err();
+        assert!(e.line.is_some());
+    }
 }

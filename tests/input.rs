@@ -1,28 +1,20 @@
 //! Bad input: every malformed register is refused (exit 2) with every error, its path and its
 //! line; a rule with a type error is refused naming its file and line; nothing panics.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code"
+)]
+
 mod common;
 
+use common::{registre, stderr};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use registre::model::{SourceFormat, load_str, to_json, to_yaml};
-
-fn registre(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_registre"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the binary runs")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
-}
 
 #[test]
 fn malformed_values_are_all_listed_with_path_and_line() {
@@ -35,12 +27,27 @@ fn malformed_values_are_all_listed_with_path_and_line() {
         ("6: organisations[0].siren:", "Luhn"),
         ("7: organisations[0].email:", "`pas-une-adresse`"),
         ("8: organisations[0].couleur:", "inconnu"),
-        ("12: organisations[0].activities[0].purposes[0]:", "`education.restauration-scolaire`"),
-        ("13: organisations[0].activities[0].retention.active:", "`P1X`"),
-        ("14: organisations[0].activities[0].dpia.date:", "`2024-13-01`"),
-        ("16: organisations[0].activities[0].sources[0].activity:", "`inexistante`"),
+        (
+            "12: organisations[0].activities[0].purposes[0]:",
+            "`education.restauration-scolaire`",
+        ),
+        (
+            "13: organisations[0].activities[0].retention.active:",
+            "`P1X`",
+        ),
+        (
+            "14: organisations[0].activities[0].dpia.date:",
+            "`2024-13-01`",
+        ),
+        (
+            "16: organisations[0].activities[0].sources[0].activity:",
+            "`inexistante`",
+        ),
         ("17: organisations[0].activities[1].id:", "déjà utilisé"),
-        ("19: organisations[0].activities[1].legal_basis:", "`consentement`"),
+        (
+            "19: organisations[0].activities[1].legal_basis:",
+            "`consentement`",
+        ),
     ];
     for (place, detail) in expected {
         let line = err
@@ -77,7 +84,11 @@ fn yaml_syntax_errors_name_the_line() {
     std::fs::write(&path, "format: registre/v1\norganisations: [\n").unwrap();
     let output = registre(&["audit", path.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("broken.yaml:3: YAML illisible"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("broken.yaml:3: YAML illisible"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -85,7 +96,12 @@ fn missing_files_and_unknown_options_exit_2() {
     let output = registre(&["audit", "tests/fixtures/nowhere.yaml"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("nowhere.yaml"));
-    let output = registre(&["audit", "--disable", "no-such-rule", "examples/commune-demo.yaml"]);
+    let output = registre(&[
+        "audit",
+        "--disable",
+        "no-such-rule",
+        "examples/commune-demo.yaml",
+    ]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("no-such-rule"));
     let output = registre(&["audit", "--format", "xml", "examples/commune-demo.yaml"]);
@@ -99,13 +115,22 @@ fn json_registers_are_checked_the_same_way() {
         "siren": "123", "activities": [{"id": "a", "name": "A", "retention": {"active": "1 an"}}]}]}"#;
     let err = load_str(text, SourceFormat::Json, &pack.vocabulary, &pack.countries).unwrap_err();
     let paths: Vec<&str> = err.errors.iter().map(|e| e.path.as_str()).collect();
-    assert_eq!(paths, ["organisations[0].siren", "organisations[0].activities[0].retention.active"]);
+    assert_eq!(
+        paths,
+        [
+            "organisations[0].siren",
+            "organisations[0].activities[0].retention.active"
+        ]
+    );
 }
 
 #[test]
 fn a_rule_with_a_type_error_is_refused_with_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"), dir.path());
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"),
+        dir.path(),
+    );
     let bad = "// a rule on an attribute that does not exist\n\n@id(\"bad-rule\")\n@kind(\"register.incomplete\")\n@severity(\"moyenne\")\n@law(\"RGPD art. 30\")\n@message(\"m\")\n@remedy(\"r\")\nforbid (principal, action == Action::\"declare\", resource)\nwhen { principal.colour == \"bleu\" };\n";
     std::fs::write(dir.path().join("rules/bad.cedar"), bad).unwrap();
     let output = registre(&["policies", "check", dir.path().to_str().unwrap()]);
@@ -114,21 +139,35 @@ fn a_rule_with_a_type_error_is_refused_with_file_and_line() {
     assert!(err.contains("rules/bad.cedar:10:"), "{err}");
     assert!(err.contains("bad-rule"), "{err}");
     // The audit refuses to run on such a pack.
-    let output = registre(&["audit", "--policies", dir.path().to_str().unwrap(), "examples/commune-demo.yaml"]);
+    let output = registre(&[
+        "audit",
+        "--policies",
+        dir.path().to_str().unwrap(),
+        "examples/commune-demo.yaml",
+    ]);
     assert_eq!(output.status.code(), Some(2));
 }
 
 #[test]
 fn a_rule_without_annotations_or_with_an_unknown_kind_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"), dir.path());
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"),
+        dir.path(),
+    );
     let bad = "@id(\"no-law\")\n@kind(\"register.incomplete\")\n@severity(\"moyenne\")\n@message(\"m\")\n@remedy(\"r\")\nforbid (principal, action == Action::\"declare\", resource);\n\n@id(\"odd-kind\")\n@kind(\"purpose.bad\")\n@severity(\"moyenne\")\n@law(\"l\")\n@message(\"m\")\n@remedy(\"r\")\nforbid (principal, action == Action::\"declare\", resource);\n";
     std::fs::write(dir.path().join("rules/bad.cedar"), bad).unwrap();
     let output = registre(&["policies", "check", dir.path().to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1));
     let err = stderr(&output);
-    assert!(err.contains("rules/bad.cedar:1:") && err.contains("@law"), "{err}");
-    assert!(err.contains("rules/bad.cedar:8:") && err.contains("purpose.bad"), "{err}");
+    assert!(
+        err.contains("rules/bad.cedar:1:") && err.contains("@law"),
+        "{err}"
+    );
+    assert!(
+        err.contains("rules/bad.cedar:8:") && err.contains("purpose.bad"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -146,11 +185,12 @@ fn the_built_in_pack_checks() {
 #[test]
 fn registers_round_trip_through_yaml_and_json() {
     let pack = common::pack();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap() != "expected.yaml")
-        .collect();
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.file_name().unwrap() != "expected.yaml")
+            .collect();
     files.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/commune-demo.yaml"));
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
@@ -164,7 +204,12 @@ fn registers_round_trip_through_yaml_and_json() {
         // Every field given is written back: the tree read from the file equals the one written.
         let mut tree = registre::yaml::parse(&text).unwrap();
         strip_nulls(&mut tree);
-        assert_eq!(registre::yaml::parse(&yaml).unwrap(), tree, "{}", file.display());
+        assert_eq!(
+            registre::yaml::parse(&yaml).unwrap(),
+            tree,
+            "{}",
+            file.display()
+        );
     }
 }
 

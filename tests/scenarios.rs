@@ -1,6 +1,13 @@
 //! The legal scenarios of `tests/scenarios/` give the findings of `expected.yaml`, and the
 //! activities listed as clean get no finding of severity critique, elevee or moyenne.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code"
+)]
+
 mod common;
 
 use std::path::Path;
@@ -59,17 +66,30 @@ fn every_scenario_gives_its_expected_findings() {
             let found = report.findings.iter().any(|f| {
                 want.kind.matches(&f.kind)
                     && f.activity == want.activity
-                    && want.organisation.as_ref().is_none_or(|o| *o == f.organisation)
-                    && want.related_activity.as_ref().is_none_or(|r| Some(r) == f.related_activity.as_ref())
+                    && want
+                        .organisation
+                        .as_ref()
+                        .is_none_or(|o| *o == f.organisation)
+                    && want
+                        .related_activity
+                        .as_ref()
+                        .is_none_or(|r| Some(r) == f.related_activity.as_ref())
             });
             if !found {
                 failures.push(format!("{name}: missing {want:?}"));
             }
         }
         for clean in &expectation.clean {
-            for f in report.findings.iter().filter(|f| f.activity.as_deref() == Some(clean.as_str())) {
+            for f in report
+                .findings
+                .iter()
+                .filter(|f| f.activity.as_deref() == Some(clean.as_str()))
+            {
                 if f.severity.reaches(Severity::Moyenne) {
-                    failures.push(format!("{name}: `{clean}` should be clean but has {} ({}, {})", f.rule, f.kind, f.severity));
+                    failures.push(format!(
+                        "{name}: `{clean}` should be clean but has {} ({}, {})",
+                        f.rule, f.kind, f.severity
+                    ));
                 }
             }
         }
@@ -88,7 +108,10 @@ fn findings_carry_law_message_and_remedy() {
         .find(|f| f.kind == "purpose.reuse_forbidden")
         .expect("the electoral list reuse is found");
     assert_eq!(forbidden.organisation, "ccas-ville-exemple");
-    assert_eq!(forbidden.related_activity.as_deref(), Some("liste-electorale"));
+    assert_eq!(
+        forbidden.related_activity.as_deref(),
+        Some("liste-electorale")
+    );
     assert_eq!(forbidden.severity, Severity::Critique);
     assert!(forbidden.law.contains("L.37"), "{}", forbidden.law);
     assert!(!forbidden.message.is_empty() && !forbidden.remedy.is_empty());

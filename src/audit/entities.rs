@@ -2,8 +2,8 @@
 //! activities) and the contexts of requests. Only facts go here; every judgement is a rule.
 
 use std::collections::HashSet;
-use std::sync::OnceLock;
 use std::str::FromStr;
+use std::sync::OnceLock;
 
 use cedar_policy::{Context, Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression};
 
@@ -12,10 +12,22 @@ use crate::model::{Activity, ActivitySource, Organisation};
 use crate::vocabulary::{Countries, Kind, Vocabulary};
 
 /// The entity types of the schema.
-const TYPES: [&str; 8] = ["Purpose", "Category", "Subject", "Zone", "Country", "Organisation", "Activity", "Action"];
+const TYPES: [&str; 8] = [
+    "Purpose",
+    "Category",
+    "Subject",
+    "Zone",
+    "Country",
+    "Organisation",
+    "Activity",
+    "Action",
+];
 
 /// `Type::"id"`, for the type names of the schema (parsed once: uids are made by the thousand).
-#[expect(clippy::expect_used, reason = "type names are constants of the schema, valid identifiers")]
+#[expect(
+    clippy::expect_used,
+    reason = "type names are constants of the schema, valid identifiers"
+)]
 pub(super) fn uid(type_name: &'static str, id: &str) -> EntityUid {
     static PARSED: OnceLock<Vec<EntityTypeName>> = OnceLock::new();
     let parsed = PARSED.get_or_init(|| {
@@ -24,10 +36,12 @@ pub(super) fn uid(type_name: &'static str, id: &str) -> EntityUid {
             .map(|t| EntityTypeName::from_str(t).expect("constant type name"))
             .collect()
     });
-    let index = TYPES.iter().position(|t| *t == type_name).expect("a type of the schema");
+    let index = TYPES
+        .iter()
+        .position(|t| *t == type_name)
+        .expect("a type of the schema");
     EntityUid::from_type_name_and_id(parsed[index].clone(), EntityId::new(id))
 }
-
 
 fn vocab_uid(kind: Kind, id: &str) -> EntityUid {
     let type_name = match kind {
@@ -69,7 +83,10 @@ pub(super) fn reference_entities(vocabulary: &Vocabulary, countries: &Countries)
         }
     }
     out.push(Entity::new_no_attrs(uid("Zone", "eee"), HashSet::new()));
-    out.push(Entity::new_no_attrs(uid("Zone", "adequation"), HashSet::new()));
+    out.push(Entity::new_no_attrs(
+        uid("Zone", "adequation"),
+        HashSet::new(),
+    ));
     for country in countries.all() {
         let mut zones = HashSet::new();
         if country.eea {
@@ -105,7 +122,10 @@ impl<'a> OrganisationFacts<'a> {
             has_address: has_text(org.address.as_deref()),
             has_email: has_text(org.email.as_deref()),
             has_dpo: org.dpo.is_some(),
-            dpo_has_contact: org.dpo.as_ref().is_some_and(|d| d.email.is_some() || d.phone.is_some()),
+            dpo_has_contact: org
+                .dpo
+                .as_ref()
+                .is_some_and(|d| d.email.is_some() || d.phone.is_some()),
         }
     }
 
@@ -186,7 +206,11 @@ impl<'a> ActivityFacts<'a> {
         named: bool,
     ) -> Self {
         let strs = |v: &'a [String]| set(v.iter().map(String::as_str));
-        let mut contracts: Vec<bool> = a.processors().iter().map(|p| p.contract.unwrap_or(false)).collect();
+        let mut contracts: Vec<bool> = a
+            .processors()
+            .iter()
+            .map(|p| p.contract.unwrap_or(false))
+            .collect();
         contracts.sort_unstable();
         contracts.dedup();
         ActivityFacts {
@@ -229,23 +253,60 @@ impl<'a> ActivityFacts<'a> {
         let mut parents: HashSet<EntityUid> = HashSet::new();
         parents.insert(organisation);
         parents.extend(self.purposes.iter().map(|p| vocab_uid(Kind::Purpose, p)));
-        parents.extend(self.data_categories.iter().map(|c| vocab_uid(Kind::DataCategory, c)));
-        parents.extend(self.data_subjects.iter().map(|s| vocab_uid(Kind::DataSubject, s)));
+        parents.extend(
+            self.data_categories
+                .iter()
+                .map(|c| vocab_uid(Kind::DataCategory, c)),
+        );
+        parents.extend(
+            self.data_subjects
+                .iter()
+                .map(|s| vocab_uid(Kind::DataSubject, s)),
+        );
         let b = RestrictedExpression::new_bool;
         let mut attrs = vec![
             ("role", string(self.role)),
             ("has_on_behalf_of", b(self.has_on_behalf_of)),
-            ("purposes", uids(self.purposes.iter().map(|p| vocab_uid(Kind::Purpose, p)))),
-            ("data_categories", uids(self.data_categories.iter().map(|c| vocab_uid(Kind::DataCategory, c)))),
-            ("data_subjects", uids(self.data_subjects.iter().map(|s| vocab_uid(Kind::DataSubject, s)))),
+            (
+                "purposes",
+                uids(self.purposes.iter().map(|p| vocab_uid(Kind::Purpose, p))),
+            ),
+            (
+                "data_categories",
+                uids(
+                    self.data_categories
+                        .iter()
+                        .map(|c| vocab_uid(Kind::DataCategory, c)),
+                ),
+            ),
+            (
+                "data_subjects",
+                uids(
+                    self.data_subjects
+                        .iter()
+                        .map(|s| vocab_uid(Kind::DataSubject, s)),
+                ),
+            ),
             ("has_legal_basis_text", b(self.has_legal_basis_text)),
             ("has_recipients", b(self.has_recipients)),
-            ("recipient_types", strings(self.recipient_types.iter().copied())),
-            ("processor_contracts", RestrictedExpression::new_set(self.processor_contracts.iter().map(|c| b(*c)))),
+            (
+                "recipient_types",
+                strings(self.recipient_types.iter().copied()),
+            ),
+            (
+                "processor_contracts",
+                RestrictedExpression::new_set(self.processor_contracts.iter().map(|c| b(*c))),
+            ),
             ("retention_permanent", b(self.retention_permanent)),
-            ("security_measures", strings(self.security_measures.iter().copied())),
+            (
+                "security_measures",
+                strings(self.security_measures.iter().copied()),
+            ),
             ("dpia_criteria", strings(self.dpia_criteria.iter().copied())),
-            ("dpia_criteria_count", RestrictedExpression::new_long(self.dpia_criteria.len() as i64)),
+            (
+                "dpia_criteria_count",
+                RestrictedExpression::new_long(self.dpia_criteria.len() as i64),
+            ),
             ("automated_decision", b(self.automated_decision)),
             ("consent_based", b(self.consent_based)),
         ];
@@ -262,18 +323,26 @@ impl<'a> ActivityFacts<'a> {
             attrs.push(("dpia_status", string(status)));
         }
         if let Some(consent) = &self.consent {
-            let mut fields = vec![("withdrawal".to_owned(), strings(consent.withdrawal.iter().copied()))];
+            let mut fields = vec![(
+                "withdrawal".to_owned(),
+                strings(consent.withdrawal.iter().copied()),
+            )];
             let flags = [
                 ("granular", consent.granular),
                 ("pre_ticked", consent.pre_ticked),
                 ("bundled", consent.bundled),
                 ("records_kept", consent.records_kept),
             ];
-            fields.extend(flags.into_iter().filter_map(|(k, v)| Some((k.to_owned(), b(v?)))));
+            fields.extend(
+                flags
+                    .into_iter()
+                    .filter_map(|(k, v)| Some((k.to_owned(), b(v?)))),
+            );
             if let Some(parental) = consent.parental_consent {
                 fields.push(("parental_consent".to_owned(), string(parental)));
             }
-            let record = RestrictedExpression::new_record(fields).map_err(|e| AuditError::Internal(e.to_string()))?;
+            let record = RestrictedExpression::new_record(fields)
+                .map_err(|e| AuditError::Internal(e.to_string()))?;
             attrs.push(("consent", record));
         }
         entity(uid, attrs, parents)
@@ -313,7 +382,11 @@ fn dpia_criteria<'a>(a: &'a Activity, vocabulary: &'a Vocabulary) -> Vec<&'a str
             continue;
         };
         if within(Kind::Purpose, a.purposes(), &implied.purposes)
-            || within(Kind::DataCategory, a.data_categories(), &implied.data_categories)
+            || within(
+                Kind::DataCategory,
+                a.data_categories(),
+                &implied.data_categories,
+            )
             || within(Kind::DataSubject, a.data_subjects(), &implied.data_subjects)
         {
             out.push(&criterion.id);
@@ -342,11 +415,16 @@ impl<'a> ReuseFacts<'a> {
         same_organisation: bool,
         vocabulary: &'a Vocabulary,
     ) -> Self {
-        let reused = source.categories.as_deref().unwrap_or(source_activity.data_categories());
+        let reused = source
+            .categories
+            .as_deref()
+            .unwrap_or(source_activity.data_categories());
         ReuseFacts {
             purpose,
             purpose_family: vocabulary.root(Kind::Purpose, purpose),
-            categories: set(reused.iter().flat_map(|c| vocabulary.lineage(Kind::DataCategory, c))),
+            categories: set(reused
+                .iter()
+                .flat_map(|c| vocabulary.lineage(Kind::DataCategory, c))),
             safeguards: set(source.safeguards().iter().map(String::as_str)),
             assessment: has_text(source.compatibility_assessment.as_deref()),
             same_organisation,
@@ -356,16 +434,26 @@ impl<'a> ReuseFacts<'a> {
     pub fn context(&self) -> Result<Context, AuditError> {
         let b = RestrictedExpression::new_bool;
         let pairs = vec![
-            ("purpose".to_owned(), RestrictedExpression::new_entity_uid(vocab_uid(Kind::Purpose, self.purpose))),
+            (
+                "purpose".to_owned(),
+                RestrictedExpression::new_entity_uid(vocab_uid(Kind::Purpose, self.purpose)),
+            ),
             (
                 "purpose_family".to_owned(),
                 RestrictedExpression::new_entity_uid(vocab_uid(Kind::Purpose, self.purpose_family)),
             ),
             (
                 "categories".to_owned(),
-                uids(self.categories.iter().map(|c| vocab_uid(Kind::DataCategory, c))),
+                uids(
+                    self.categories
+                        .iter()
+                        .map(|c| vocab_uid(Kind::DataCategory, c)),
+                ),
             ),
-            ("safeguards".to_owned(), strings(self.safeguards.iter().copied())),
+            (
+                "safeguards".to_owned(),
+                strings(self.safeguards.iter().copied()),
+            ),
             ("assessment".to_owned(), b(self.assessment)),
             ("same_organisation".to_owned(), b(self.same_organisation)),
         ];
@@ -375,5 +463,7 @@ impl<'a> ReuseFacts<'a> {
 
 /// Lower-case domain of an e-mail address.
 pub(super) fn email_domain(email: &str) -> Option<String> {
-    email.rsplit_once('@').map(|(_, d)| d.trim().to_ascii_lowercase())
+    email
+        .rsplit_once('@')
+        .map(|(_, d)| d.trim().to_ascii_lowercase())
 }

@@ -41,7 +41,12 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub const ALL: [Severity; 4] = [Severity::Critique, Severity::Elevee, Severity::Moyenne, Severity::Info];
+    pub const ALL: [Severity; 4] = [
+        Severity::Critique,
+        Severity::Elevee,
+        Severity::Moyenne,
+        Severity::Info,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -72,7 +77,10 @@ impl FromStr for Severity {
     type Err = ();
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Severity::ALL.into_iter().find(|v| v.as_str() == s).ok_or(())
+        Severity::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or(())
     }
 }
 

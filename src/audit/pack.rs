@@ -188,7 +188,11 @@ impl PolicyPack {
             .map_err(|e| invalid("countries.yaml", None, e.to_string()))?;
         let schema_text = files.get("schema.cedarschema")?;
         let (schema, _warnings) = Schema::from_cedarschema_str(schema_text).map_err(|e| {
-            invalid("schema.cedarschema", first_line(&e, schema_text), e.to_string())
+            invalid(
+                "schema.cedarschema",
+                first_line(&e, schema_text),
+                e.to_string(),
+            )
         })?;
 
         let mut problems = Vec::new();
@@ -223,7 +227,10 @@ impl PolicyPack {
                             problems.push(PackProblem {
                                 file: name.clone(),
                                 line: Some(line),
-                                message: format!("l'identifiant de règle `{}` est déjà utilisé dans {previous}", rule.id),
+                                message: format!(
+                                    "l'identifiant de règle `{}` est déjà utilisé dans {previous}",
+                                    rule.id
+                                ),
                             });
                             continue;
                         }
@@ -299,7 +306,9 @@ impl PolicyPack {
         let mut kept = PolicySet::new();
         for set in self.sets.values() {
             for policy in set.policies() {
-                if self.rules.contains_key(AsRef::<str>::as_ref(policy.id())) && kept.policy(policy.id()).is_none() {
+                if self.rules.contains_key(AsRef::<str>::as_ref(policy.id()))
+                    && kept.policy(policy.id()).is_none()
+                {
                     // Ids are unique in the pack: adding cannot fail.
                     let _ = kept.add(policy.clone());
                 }
@@ -320,11 +329,11 @@ fn split_by_action(all: &PolicySet) -> HashMap<Action, PolicySet> {
             ActionConstraint::In(uids) => uids.contains(&action.uid()),
         };
         for action in Action::ALL {
-            if applies(action) {
-                if let Some(set) = sets.get_mut(&action) {
-                    // Ids are unique in the pack: adding cannot fail.
-                    let _ = set.add(policy.clone());
-                }
+            if applies(action)
+                && let Some(set) = sets.get_mut(&action)
+            {
+                // Ids are unique in the pack: adding cannot fail.
+                let _ = set.add(policy.clone());
             }
         }
     }
@@ -349,9 +358,17 @@ fn rule_of(policy: &cedar_policy::Policy, file: &str, line: usize) -> Result<Rul
         let severity = Severity::from_str(&severity).map_err(|()| {
             format!("la règle `{id}` a une @severity inconnue `{severity}` : critique, elevee, moyenne ou info")
         })?;
-        (kind, severity, get("remedy").ok_or_else(|| missing("remedy"))?)
+        (
+            kind,
+            severity,
+            get("remedy").ok_or_else(|| missing("remedy"))?,
+        )
     } else {
-        (String::new(), Severity::Info, get("remedy").unwrap_or_default())
+        (
+            String::new(),
+            Severity::Info,
+            get("remedy").unwrap_or_default(),
+        )
     };
     Ok(Rule {
         id,
@@ -409,7 +426,10 @@ fn invalid(file: &str, line: Option<usize>, message: String) -> PackError {
 fn collect_builtin(dir: &Dir<'_>, out: &mut BTreeMap<String, String>) {
     for file in dir.files() {
         if let Some(text) = file.contents_utf8() {
-            out.insert(file.path().to_string_lossy().replace('\\', "/"), text.to_owned());
+            out.insert(
+                file.path().to_string_lossy().replace('\\', "/"),
+                text.to_owned(),
+            );
         }
     }
     for sub in dir.dirs() {
@@ -433,7 +453,8 @@ fn read_dir(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) -> Resu
         } else {
             let relative = path.strip_prefix(root).unwrap_or(&path);
             let name = relative.to_string_lossy().replace('\\', "/");
-            if name.ends_with(".cedar") || name.ends_with(".yaml") || name.ends_with(".cedarschema") {
+            if name.ends_with(".cedar") || name.ends_with(".yaml") || name.ends_with(".cedarschema")
+            {
                 let text = std::fs::read_to_string(&path).map_err(|e| unreadable(&path, e))?;
                 out.insert(name, text);
             }

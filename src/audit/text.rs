@@ -23,7 +23,12 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 }
 
 /// Writes the report; `out` decides on colours (anstream strips them when not a terminal).
-pub fn render(out: &mut dyn Write, register: &Register, report: &Report, file: &str) -> io::Result<()> {
+pub fn render(
+    out: &mut dyn Write,
+    register: &Register,
+    report: &Report,
+    file: &str,
+) -> io::Result<()> {
     let bold = Style::new().bold();
     let dim = Style::new().dimmed();
     writeln!(
@@ -45,11 +50,18 @@ pub fn render(out: &mut dyn Write, register: &Register, report: &Report, file: &
         counts.join(", ")
     )?;
     if report.findings.is_empty() {
-        writeln!(out, "\nAucun constat : le registre respecte toutes les règles du jeu.")?;
+        writeln!(
+            out,
+            "\nAucun constat : le registre respecte toutes les règles du jeu."
+        )?;
         return Ok(());
     }
     for org in &register.organisations {
-        let mine: Vec<&Finding> = report.findings.iter().filter(|f| f.organisation == org.id).collect();
+        let mine: Vec<&Finding> = report
+            .findings
+            .iter()
+            .filter(|f| f.organisation == org.id)
+            .collect();
         if mine.is_empty() {
             continue;
         }
@@ -60,7 +72,10 @@ pub fn render(out: &mut dyn Write, register: &Register, report: &Report, file: &
                 .map(|a| (Some(a.id.as_str()), format!("{} — {}", a.id, a.name))),
         );
         for (activity, title) in groups {
-            let here: Vec<&&Finding> = mine.iter().filter(|f| f.activity.as_deref() == activity).collect();
+            let here: Vec<&&Finding> = mine
+                .iter()
+                .filter(|f| f.activity.as_deref() == activity)
+                .collect();
             if here.is_empty() {
                 continue;
             }

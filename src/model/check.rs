@@ -11,7 +11,11 @@ use super::{Activity, Organisation, Period, Register, Source};
 use crate::vocabulary::{Countries, Kind, Vocabulary};
 
 /// Every error of `register`, in file order. Organisations are checked in parallel.
-pub(super) fn check(register: &Register, vocabulary: &Vocabulary, countries: &Countries) -> Vec<InputError> {
+pub(super) fn check(
+    register: &Register,
+    vocabulary: &Vocabulary,
+    countries: &Countries,
+) -> Vec<InputError> {
     let checker = || Checker {
         vocabulary,
         countries,
@@ -21,14 +25,23 @@ pub(super) fn check(register: &Register, vocabulary: &Vocabulary, countries: &Co
     if register.format != super::FORMAT {
         head.error(
             "format".into(),
-            format!("format `{}` inconnu : attendu `{}`", register.format, super::FORMAT),
+            format!(
+                "format `{}` inconnu : attendu `{}`",
+                register.format,
+                super::FORMAT
+            ),
         );
     }
     // Sources may point to any organisation of the file.
     let activities: HashMap<&str, HashSet<&str>> = register
         .organisations
         .iter()
-        .map(|o| (o.id.as_str(), o.activities().iter().map(|a| a.id.as_str()).collect()))
+        .map(|o| {
+            (
+                o.id.as_str(),
+                o.activities().iter().map(|a| a.id.as_str()).collect(),
+            )
+        })
         .collect();
     let mut first_of: HashMap<&str, usize> = HashMap::new();
     for (i, org) in register.organisations.iter().enumerate() {
@@ -42,11 +55,22 @@ pub(super) fn check(register: &Register, vocabulary: &Vocabulary, countries: &Co
             let mut c = checker();
             let path = format!("organisations[{i}]");
             if first_of.get(org.id.as_str()) != Some(&i) {
-                c.error(format!("{path}.id"), format!("identifiant `{}` déjà utilisé par un autre organisme", org.id));
+                c.error(
+                    format!("{path}.id"),
+                    format!(
+                        "identifiant `{}` déjà utilisé par un autre organisme",
+                        org.id
+                    ),
+                );
             }
             c.organisation(&path, org);
             for (j, activity) in org.activities().iter().enumerate() {
-                c.sources(&format!("{path}.activities[{j}]"), org, activity, &activities);
+                c.sources(
+                    &format!("{path}.activities[{j}]"),
+                    org,
+                    activity,
+                    &activities,
+                );
             }
             c.errors
         })
@@ -70,10 +94,13 @@ impl Checker<'_> {
         self.slug(|| format!("{path}.id"), &org.id);
         self.not_blank(|| format!("{path}.name"), &org.name);
         self.vocab(|| format!("{path}.kind"), Kind::OrganisationKind, &org.kind);
-        if let Some(siren) = &org.siren {
-            if let Err(problem) = check_siren(siren) {
-                self.error(format!("{path}.siren"), format!("SIREN `{siren}` invalide : {problem}"));
-            }
+        if let Some(siren) = &org.siren
+            && let Err(problem) = check_siren(siren)
+        {
+            self.error(
+                format!("{path}.siren"),
+                format!("SIREN `{siren}` invalide : {problem}"),
+            );
         }
         self.email(|| format!("{path}.email"), org.email.as_deref());
         if let Some(rep) = &org.representative {
@@ -89,7 +116,10 @@ impl Checker<'_> {
             if !ids.insert(activity.id.as_str()) {
                 self.error(
                     format!("{path}.id"),
-                    format!("identifiant `{}` déjà utilisé par une autre activité de `{}`", activity.id, org.id),
+                    format!(
+                        "identifiant `{}` déjà utilisé par une autre activité de `{}`",
+                        activity.id, org.id
+                    ),
                 );
             }
             self.activity(&path, activity);
@@ -100,27 +130,46 @@ impl Checker<'_> {
         self.slug(|| format!("{path}.id"), &a.id);
         self.not_blank(|| format!("{path}.name"), &a.name);
         if let Some(party) = &a.on_behalf_of {
-            self.email(|| format!("{path}.on_behalf_of.email"), party.email.as_deref());
+            self.email(
+                || format!("{path}.on_behalf_of.email"),
+                party.email.as_deref(),
+            );
         }
         for (k, party) in a.joint_controllers().iter().enumerate() {
-            self.email(|| format!("{path}.joint_controllers[{k}].email"), party.email.as_deref());
+            self.email(
+                || format!("{path}.joint_controllers[{k}].email"),
+                party.email.as_deref(),
+            );
         }
         self.vocab_list(&format!("{path}.purposes"), Kind::Purpose, a.purposes());
         if let Some(basis) = &a.legal_basis {
             self.vocab(|| format!("{path}.legal_basis"), Kind::LegalBasis, basis);
         }
         if let Some(exception) = &a.special_category_exception {
-            self.vocab(|| format!("{path}.special_category_exception"),
+            self.vocab(
+                || format!("{path}.special_category_exception"),
                 Kind::SpecialCategoryException,
                 exception,
             );
         }
-        self.vocab_list(&format!("{path}.data_subjects"), Kind::DataSubject, a.data_subjects());
-        self.vocab_list(&format!("{path}.data_categories"), Kind::DataCategory, a.data_categories());
+        self.vocab_list(
+            &format!("{path}.data_subjects"),
+            Kind::DataSubject,
+            a.data_subjects(),
+        );
+        self.vocab_list(
+            &format!("{path}.data_categories"),
+            Kind::DataCategory,
+            a.data_categories(),
+        );
         for (k, recipient) in a.recipients().iter().enumerate() {
             self.not_blank(|| format!("{path}.recipients[{k}].name"), &recipient.name);
             if let Some(kind) = &recipient.kind {
-                self.vocab(|| format!("{path}.recipients[{k}].type"), Kind::RecipientType, kind);
+                self.vocab(
+                    || format!("{path}.recipients[{k}].type"),
+                    Kind::RecipientType,
+                    kind,
+                );
             }
         }
         for (k, processor) in a.processors().iter().enumerate() {
@@ -130,15 +179,25 @@ impl Checker<'_> {
             }
         }
         for (k, transfer) in a.transfers().iter().enumerate() {
-            self.country(|| format!("{path}.transfers[{k}].country"), &transfer.country);
+            self.country(
+                || format!("{path}.transfers[{k}].country"),
+                &transfer.country,
+            );
             if let Some(safeguard) = &transfer.safeguard {
-                self.vocab(|| format!("{path}.transfers[{k}].safeguard"), Kind::TransferSafeguard, safeguard);
+                self.vocab(
+                    || format!("{path}.transfers[{k}].safeguard"),
+                    Kind::TransferSafeguard,
+                    safeguard,
+                );
             }
         }
         if let Some(retention) = &a.retention {
             let path = format!("{path}.retention");
             self.period(|| format!("{path}.active"), retention.active.as_ref());
-            self.period(|| format!("{path}.intermediate"), retention.intermediate.as_ref());
+            self.period(
+                || format!("{path}.intermediate"),
+                retention.intermediate.as_ref(),
+            );
             if let Some(fate) = &retention.final_fate {
                 self.vocab(|| format!("{path}.final"), Kind::RetentionFinal, fate);
             }
@@ -152,19 +211,34 @@ impl Checker<'_> {
                 }
             }
         }
-        self.vocab_list(&format!("{path}.security_measures"), Kind::SecurityMeasure, a.security_measures());
-        if let Some(date) = a.dpia.as_ref().and_then(|d| d.date.as_ref()) {
-            if date.parse::<jiff::civil::Date>().is_err() || date.len() != 10 {
-                self.error(
-                    format!("{path}.dpia.date"),
-                    format!("date `{date}` invalide : attendu AAAA-MM-JJ, par exemple 2024-03-01"),
-                );
-            }
+        self.vocab_list(
+            &format!("{path}.security_measures"),
+            Kind::SecurityMeasure,
+            a.security_measures(),
+        );
+        if let Some(date) = a.dpia.as_ref().and_then(|d| d.date.as_ref())
+            && (date.parse::<jiff::civil::Date>().is_err() || date.len() != 10)
+        {
+            self.error(
+                format!("{path}.dpia.date"),
+                format!("date `{date}` invalide : attendu AAAA-MM-JJ, par exemple 2024-03-01"),
+            );
         }
-        self.vocab_list(&format!("{path}.dpia_criteria"), Kind::DpiaCriterion, a.dpia_criteria());
+        self.vocab_list(
+            &format!("{path}.dpia_criteria"),
+            Kind::DpiaCriterion,
+            a.dpia_criteria(),
+        );
         if let Some(consent) = &a.consent {
-            self.vocab_list(&format!("{path}.consent.withdrawal"), Kind::WithdrawalChannel, consent.withdrawal());
-            self.period(|| format!("{path}.consent.renewal"), consent.renewal.as_ref());
+            self.vocab_list(
+                &format!("{path}.consent.withdrawal"),
+                Kind::WithdrawalChannel,
+                consent.withdrawal(),
+            );
+            self.period(
+                || format!("{path}.consent.renewal"),
+                consent.renewal.as_ref(),
+            );
         }
     }
 
@@ -188,7 +262,10 @@ impl Checker<'_> {
                 ),
                 Some(ids) if !ids.contains(src.activity.as_str()) => self.error(
                     format!("{path}.activity"),
-                    format!("l'activité source `{}` n'existe pas dans l'organisme `{source_org}`", src.activity),
+                    format!(
+                        "l'activité source `{}` n'existe pas dans l'organisme `{source_org}`",
+                        src.activity
+                    ),
                 ),
                 Some(_) if source_org == org.id && src.activity == activity.id => self.error(
                     format!("{path}.activity"),
@@ -197,9 +274,17 @@ impl Checker<'_> {
                 Some(_) => {}
             }
             if let Some(categories) = &src.categories {
-                self.vocab_list(&format!("{path}.categories"), Kind::DataCategory, categories);
+                self.vocab_list(
+                    &format!("{path}.categories"),
+                    Kind::DataCategory,
+                    categories,
+                );
             }
-            self.vocab_list(&format!("{path}.safeguards"), Kind::ReuseSafeguard, src.safeguards());
+            self.vocab_list(
+                &format!("{path}.safeguards"),
+                Kind::ReuseSafeguard,
+                src.safeguards(),
+            );
         }
     }
 
@@ -211,7 +296,14 @@ impl Checker<'_> {
             Some(close) => format!(" ; vouliez-vous dire `{close}` ?"),
             None => " ; la commande `registre vocabulary` liste les identifiants admis".to_owned(),
         };
-        self.error(path(), format!("{} `{id}` {} du vocabulaire{hint}", kind.noun(), kind.unknown()));
+        self.error(
+            path(),
+            format!(
+                "{} `{id}` {} du vocabulaire{hint}",
+                kind.noun(),
+                kind.unknown()
+            ),
+        );
     }
 
     fn vocab_list(&mut self, path: &str, kind: Kind, ids: &[String]) {
@@ -223,7 +315,9 @@ impl Checker<'_> {
     fn slug(&mut self, path: impl FnOnce() -> String, id: &str) {
         let valid = !id.is_empty()
             && id.len() <= 128
-            && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !valid {
             self.error(
                 path(),
@@ -239,23 +333,23 @@ impl Checker<'_> {
     }
 
     fn email(&mut self, path: impl FnOnce() -> String, email: Option<&str>) {
-        if let Some(email) = email {
-            if !email.validate_email() {
-                self.error(path(), format!("adresse électronique `{email}` invalide"));
-            }
+        if let Some(email) = email
+            && !email.validate_email()
+        {
+            self.error(path(), format!("adresse électronique `{email}` invalide"));
         }
     }
 
     fn period(&mut self, path: impl FnOnce() -> String, period: Option<&Period>) {
-        if let Some(period) = period {
-            if period.days().is_none() {
-                self.error(
+        if let Some(period) = period
+            && period.days().is_none()
+        {
+            self.error(
                     path(),
                     format!(
                         "durée `{period}` invalide : attendu une durée ISO 8601 (P1Y, P6M, P15D…) ou `permanent`"
                     ),
                 );
-            }
         }
     }
 
@@ -288,7 +382,7 @@ pub fn check_siren(siren: &str) -> Result<(), &'static str> {
             }
         })
         .sum();
-    if sum % 10 == 0 {
+    if sum.is_multiple_of(10) {
         Ok(())
     } else {
         Err("la clé de contrôle (formule de Luhn) ne correspond pas")

@@ -54,7 +54,11 @@ impl std::error::Error for LoadError {}
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.errors.len();
-        write!(f, "{n} erreur{} dans le registre", if n > 1 { "s" } else { "" })?;
+        write!(
+            f,
+            "{n} erreur{} dans le registre",
+            if n > 1 { "s" } else { "" }
+        )?;
         for error in &self.errors {
             write!(f, "\n  {error}")?;
         }
@@ -217,7 +221,9 @@ fn with_value_errors(
         let under = |path: &str, hidden: &str| {
             hidden.is_empty()
                 || path == hidden
-                || path.strip_prefix(hidden).is_some_and(|rest| rest.starts_with(['.', '[']))
+                || path
+                    .strip_prefix(hidden)
+                    .is_some_and(|rest| rest.starts_with(['.', '[']))
         };
         errors.extend(
             check::check(&register, vocabulary, countries)
@@ -238,10 +244,10 @@ fn remove_pointer(value: &mut Value, pointer: &str) {
             map.shift_remove(&key);
         }
         Some(Value::Array(items)) => {
-            if let Ok(i) = key.parse::<usize>() {
-                if i < items.len() {
-                    items.remove(i);
-                }
+            if let Ok(i) = key.parse::<usize>()
+                && i < items.len()
+            {
+                items.remove(i);
             }
         }
         _ => {}
@@ -251,11 +257,11 @@ fn remove_pointer(value: &mut Value, pointer: &str) {
 /// Fills in the line of each error; only done when there are errors, so valid files are
 /// read without recording positions.
 fn with_lines(text: &str, format: SourceFormat, mut errors: Vec<InputError>) -> Vec<InputError> {
-    if format == SourceFormat::Yaml {
-        if let Ok((_, lines)) = crate::yaml::parse_with_lines(text) {
-            for error in &mut errors {
-                error.line = error.line.or_else(|| lines.line_of(&error.path));
-            }
+    if format == SourceFormat::Yaml
+        && let Ok((_, lines)) = crate::yaml::parse_with_lines(text)
+    {
+        for error in &mut errors {
+            error.line = error.line.or_else(|| lines.line_of(&error.path));
         }
     }
     // In file order (a stable sort: errors without a line keep the order they were found in).

@@ -37,9 +37,8 @@ impl Period {
         if !self.0.starts_with('P') {
             return None;
         }
-        let hours = i64::from(span.get_hours())
-            + span.get_minutes() / 60
-            + span.get_seconds() / 3600;
+        let hours =
+            i64::from(span.get_hours()) + span.get_minutes() / 60 + span.get_seconds() / 3600;
         let days = i64::from(span.get_years()) * 365
             + i64::from(span.get_months()) * 30
             + i64::from(span.get_weeks()) * 7

@@ -1,7 +1,8 @@
 //! Register types: organisation, activity, sources, recipients, retention, consent settings.
 //!
-//! Optional fields are `Option` so that reading then writing a file gives back exactly the
-//! fields it had; accessors give the defaults of the format.
+//! Optional fields are `Option` (absent when reading, not written when `None`) so that reading
+//! then writing a file gives back exactly the fields it had; accessors give the defaults of
+//! the format.
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
@@ -18,25 +19,19 @@ pub struct Register {
 }
 
 /// A controller or processor and its activities.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Organisation {
     pub id: String,
     pub name: String,
     pub kind: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub siren: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub representative: Option<Representative>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpo: Option<Dpo>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activities: Option<Vec<Activity>>,
 }
 
@@ -46,26 +41,23 @@ impl Organisation {
     }
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Representative {
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
 }
 
 /// The data protection officer (RGPD art. 37).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Dpo {
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organisation: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cnil_designation: Option<String>,
 }
 
@@ -90,61 +82,41 @@ impl Role {
 }
 
 /// Another party named by an activity: a joint controller, the controller a processor acts for.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Party {
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
 }
 
 /// A processing activity (a "fiche de registre").
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Activity {
     pub id: String,
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<Role>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_behalf_of: Option<Party>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub joint_controllers: Option<Vec<Party>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purposes: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub legal_basis: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub legal_basis_text: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub special_category_exception: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_subjects: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_categories: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sources: Option<Vec<Source>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipients: Option<Vec<Recipient>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub processors: Option<Vec<Processor>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfers: Option<Vec<Transfer>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<Retention>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_measures: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpia: Option<Dpia>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpia_criteria: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consent: Option<ConsentSettings>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub automated_decision: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public: Option<bool>,
 }
 
@@ -207,20 +179,17 @@ pub enum PersonSource {
     Person,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActivitySource {
     pub activity: String,
     /// The organisation holding the source activity; the same organisation when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organisation: Option<String>,
     /// The categories reused; all the source's categories when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub categories: Option<Vec<String>>,
     /// A documented RGPD art. 6.4 compatibility assessment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compatibility_assessment: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub safeguards: Option<Vec<String>>,
 }
 
@@ -230,11 +199,11 @@ impl ActivitySource {
     }
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExternalSource {
     pub external: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub legal_text: Option<String>,
 }
 
@@ -261,59 +230,55 @@ impl JsonSchema for Source {
     }
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Recipient {
     pub name: String,
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "type")]
     pub kind: Option<String>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Processor {
     pub name: String,
     /// An RGPD art. 28 contract binds the processor.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contract: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
 }
 
 /// A transfer outside the European Economic Area.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Transfer {
     pub recipient: String,
     pub country: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub safeguard: Option<String>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Retention {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active: Option<Period>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intermediate: Option<Period>,
-    #[serde(rename = "final", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "final")]
     pub final_fate: Option<String>,
     /// When the clock starts, in words.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per_category: Option<IndexMap<String, CategoryRetention>>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CategoryRetention {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active: Option<Period>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intermediate: Option<Period>,
-    #[serde(rename = "final", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "final")]
     pub final_fate: Option<String>,
 }
 
@@ -338,14 +303,13 @@ impl DpiaStatus {
 }
 
 /// Data protection impact assessment (RGPD art. 35).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Dpia {
     pub status: DpiaStatus,
     /// `YYYY-MM-DD`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
 }
 
@@ -368,22 +332,16 @@ impl ParentalConsent {
 }
 
 /// How consent is collected, for consent-based activities (RGPD art. 7).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsentSettings {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub granular: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pre_ticked: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundled: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub withdrawal: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parental_consent: Option<ParentalConsent>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub records_kept: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renewal: Option<Period>,
 }
 

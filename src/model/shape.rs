@@ -22,7 +22,10 @@ fn validator() -> Option<&'static jsonschema::Validator> {
 /// The JSON Schema of the register format.
 pub fn schema() -> Value {
     let settings = schemars::generate::SchemaSettings::draft2020_12();
-    let mut schema = settings.into_generator().into_root_schema_for::<Register>().to_value();
+    let mut schema = settings
+        .into_generator()
+        .into_root_schema_for::<Register>()
+        .to_value();
     strip_null(&mut schema);
     schema
 }
@@ -76,13 +79,21 @@ pub(super) struct ShapeError {
 pub(super) fn check(value: &Value) -> Vec<ShapeError> {
     let Some(validator) = validator() else {
         return vec![ShapeError {
-            error: InputError::new(String::new(), "schéma interne du format invalide".to_owned()),
+            error: InputError::new(
+                String::new(),
+                "schéma interne du format invalide".to_owned(),
+            ),
             repair: Repair::Remove(String::new()),
         }];
     };
     let mut errors = Vec::new();
     for error in validator.iter_errors(value) {
-        collect(value, error.instance_path().as_str(), error.kind(), &mut errors);
+        collect(
+            value,
+            error.instance_path().as_str(),
+            error.kind(),
+            &mut errors,
+        );
     }
     errors.sort_by(|a, b| a.error.path.cmp(&b.error.path));
     errors.dedup_by(|a, b| a.error.path == b.error.path && a.error.message == b.error.message);
@@ -131,7 +142,10 @@ fn collect(root: &Value, pointer: &str, kind: &ValidationErrorKind, out: &mut Ve
                 Repair::Remove(pointer.to_owned()),
             );
         }
-        ValidationErrorKind::Enum { options } | ValidationErrorKind::Constant { expected_value: options } => {
+        ValidationErrorKind::Enum { options }
+        | ValidationErrorKind::Constant {
+            expected_value: options,
+        } => {
             let allowed: Vec<String> = match options.as_ref() {
                 Value::Array(items) => items.iter().map(|v| format!("`{}`", text(v))).collect(),
                 other => vec![format!("`{}`", text(other))],
@@ -171,7 +185,11 @@ fn expected(kind: &TypeKind) -> String {
     };
     match kind {
         TypeKind::Single(t) => name(t).to_owned(),
-        TypeKind::Multiple(set) => set.iter().map(|t| name(&t)).collect::<Vec<_>>().join(" ou "),
+        TypeKind::Multiple(set) => set
+            .iter()
+            .map(|t| name(&t))
+            .collect::<Vec<_>>()
+            .join(" ou "),
     }
 }
 
@@ -179,7 +197,9 @@ fn describe(value: Option<&Value>) -> String {
     match value {
         None | Some(Value::Null) => "rien".to_owned(),
         Some(Value::Bool(b)) => format!("le booléen `{b}`"),
-        Some(Value::Number(n)) => format!("le nombre `{n}` (mettez-le entre guillemets si c'est un texte)"),
+        Some(Value::Number(n)) => {
+            format!("le nombre `{n}` (mettez-le entre guillemets si c'est un texte)")
+        }
         Some(Value::String(s)) => format!("le texte `{}`", shorten(s)),
         Some(Value::Array(_)) => "une liste".to_owned(),
         Some(Value::Object(_)) => "un bloc de champs".to_owned(),

@@ -43,12 +43,7 @@ impl Countries {
     }
 
     pub fn from_yaml(text: &str) -> Result<Self, VocabularyError> {
-        let value = crate::yaml::parse(text).map_err(|e| VocabularyError::Syntax {
-            line: e.line,
-            message: e.message,
-        })?;
-        let file: CountriesFile = serde_json::from_value(value)
-            .map_err(|e| VocabularyError::Invalid(e.to_string()))?;
+        let file: CountriesFile = super::read_data_file(text)?;
         let mut by_code = HashMap::new();
         for country in file.countries {
             if let Some(previous) = by_code.insert(country.code.clone(), country) {

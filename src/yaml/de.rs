@@ -5,7 +5,9 @@
 use std::fmt;
 use std::str::Chars;
 
-use serde::de::{self, DeserializeOwned, IntoDeserializer, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde::de::{
+    self, DeserializeOwned, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor,
+};
 use serde_json::Value;
 use yaml_rust2::parser::{Event, Parser};
 
@@ -32,7 +34,9 @@ impl de::Error for DeError {
 /// Reads one YAML document into `T`.
 pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, DeError> {
     let mut parser = Parser::new_from_str(text);
-    let mut de = Deserializer { parser: &mut parser };
+    let mut de = Deserializer {
+        parser: &mut parser,
+    };
     de.expect(|e| matches!(e, Event::StreamStart))?;
     de.expect(|e| matches!(e, Event::DocumentStart))?;
     let value = T::deserialize(&mut de)?;
@@ -88,7 +92,9 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'_, '_> {
                         (None, None) => Err(DeError("nombre invalide".to_owned())),
                     },
                     Value::String(s) => visitor.visit_string(s),
-                    Value::Array(_) | Value::Object(_) => Err(DeError("scalaire attendu".to_owned())),
+                    Value::Array(_) | Value::Object(_) => {
+                        Err(DeError("scalaire attendu".to_owned()))
+                    }
                 }
             }
             Event::SequenceStart(0, _) => visitor.visit_seq(Seq { de: self }),
@@ -125,7 +131,9 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'_, '_> {
     ) -> Result<V::Value, DeError> {
         match self.next()? {
             Event::Scalar(text, _, 0, _) => visitor.visit_enum(text.into_deserializer()),
-            other => Err(DeError(format!("valeur d'énumération attendue, {other:?} trouvé"))),
+            other => Err(DeError(format!(
+                "valeur d'énumération attendue, {other:?} trouvé"
+            ))),
         }
     }
 
@@ -143,7 +151,10 @@ struct Seq<'d, 'p, 'a> {
 impl<'de> SeqAccess<'de> for Seq<'_, '_, '_> {
     type Error = DeError;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, DeError> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, DeError> {
         if matches!(self.de.peek()?, Event::SequenceEnd) {
             self.de.next()?;
             return Ok(None);
@@ -161,7 +172,10 @@ struct Map<'d, 'p, 'a> {
 impl<'de> MapAccess<'de> for Map<'_, '_, '_> {
     type Error = DeError;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, DeError> {
         match self.de.next()? {
             Event::MappingEnd => Ok(None),
             Event::Scalar(text, style, 0, tag) => {

@@ -2,6 +2,7 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use registre::audit::{PolicyPack, Report, audit};
@@ -23,4 +24,21 @@ pub fn load(text: &str) -> Register {
 
 pub fn audit_text(text: &str) -> Report {
     audit(&load(text), pack()).expect("audit runs")
+}
+
+/// Runs the `registre` binary from the crate folder.
+pub fn registre(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_registre"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }

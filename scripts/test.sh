@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Every check of registre, as CI runs it: formatting, lints, then the whole test suite.
+# Needs only a Rust toolchain (rustup); installs the rustfmt and clippy components if missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "registre: cargo is required (install Rust with rustup)" >&2
+  exit 2
+fi
+for component in rustfmt clippy; do
+  if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+    rustup component add "$component"
+  fi
+done
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy --all-targets -- -D warnings"
+cargo clippy --locked --all-targets -- -D warnings
+echo "== cargo test"
+cargo test --locked
