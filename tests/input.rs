@@ -127,7 +127,7 @@ fn json_registers_are_checked_the_same_way() {
 #[test]
 fn a_rule_with_a_type_error_is_refused_with_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(
+    common::copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"),
         dir.path(),
     );
@@ -151,7 +151,7 @@ fn a_rule_with_a_type_error_is_refused_with_file_and_line() {
 #[test]
 fn a_rule_without_annotations_or_with_an_unknown_kind_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(
+    common::copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"),
         dir.path(),
     );
@@ -221,18 +221,5 @@ fn strip_nulls(value: &mut serde_json::Value) {
         }
         serde_json::Value::Array(items) => items.iter_mut().for_each(strip_nulls),
         _ => {}
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            copy_dir(&path, &target);
-        } else {
-            std::fs::copy(&path, &target).unwrap();
-        }
     }
 }
