@@ -109,14 +109,20 @@ pub struct PackProblem {
     pub file: String,
     pub line: Option<usize>,
     pub message: String,
+    /// The line of the file the problem is on, shown under the message.
+    pub excerpt: Option<String>,
 }
 
 impl fmt::Display for PackProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.line {
-            Some(line) => write!(f, "{}:{line}: {}", self.file, self.message),
-            None => write!(f, "{}: {}", self.file, self.message),
+            Some(line) => write!(f, "{}:{line}: {}", self.file, self.message)?,
+            None => write!(f, "{}: {}", self.file, self.message)?,
         }
+        if let (Some(line), Some(excerpt)) = (self.line, &self.excerpt) {
+            write!(f, "\n    {line:>4} | {excerpt}")?;
+        }
+        Ok(())
     }
 }
 
@@ -156,6 +162,7 @@ impl PackFiles {
                 file: name.to_owned(),
                 line: None,
                 message: "fichier absent du jeu de règles".to_owned(),
+                excerpt: None,
             })
         })
     }
@@ -177,7 +184,15 @@ impl PolicyPack {
     pub fn from_dir(dir: &Path) -> Result<Self, PackError> {
         let mut files = BTreeMap::new();
         read_dir(dir, dir, &mut files)?;
-        Self::from_files(PackFiles(files))
+        // Problems name files as the user knows them: under the folder given.
+        let locate = |mut p: PackProblem| {
+            p.file = dir.join(&p.file).display().to_string();
+            p
+        };
+        Self::from_files(PackFiles(files)).map_err(|e| match e {
+            PackError::Unreadable(p) => PackError::Unreadable(locate(p)),
+            PackError::Invalid(problems) => PackError::Invalid(problems.into_iter().map(locate).collect()),
+        })
     }
 
     fn from_files(files: PackFiles) -> Result<Self, PackError> {
@@ -209,6 +224,7 @@ impl PolicyPack {
                             file: name.clone(),
                             line: first_line(d, text),
                             message: d.to_string(),
+                            excerpt: None,
                         });
                     }
                     continue;
@@ -221,6 +237,7 @@ impl PolicyPack {
                         file: name.clone(),
                         line: Some(line),
                         message,
+                        excerpt: None,
                     }),
                     Ok(rule) => {
                         if let Some(previous) = rules.get(&rule.id).map(|r: &Rule| r.file.clone()) {
@@ -231,6 +248,7 @@ impl PolicyPack {
                                     "l'identifiant de règle `{}` est déjà utilisé dans {previous}",
                                     rule.id
                                 ),
+                                excerpt: None,
                             });
                             continue;
                         }
@@ -241,6 +259,7 @@ impl PolicyPack {
                                 file: name.clone(),
                                 line: Some(line),
                                 message: e.to_string(),
+                                excerpt: None,
                             });
                         }
                         rules.insert(rule.id.clone(), rule);
@@ -259,10 +278,18 @@ impl PolicyPack {
                 file,
                 line,
                 message: format!("règle `{id}` : {error}"),
+                excerpt: None,
             });
         }
         if !problems.is_empty() {
             problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+            for problem in &mut problems {
+                let text = files.0.get(&problem.file);
+                problem.excerpt = problem
+                    .line
+                    .and_then(|l| text?.lines().nth(l.checked_sub(1)?))
+                    .map(|l| l.trim_end().to_owned());
+            }
             return Err(PackError::Invalid(problems));
         }
         let sets = split_by_action(&all);
@@ -420,6 +447,7 @@ fn invalid(file: &str, line: Option<usize>, message: String) -> PackError {
         file: file.to_owned(),
         line,
         message,
+        excerpt: None,
     }])
 }
 
@@ -443,6 +471,7 @@ fn read_dir(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) -> Resu
             file: path.display().to_string(),
             line: None,
             message: e.to_string(),
+            excerpt: None,
         })
     };
     let entries = std::fs::read_dir(dir).map_err(|e| unreadable(dir, e))?;
