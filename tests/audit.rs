@@ -1,7 +1,12 @@
 //! The audit engine: answers shared between activities that look the same never leak from one
 //! to another, packs that name entities are honoured, and the report order is the file order.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test code")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code"
+)]
 
 mod common;
 
@@ -28,7 +33,11 @@ fn twins() -> String {
             "  - id: {id}\n    name: {id}\n    kind: {kind}\n    address: 1 rue de la Paix\n    email: contact@{id}.fr\n    dpo: {{name: DPO, email: dpo@{id}.fr}}\n    activities:{activity}\n"
         )
     };
-    format!("format: registre/v1\norganisations:\n{}{}", org("ville", "commune"), org("club", "association"))
+    format!(
+        "format: registre/v1\norganisations:\n{}{}",
+        org("ville", "commune"),
+        org("club", "association")
+    )
 }
 
 #[test]
@@ -39,7 +48,11 @@ fn identical_activities_of_different_organisations_get_their_own_answers() {
         .iter()
         .map(|f| (f.organisation.as_str(), f.rule.as_str()))
         .collect();
-    assert_eq!(fired, [("ville", "legitimate-interest-public-body")], "only the public body");
+    assert_eq!(
+        fired,
+        [("ville", "legitimate-interest-public-body")],
+        "only the public body"
+    );
 }
 
 #[test]
@@ -61,12 +74,18 @@ fn a_pack_naming_an_organisation_is_evaluated_activity_by_activity() {
         .map(|f| f.organisation.as_str())
         .collect();
     assert_eq!(local, ["club"]);
-    assert!(!common::pack().names_entities(), "the built-in pack shares answers");
+    assert!(
+        !common::pack().names_entities(),
+        "the built-in pack shares answers"
+    );
 }
 
 #[test]
 fn reports_are_deterministic_and_in_file_order() {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/commune-demo.yaml")).unwrap();
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/commune-demo.yaml"),
+    )
+    .unwrap();
     let first = common::audit_text(&text);
     for _ in 0..3 {
         assert_eq!(common::audit_text(&text), first);
@@ -75,9 +94,18 @@ fn reports_are_deterministic_and_in_file_order() {
     let order: Vec<usize> = first
         .findings
         .iter()
-        .map(|f| register.organisations.iter().position(|o| o.id == f.organisation).unwrap())
+        .map(|f| {
+            register
+                .organisations
+                .iter()
+                .position(|o| o.id == f.organisation)
+                .unwrap()
+        })
         .collect();
-    assert!(order.windows(2).all(|w| w[0] <= w[1]), "organisations in file order");
+    assert!(
+        order.windows(2).all(|w| w[0] <= w[1]),
+        "organisations in file order"
+    );
     assert_eq!(first.organisations, 2);
     assert_eq!(first.activities, 20);
 }

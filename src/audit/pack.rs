@@ -191,7 +191,9 @@ impl PolicyPack {
         };
         Self::from_files(PackFiles(files)).map_err(|e| match e {
             PackError::Unreadable(p) => PackError::Unreadable(locate(p)),
-            PackError::Invalid(problems) => PackError::Invalid(problems.into_iter().map(locate).collect()),
+            PackError::Invalid(problems) => {
+                PackError::Invalid(problems.into_iter().map(locate).collect())
+            }
         })
     }
 
