@@ -19,4 +19,9 @@ cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --locked --all-targets -- -D warnings
 echo "== cargo test"
-cargo test --locked
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --locked 2>&1 | tee "$log"
+# One closing line for the whole suite (cargo prints one per test binary, the last one being
+# the documentation tests).
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "registre: %d passed, %d failed\n", passed, failed }' "$log"

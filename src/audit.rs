@@ -249,9 +249,17 @@ impl<'a> Plan<'a> {
                         continue;
                     };
                     let source_activity = &holder.activities()[l];
+                    let public_body = vocabulary.is_public_body(&org.kind);
                     for purpose in activity.purposes() {
-                        let facts =
-                            ReuseFacts::of(purpose, source, source_activity, *k == i, vocabulary);
+                        let same_organisation = *k == i;
+                        let facts = ReuseFacts::of(
+                            purpose,
+                            source,
+                            source_activity,
+                            same_organisation,
+                            public_body,
+                            vocabulary,
+                        );
                         let request = plan.reuses.intern((me, numbered[*k][l], facts));
                         reuses.push((source_activity.id.as_str(), request));
                     }

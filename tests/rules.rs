@@ -111,11 +111,18 @@ fn apply(edits: &[Edit]) -> String {
 
 /// The rules (with their kind) that fired at `at`.
 fn fired_at(edits: &[Edit], at: &str) -> Vec<(String, String)> {
-    let report = common::audit_text(&apply(edits));
+    let text = apply(edits);
     let (org, activity) = match at.split_once('/') {
         Some((o, a)) => (o, Some(a)),
         None => (at, None),
     };
+    // A look-alike that removes the place itself would prove nothing.
+    let register = common::load(&text);
+    let place = register.organisations.iter().find(|o| o.id == org);
+    let exists =
+        place.is_some_and(|o| activity.is_none_or(|a| o.activities().iter().any(|x| x.id == a)));
+    assert!(exists, "`{at}` does not exist after the edits");
+    let report = registre::audit::audit(&register, common::pack()).unwrap();
     report
         .findings
         .iter()
@@ -419,6 +426,30 @@ fn cases() -> Vec<Case> {
             "legal_basis_text": "Code de l'éducation, art. L.551-1",
             "data_subjects": ["eleves", "parents"],
             "sources": [{"activity": source, "categories": ["identite", "coordonnees"]}]
+        }))
+    };
+    let campagne = activity(json!({
+        "id": "campagne",
+        "name": "Envoi de la profession de foi aux électeurs",
+        "purposes": ["communication-politique"],
+        "legal_basis": "interet-legitime",
+        "legal_basis_text": null,
+        "data_subjects": ["electeurs"],
+        "retention": {"active": "P3M", "final": "destruction"},
+        "sources": [{"activity": "liste-electorale", "organisation": "ville",
+                     "categories": ["identite", "coordonnees"], "safeguards": ["information-art14"]}]
+    }));
+    let signalements = |categories: Value, organisation: &str, source: &str| {
+        activity(json!({
+            "id": "signalements-sante",
+            "name": "Transmission au préfet des personnes à contacter en cas d'alerte",
+            "purposes": ["protection-populations.plan-sauvegarde"],
+            "legal_basis": "obligation-legale",
+            "legal_basis_text": "Code de la sécurité intérieure, art. L.731-3",
+            "special_category_exception": "interet-public-important",
+            "data_categories": categories.clone(),
+            "dpia": {"status": "done", "date": "2025-02-01"},
+            "sources": [{"activity": source, "organisation": organisation, "categories": categories}]
         }))
     };
     let assessment = json!(
@@ -1474,6 +1505,131 @@ fn cases() -> Vec<Case> {
             vec![patch(
                 "ccas/colis-aines",
                 etat_civil_to_ccas(json!(["opposition", "information-art14"])),
+            )],
+        ),
+        // ── Boundaries found in review ──────────────────────────────────────────────────────
+        case(
+            // Health data kept one school year, billing data five years: the health period counts.
+            "leisure-centre-health-retention",
+            "ville/periscolaire",
+            vec![patch(
+                "ville/periscolaire",
+                json!({"retention": {"active": "P5Y", "per_category": {"sante.vaccination": {"active": "P2Y"}}}}),
+            )],
+            vec![patch(
+                "ville/periscolaire",
+                json!({"retention": {"active": "P5Y", "per_category": {"sante.vaccination": {"active": "P1Y"}}}}),
+            )],
+        ),
+        case(
+            // A public body never campaigns with the list; a party may (Code électoral L.37).
+            "electoral-list-other-organisation",
+            "ccas/campagne",
+            vec![add("ccas", campagne.clone())],
+            vec![
+                patch("ccas", json!({"kind": "association"})),
+                add("ccas", campagne.clone()),
+            ],
+        ),
+        case(
+            "electoral-list-political",
+            "ville/campagne",
+            vec![add("ville", campagne.clone())],
+            // Sending electoral cards is what the list is for.
+            vec![add(
+                "ville",
+                with(
+                    &campagne,
+                    json!({"purposes": ["elections.scrutin"], "legal_basis": "obligation-legale",
+                           "legal_basis_text": "Code électoral, art. R.25"}),
+                ),
+            )],
+        ),
+        case(
+            "nir-outside-decree",
+            "ville/paie",
+            vec![patch(
+                "ville/paie",
+                json!({"purposes": ["ressources-humaines.paie", "finances.facturation"]}),
+            )],
+            // Payroll and its accounting: the NIR serves the payroll.
+            vec![patch(
+                "ville/paie",
+                json!({"purposes": ["ressources-humaines.paie", "finances.comptabilite"]}),
+            )],
+        ),
+        case(
+            "nir-outside-decree",
+            "ville/rh",
+            vec![patch(
+                "ville/rh",
+                json!({"purposes": ["ressources-humaines.recrutement"],
+                       "data_categories": ["identite", "coordonnees", "vie-professionnelle", "nir"]}),
+            )],
+            vec![patch(
+                "ville/rh",
+                json!({"purposes": ["ressources-humaines.gestion-personnel"],
+                       "data_categories": ["identite", "coordonnees", "vie-professionnelle", "nir"]}),
+            )],
+        ),
+        case(
+            // A legal obligation of the commune does not carry sensitive data from another body.
+            "reuse-legal-obligation",
+            "ville/signalements-sante",
+            vec![add(
+                "ville",
+                signalements(json!(["identite", "coordonnees"]), "ville", "etat-civil"),
+            )],
+            vec![add(
+                "ville",
+                signalements(
+                    json!(["identite", "coordonnees", "sante"]),
+                    "ccas",
+                    "accompagnement",
+                ),
+            )],
+        ),
+        case(
+            // Another body's data call for an art. 14 notice even under a legal obligation.
+            "reuse-other-controller-notice",
+            "ville/signalements-sante",
+            vec![add(
+                "ville",
+                signalements(json!(["identite", "coordonnees"]), "ccas", "accompagnement"),
+            )],
+            vec![add(
+                "ville",
+                signalements(json!(["identite", "coordonnees"]), "ville", "etat-civil"),
+            )],
+        ),
+        case(
+            "videoprotection-staff-monitoring",
+            "ville/videoprotection",
+            vec![patch(
+                "ville/videoprotection",
+                json!({"purposes": ["securite.videoprotection", "ressources-humaines.gestion-personnel"]}),
+            )],
+            // Agents walking through a filmed entrance are not monitored.
+            vec![patch(
+                "ville/videoprotection",
+                json!({"data_subjects": ["passants", "agents"]}),
+            )],
+        ),
+        case(
+            // Explicit consent to health data does not make an imposed service optional.
+            "consent-for-imposed-service",
+            "ville/cantine",
+            vec![patch(
+                "ville/cantine",
+                json!({"data_categories": ["identite", "coordonnees", "economique-financier", "sante.allergies"],
+                       "special_category_exception": "consentement-explicite", "consent": consent(),
+                       "dpia": {"status": "done", "date": "2025-06-15"}}),
+            )],
+            vec![patch(
+                "ville/cantine",
+                json!({"data_categories": ["identite", "coordonnees", "economique-financier", "sante.allergies"],
+                       "special_category_exception": "interet-public-important",
+                       "dpia": {"status": "done", "date": "2025-06-15"}}),
             )],
         ),
     ]

@@ -181,6 +181,8 @@ pub(super) struct ActivityFacts<'a> {
     processor_contracts: Vec<bool>,
     retention_days: Option<i64>,
     retention_permanent: bool,
+    /// Longest period for the data of each category family held (the entity's tags).
+    category_retention: Vec<(&'a str, i64)>,
     security_measures: Vec<&'a str>,
     dpia_status: Option<&'static str>,
     dpia_criteria: Vec<&'a str>,
@@ -229,6 +231,7 @@ impl<'a> ActivityFacts<'a> {
             processor_contracts: contracts,
             retention_days: retention_days(a),
             retention_permanent: retention_periods(a).any(|p| p.is_permanent()),
+            category_retention: category_retention(a, vocabulary),
             security_measures: strs(a.security_measures()),
             dpia_status: a.dpia.as_ref().map(|d| d.status.as_str()),
             dpia_criteria: dpia_criteria(a, vocabulary),
@@ -345,8 +348,42 @@ impl<'a> ActivityFacts<'a> {
                 .map_err(|e| AuditError::Internal(e.to_string()))?;
             attrs.push(("consent", record));
         }
-        entity(uid, attrs, parents)
+        let tags = self.category_retention.iter().map(|(category, days)| {
+            (
+                (*category).to_owned(),
+                RestrictedExpression::new_long(*days),
+            )
+        });
+        let attrs: std::collections::HashMap<String, RestrictedExpression> =
+            attrs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        Entity::new_with_tags(uid, attrs, parents, tags)
+            .map_err(|e| AuditError::Internal(e.to_string()))
     }
+}
+
+/// For each category family the activity holds, the longest period applying to its data: the
+/// category's own period when `per_category` gives one, the activity's active period otherwise.
+fn category_retention<'a>(a: &'a Activity, vocabulary: &'a Vocabulary) -> Vec<(&'a str, i64)> {
+    let retention = a.retention.as_ref();
+    let general = retention
+        .and_then(|r| r.active.as_ref())
+        .and_then(|p| p.days());
+    let mut out: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
+    for category in a.data_categories() {
+        let own = retention
+            .and_then(|r| r.per_category.as_ref())
+            .and_then(|m| m.get(category))
+            .and_then(|c| c.active.as_ref())
+            .and_then(|p| p.days());
+        let Some(days) = own.or(general) else {
+            continue;
+        };
+        for family in vocabulary.lineage(Kind::DataCategory, category) {
+            let entry = out.entry(family).or_insert(days);
+            *entry = (*entry).max(days);
+        }
+    }
+    out.into_iter().collect()
 }
 
 /// Consent (6.1.a) or explicit consent (9.2.a) is what makes the processing lawful.
@@ -405,6 +442,7 @@ pub(super) struct ReuseFacts<'a> {
     safeguards: Vec<&'a str>,
     assessment: bool,
     same_organisation: bool,
+    public_body: bool,
 }
 
 impl<'a> ReuseFacts<'a> {
@@ -413,6 +451,7 @@ impl<'a> ReuseFacts<'a> {
         source: &'a ActivitySource,
         source_activity: &'a Activity,
         same_organisation: bool,
+        public_body: bool,
         vocabulary: &'a Vocabulary,
     ) -> Self {
         let reused = source
@@ -428,6 +467,7 @@ impl<'a> ReuseFacts<'a> {
             safeguards: set(source.safeguards().iter().map(String::as_str)),
             assessment: has_text(source.compatibility_assessment.as_deref()),
             same_organisation,
+            public_body,
         }
     }
 
@@ -456,6 +496,7 @@ impl<'a> ReuseFacts<'a> {
             ),
             ("assessment".to_owned(), b(self.assessment)),
             ("same_organisation".to_owned(), b(self.same_organisation)),
+            ("public_body".to_owned(), b(self.public_body)),
         ];
         Context::from_pairs(pairs).map_err(|e| AuditError::Internal(e.to_string()))
     }
