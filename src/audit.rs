@@ -258,6 +258,7 @@ impl<'a> Plan<'a> {
                             source_activity,
                             same_organisation,
                             public_body,
+                            activity,
                             vocabulary,
                         );
                         let request = plan.reuses.intern((me, numbered[*k][l], facts));

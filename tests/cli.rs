@@ -231,34 +231,26 @@ fn vocabulary_lists_ids_with_french_labels() {
 
 #[test]
 fn synthetic_registers_are_deterministic_and_realistic() {
-    let args = [
-        "demo",
-        "synthetic",
-        "--organisations",
-        "20",
-        "--activities",
-        "40",
-        "--seed",
-        "7",
-    ];
-    let first = registre(&args);
+    let synthetic = |seed: &str| {
+        registre(&[
+            "demo",
+            "synthetic",
+            "--organisations",
+            "20",
+            "--activities",
+            "40",
+            "--seed",
+            seed,
+        ])
+    };
+    let first = synthetic("7");
     assert_eq!(first.status.code(), Some(0));
     assert_eq!(
         first.stdout,
-        registre(&args).stdout,
+        synthetic("7").stdout,
         "same seed, same register"
     );
-    let other = registre(&[
-        "demo",
-        "synthetic",
-        "--organisations",
-        "20",
-        "--activities",
-        "40",
-        "--seed",
-        "8",
-    ]);
-    assert_ne!(first.stdout, other.stdout);
+    assert_ne!(first.stdout, synthetic("8").stdout);
 
     let register = common::load(&stdout(&first));
     assert_eq!(register.organisations.len(), 20);

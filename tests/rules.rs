@@ -452,6 +452,15 @@ fn cases() -> Vec<Case> {
             "sources": [{"activity": source, "organisation": organisation, "categories": categories}]
         }))
     };
+    let repas_factures = |purposes: Value| {
+        activity(json!({
+            "id": "repas-factures",
+            "name": "Pointage et facturation des repas",
+            "purposes": purposes,
+            "data_subjects": ["enfants", "parents"],
+            "sources": [{"activity": "inscription-scolaire", "categories": ["identite", "coordonnees"]}]
+        }))
+    };
     let assessment = json!(
         "Analyse art. 6.4 documentée : lien avec la finalité d'origine, usagers informés, coordonnées seules, opposition simple."
     );
@@ -1505,6 +1514,23 @@ fn cases() -> Vec<Case> {
             vec![patch(
                 "ccas/colis-aines",
                 etat_civil_to_ccas(json!(["opposition", "information-art14"])),
+            )],
+        ),
+        case(
+            // Canteen meals and their billing, from the school enrolment.
+            "reuse-billing-of-the-service",
+            "ville/repas-factures",
+            vec![add(
+                "ville",
+                repas_factures(json!([
+                    "education.restauration-scolaire",
+                    "finances.facturation"
+                ])),
+            )],
+            // A billing file alone, fed from the school enrolment, has no link to schooling.
+            vec![add(
+                "ville",
+                repas_factures(json!(["finances.facturation"])),
             )],
         ),
         // ── Boundaries found in review ──────────────────────────────────────────────────────

@@ -443,6 +443,7 @@ pub(super) struct ReuseFacts<'a> {
     assessment: bool,
     same_organisation: bool,
     public_body: bool,
+    shares_family: bool,
 }
 
 impl<'a> ReuseFacts<'a> {
@@ -452,8 +453,16 @@ impl<'a> ReuseFacts<'a> {
         source_activity: &'a Activity,
         same_organisation: bool,
         public_body: bool,
+        reusing_activity: &'a Activity,
         vocabulary: &'a Vocabulary,
     ) -> Self {
+        let family = |p: &'a String| vocabulary.root(Kind::Purpose, p);
+        let shares_family = reusing_activity.purposes().iter().any(|p| {
+            source_activity
+                .purposes()
+                .iter()
+                .any(|q| family(p) == family(q))
+        });
         let reused = source
             .categories
             .as_deref()
@@ -468,6 +477,7 @@ impl<'a> ReuseFacts<'a> {
             assessment: has_text(source.compatibility_assessment.as_deref()),
             same_organisation,
             public_body,
+            shares_family,
         }
     }
 
@@ -497,6 +507,7 @@ impl<'a> ReuseFacts<'a> {
             ("assessment".to_owned(), b(self.assessment)),
             ("same_organisation".to_owned(), b(self.same_organisation)),
             ("public_body".to_owned(), b(self.public_body)),
+            ("shares_family".to_owned(), b(self.shares_family)),
         ];
         Context::from_pairs(pairs).map_err(|e| AuditError::Internal(e.to_string()))
     }
