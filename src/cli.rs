@@ -232,63 +232,34 @@ fn audit_files(args: &AuditArgs) -> Result<ExitCode, Failure> {
     let threshold = Severity::from(args.fail_on);
     let fails = reports.iter().any(|r| r.fails(threshold));
 
-    // Buffered: the standard output flushes at every line otherwise. Colours only on a terminal.
-    let choice = anstream::AutoStream::choice(&io::stdout());
-    let buffered: Box<dyn Write> = Box::new(io::BufWriter::new(io::stdout().lock()));
-    let mut out = anstream::AutoStream::new(buffered, choice);
+    // Buffered: the standard output flushes at every line otherwise.
+    let mut out = io::BufWriter::new(io::stdout().lock());
     match args.format {
         OutputFormat::Json => {
-            let merged = merge(reports);
-            serde_json::to_writer_pretty(&mut out, &merged).map_err(io::Error::from)?;
+            serde_json::to_writer_pretty(&mut out, &merge(reports)).map_err(io::Error::from)?;
             writeln!(out)?;
         }
         OutputFormat::Sarif => {
-            let line_indexes: Vec<_> = audited
+            let files: Vec<audit::sarif::Audited<'_>> = audited
                 .iter()
-                .map(|(_, text, _)| crate::yaml::parse_with_lines(text).map(|(_, l)| l).ok())
-                .collect();
-            let finders: Vec<_> = audited
-                .iter()
-                .zip(&line_indexes)
-                .map(|((_, _, register), lines)| {
-                    move |org: &str, activity: Option<&str>| -> Option<usize> {
-                        let lines = lines.as_ref()?;
-                        let i = register.organisations.iter().position(|o| o.id == org)?;
-                        let path = match activity {
-                            None => format!("organisations[{i}]"),
-                            Some(a) => {
-                                let j = register.organisations[i]
-                                    .activities()
-                                    .iter()
-                                    .position(|x| x.id == a)?;
-                                format!("organisations[{i}].activities[{j}]")
-                            }
-                        };
-                        lines.line_of(&path)
-                    }
-                })
-                .collect();
-            let inputs: Vec<_> = audited
-                .iter()
-                .zip(&finders)
                 .zip(&reports)
-                .map(|(((name, _, _), finder), report)| {
-                    (
-                        audit::sarif::Artifact {
-                            uri: name.as_str(),
-                            line_of: finder,
-                        },
-                        report,
-                    )
+                .map(|((uri, text, register), report)| audit::sarif::Audited {
+                    uri,
+                    text,
+                    register,
+                    report,
                 })
                 .collect();
-            serde_json::to_writer_pretty(&mut out, &audit::sarif::render(&inputs))
+            serde_json::to_writer_pretty(&mut out, &audit::sarif::render(&files))
                 .map_err(io::Error::from)?;
             writeln!(out)?;
         }
         OutputFormat::Text => {
+            // Colours only on a terminal (and never with NO_COLOR).
+            let choice = anstream::AutoStream::choice(&io::stdout());
+            let mut coloured = anstream::AutoStream::new(&mut out as &mut dyn Write, choice);
             for ((name, _, register), report) in audited.iter().zip(&reports) {
-                audit::text::render(&mut out, register, report, name)?;
+                audit::text::render(&mut coloured, register, report, name)?;
             }
         }
     }

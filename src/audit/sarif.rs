@@ -3,13 +3,40 @@
 use serde_json::{Value, json};
 
 use super::{Report, Severity};
+use crate::model::Register;
+use crate::yaml::LineIndex;
 
-/// Where the audited file and its activities are, for result locations.
-pub struct Artifact<'a> {
+/// One audited file.
+pub struct Audited<'a> {
     /// The file as given on the command line (a relative URI).
     pub uri: &'a str,
-    /// Line of an activity (`organisation/activity`) or organisation, when known.
-    pub line_of: &'a dyn Fn(&str, Option<&str>) -> Option<usize>,
+    pub text: &'a str,
+    pub register: &'a Register,
+    pub report: &'a Report,
+}
+
+/// The line where an organisation or one of its activities starts (YAML files only).
+fn line_of(
+    lines: &LineIndex,
+    register: &Register,
+    organisation: &str,
+    activity: Option<&str>,
+) -> Option<usize> {
+    let i = register
+        .organisations
+        .iter()
+        .position(|o| o.id == organisation)?;
+    let path = match activity {
+        None => format!("organisations[{i}]"),
+        Some(a) => {
+            let j = register.organisations[i]
+                .activities()
+                .iter()
+                .position(|x| x.id == a)?;
+            format!("organisations[{i}].activities[{j}]")
+        }
+    };
+    lines.line_of(&path)
 }
 
 fn level(severity: Severity) -> &'static str {
@@ -21,13 +48,17 @@ fn level(severity: Severity) -> &'static str {
 }
 
 /// One SARIF log for the reports of one or more files.
-pub fn render(reports: &[(Artifact<'_>, &Report)]) -> Value {
+pub fn render(files: &[Audited<'_>]) -> Value {
     let mut rules: Vec<Value> = Vec::new();
     let mut rule_index = std::collections::BTreeMap::new();
     let mut results = Vec::new();
     let mut pack = None;
-    for (artifact, report) in reports {
+    for file in files {
+        let report = file.report;
         pack.get_or_insert_with(|| report.policy_pack.clone());
+        let lines = crate::yaml::parse_with_lines(file.text)
+            .ok()
+            .map(|(_, lines)| lines);
         for f in &report.findings {
             let index = *rule_index.entry(f.rule.clone()).or_insert_with(|| {
                 rules.push(json!({
@@ -41,8 +72,11 @@ pub fn render(reports: &[(Artifact<'_>, &Report)]) -> Value {
                 }));
                 rules.len() - 1
             });
-            let mut physical = json!({"artifactLocation": {"uri": artifact.uri}});
-            if let Some(line) = (artifact.line_of)(&f.organisation, f.activity.as_deref()) {
+            let mut physical = json!({"artifactLocation": {"uri": file.uri}});
+            let line = lines
+                .as_ref()
+                .and_then(|l| line_of(l, file.register, &f.organisation, f.activity.as_deref()));
+            if let Some(line) = line {
                 physical["region"] = json!({"startLine": line});
             }
             let logical = match &f.activity {
