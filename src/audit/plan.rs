@@ -1,0 +1,320 @@
+//! The plan of an audit: the distinct organisations, activities, transfers and reuses as the
+//! rules see them, numbered once, and where each answer goes back in the register.
+
+use std::collections::HashMap;
+
+use cedar_policy::{Entities, Entity, EntityUid};
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+
+use super::entities::{self, ActivityFacts, OrganisationFacts, ReuseFacts, uid};
+use super::{AuditError, Finding, PolicyPack, Report};
+use crate::model::{Organisation, Register, Source};
+
+/// Distinct values, numbered in order of first appearance.
+pub(super) struct Interner<T> {
+    index: FxHashMap<T, usize>,
+    pub items: Vec<T>,
+}
+
+impl<T: std::hash::Hash + Eq + Clone> Interner<T> {
+    pub fn new() -> Self {
+        Interner {
+            index: FxHashMap::default(),
+            items: Vec::new(),
+        }
+    }
+
+    pub fn intern(&mut self, item: T) -> usize {
+        if let Some(i) = self.index.get(&item) {
+            return *i;
+        }
+        self.items.push(item.clone());
+        self.index.insert(item, self.items.len() - 1);
+        self.items.len() - 1
+    }
+}
+
+/// The requests an audit needs, and where each answer goes in the register.
+pub(super) struct Plan<'a> {
+    pub orgs: Interner<OrganisationFacts<'a>>,
+    pub activities: Interner<ActivityFacts<'a>>,
+    pub contacts: Interner<(usize, &'static str, String)>,
+    pub transfers: Interner<(usize, &'a str, &'a str)>,
+    pub reuses: Interner<(usize, usize, ReuseFacts<'a>)>,
+    pub places: Vec<OrganisationPlace<'a>>,
+    pub org_uids: Vec<EntityUid>,
+    pub activity_uids: Vec<EntityUid>,
+}
+
+pub(super) struct OrganisationPlace<'a> {
+    id: &'a str,
+    facts: usize,
+    contacts: Vec<usize>,
+    activities: Vec<ActivityPlace<'a>>,
+}
+
+pub(super) struct ActivityPlace<'a> {
+    id: &'a str,
+    facts: usize,
+    transfers: Vec<usize>,
+    /// Source activity id and reuse request, per source and new purpose.
+    reuses: Vec<(&'a str, usize)>,
+}
+
+/// The rule ids each distinct request satisfied.
+pub(super) struct Answers {
+    pub review: Vec<Vec<String>>,
+    pub contact: Vec<Vec<String>>,
+    pub declare: Vec<Vec<String>>,
+    pub transfer: Vec<Vec<String>>,
+    pub reuse: Vec<Vec<String>>,
+}
+
+impl<'a> Plan<'a> {
+    pub fn new(register: &'a Register, pack: &'a PolicyPack) -> Self {
+        let named = pack.names_entities();
+        let vocabulary = &pack.vocabulary;
+        let mut plan = Plan {
+            orgs: Interner::new(),
+            activities: Interner::new(),
+            contacts: Interner::new(),
+            transfers: Interner::new(),
+            reuses: Interner::new(),
+            places: Vec::with_capacity(register.organisations.len()),
+            org_uids: Vec::new(),
+            activity_uids: Vec::new(),
+        };
+        let org_facts: Vec<usize> = register
+            .organisations
+            .iter()
+            .map(|org| {
+                plan.orgs
+                    .intern(OrganisationFacts::of(org, vocabulary, named))
+            })
+            .collect();
+        // Facts are computed in parallel, then numbered in file order.
+        let activity_facts: Vec<Vec<ActivityFacts<'a>>> = register
+            .organisations
+            .par_iter()
+            .zip(&org_facts)
+            .map(|(org, facts)| {
+                org.activities()
+                    .iter()
+                    .map(|a| ActivityFacts::of(org, *facts, a, vocabulary, named))
+                    .collect()
+            })
+            .collect();
+        let numbered: Vec<Vec<usize>> = activity_facts
+            .into_iter()
+            .map(|facts| {
+                facts
+                    .into_iter()
+                    .map(|f| plan.activities.intern(f))
+                    .collect()
+            })
+            .collect();
+        let by_id: HashMap<&str, (usize, &Organisation)> = register
+            .organisations
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (o.id.as_str(), (i, o)))
+            .collect();
+        for (i, org) in register.organisations.iter().enumerate() {
+            let addresses = [
+                ("organisation", org.email.as_deref()),
+                ("dpo", org.dpo.as_ref().and_then(|d| d.email.as_deref())),
+            ];
+            let contacts = addresses
+                .into_iter()
+                .filter_map(|(holder, email)| Some((holder, entities::email_domain(email?)?)))
+                .map(|(holder, domain)| plan.contacts.intern((org_facts[i], holder, domain)))
+                .collect();
+            let mut activities = Vec::with_capacity(org.activities().len());
+            for (j, activity) in org.activities().iter().enumerate() {
+                let me = numbered[i][j];
+                let transfers = activity
+                    .transfers()
+                    .iter()
+                    .map(|t| {
+                        let safeguard = t.safeguard.as_deref().unwrap_or("aucune");
+                        plan.transfers.intern((me, t.country.as_str(), safeguard))
+                    })
+                    .collect();
+                let mut reuses = Vec::new();
+                for source in activity.sources() {
+                    let Source::Activity(source) = source else {
+                        continue;
+                    };
+                    let source_org = source.organisation.as_deref().unwrap_or(&org.id);
+                    // Dangling sources are refused when the register is loaded.
+                    let Some((k, holder)) = by_id.get(source_org) else {
+                        continue;
+                    };
+                    let Some(l) = holder
+                        .activities()
+                        .iter()
+                        .position(|a| a.id == source.activity)
+                    else {
+                        continue;
+                    };
+                    let source_activity = &holder.activities()[l];
+                    let public_body = vocabulary.is_public_body(&org.kind);
+                    for purpose in activity.purposes() {
+                        let same_organisation = *k == i;
+                        let facts = ReuseFacts::of(
+                            purpose,
+                            source,
+                            source_activity,
+                            same_organisation,
+                            public_body,
+                            activity,
+                            vocabulary,
+                        );
+                        let request = plan.reuses.intern((me, numbered[*k][l], facts));
+                        reuses.push((source_activity.id.as_str(), request));
+                    }
+                }
+                activities.push(ActivityPlace {
+                    id: &activity.id,
+                    facts: me,
+                    transfers,
+                    reuses,
+                });
+            }
+            plan.places.push(OrganisationPlace {
+                id: &org.id,
+                facts: org_facts[i],
+                contacts,
+                activities,
+            });
+        }
+        plan.org_uids = (0..plan.orgs.items.len())
+            .map(|i| plan.org_uid(i))
+            .collect();
+        plan.activity_uids = (0..plan.activities.items.len())
+            .map(|i| plan.activity_uid(i))
+            .collect();
+        plan
+    }
+
+    fn org_uid(&self, i: usize) -> EntityUid {
+        match self.orgs.items[i].identity {
+            Some(id) => uid("Organisation", id),
+            None => uid("Organisation", &format!("#{i}")),
+        }
+    }
+
+    fn activity_uid(&self, i: usize) -> EntityUid {
+        match self.activities.items[i].identity() {
+            Some((org, activity)) => uid("Activity", &format!("{org}/{activity}")),
+            None => uid("Activity", &format!("#{i}")),
+        }
+    }
+
+    /// An entity store with the vocabulary, countries, every organisation and the activities
+    /// `activities` (indexes of distinct activity facts).
+    pub(super) fn store(
+        &self,
+        pack: &PolicyPack,
+        reference: &[Entity],
+        organisations: &[Entity],
+        activities: &[usize],
+    ) -> Result<Entities, AuditError> {
+        let built = activities
+            .par_iter()
+            .map(|i| {
+                let facts = &self.activities.items[*i];
+                facts.to_entity(
+                    self.activity_uids[*i].clone(),
+                    self.org_uids[facts.organisation].clone(),
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let all = reference.iter().chain(organisations).cloned().chain(built);
+        // Debug builds (the tests) check every entity against the schema.
+        let schema = cfg!(debug_assertions).then_some(&pack.schema);
+        Entities::from_entities(all, schema).map_err(|e| AuditError::Internal(e.to_string()))
+    }
+
+    pub(super) fn organisation_entities(&self) -> Result<Vec<Entity>, AuditError> {
+        self.orgs
+            .items
+            .iter()
+            .zip(&self.org_uids)
+            .map(|(facts, uid)| facts.to_entity(uid.clone()))
+            .collect()
+    }
+
+    pub fn report(&self, pack: &PolicyPack, answers: &Answers) -> Report {
+        let mut findings = Vec::new();
+        let mut here = Vec::new();
+        for org in &self.places {
+            let at = (org.id, None);
+            emit(&mut here, pack, at, None, &answers.review[org.facts]);
+            for c in &org.contacts {
+                emit(&mut here, pack, at, None, &answers.contact[*c]);
+            }
+            settle(&mut here, &mut findings);
+            for activity in &org.activities {
+                let at = (org.id, Some(activity.id));
+                emit(&mut here, pack, at, None, &answers.declare[activity.facts]);
+                for t in &activity.transfers {
+                    emit(&mut here, pack, at, None, &answers.transfer[*t]);
+                }
+                for (source, r) in &activity.reuses {
+                    emit(&mut here, pack, at, Some(source), &answers.reuse[*r]);
+                }
+                settle(&mut here, &mut findings);
+            }
+        }
+        Report {
+            policy_pack: pack.info.clone(),
+            organisations: self.places.len(),
+            activities: self.places.iter().map(|o| o.activities.len()).sum(),
+            findings,
+        }
+    }
+}
+
+/// The findings of the `forbid` rules among `rules`, at an organisation (and activity).
+fn emit(
+    out: &mut Vec<Finding>,
+    pack: &PolicyPack,
+    at: (&str, Option<&str>),
+    related: Option<&str>,
+    rules: &[String],
+) {
+    for rule in rules
+        .iter()
+        .filter_map(|id| pack.rule(id))
+        .filter(|r| r.forbids)
+    {
+        out.push(Finding {
+            rule: rule.id.clone(),
+            kind: rule.kind.clone(),
+            severity: rule.severity,
+            organisation: at.0.to_owned(),
+            activity: at.1.map(str::to_owned),
+            related_activity: related.map(str::to_owned),
+            law: rule.law.clone(),
+            message: rule.message.clone(),
+            remedy: rule.remedy.clone(),
+        });
+    }
+}
+
+/// Moves the findings of one place to the report: most serious first, then by kind, rule and
+/// source; a rule fires once per place and source, whatever the number of purposes.
+fn settle(here: &mut Vec<Finding>, findings: &mut Vec<Finding>) {
+    here.sort_by(|a, b| {
+        (a.severity, &a.kind, &a.rule, &a.related_activity).cmp(&(
+            b.severity,
+            &b.kind,
+            &b.rule,
+            &b.related_activity,
+        ))
+    });
+    here.dedup_by(|a, b| a.rule == b.rule && a.related_activity == b.related_activity);
+    findings.append(here);
+}
