@@ -10,6 +10,7 @@ mod finding;
 mod pack;
 mod plan;
 pub mod sarif;
+mod slice;
 pub mod text;
 
 use cedar_policy::{
@@ -25,6 +26,8 @@ pub use pack::{Action, PackError, PackInfo, PackProblem, PolicyPack, Rule};
 use crate::model::Register;
 use entities::{ReuseFacts, uid};
 use plan::{Answers, Plan};
+use rustc_hash::FxHashMap;
+use slice::Ancestors;
 
 /// An audit that could not be carried out: a defect of registre or of the rule pack, never
 /// of the register (registers are checked when loaded).
@@ -53,14 +56,21 @@ pub fn audit(register: &Register, pack: &PolicyPack) -> Result<Report, AuditErro
 const CHUNK: usize = 2048;
 
 fn answers(plan: &Plan<'_>, pack: &PolicyPack) -> Result<Answers, AuditError> {
-    let reference = entities::reference_entities(&pack.vocabulary, &pack.countries);
+    let vocabulary = entities::vocabulary_entities(&pack.vocabulary);
+    let mut with_countries = vocabulary.clone();
+    with_countries.extend(entities::country_entities(&pack.countries));
     let organisations = plan.organisation_entities()?;
 
-    let store = plan.store(pack, &reference, &organisations, &[])?;
+    let store = plan.store(pack, &vocabulary, &organisations, &[])?;
     let engine = Engine::new(pack, &store);
     let review = engine.each(&plan.orgs.items, |i, _| {
         let me = &plan.org_uids[i];
-        engine.ask(Action::Review, me, me, Context::empty())
+        engine.ask(
+            Action::Review,
+            Who::entity(me),
+            Who::entity(me),
+            Context::empty(),
+        )
     })?;
     let contact = engine.each(&plan.contacts.items, |_, (org, holder, domain)| {
         let me = &plan.org_uids[*org];
@@ -71,7 +81,7 @@ fn answers(plan: &Plan<'_>, pack: &PolicyPack) -> Result<Answers, AuditError> {
             ),
             ("domain", RestrictedExpression::new_string(domain.clone())),
         ])?;
-        engine.ask(Action::Contact, me, me, context)
+        engine.ask(Action::Contact, Who::entity(me), Who::entity(me), context)
     })?;
     drop(store);
 
@@ -97,28 +107,42 @@ fn answers(plan: &Plan<'_>, pack: &PolicyPack) -> Result<Answers, AuditError> {
         );
         needed.sort_unstable();
         needed.dedup();
-        let store = plan.store(pack, &reference, &organisations, &needed)?;
+        // Countries only matter to transfers, which few activities have.
+        let reference = if transfers.is_empty() {
+            &vocabulary
+        } else {
+            &with_countries
+        };
+        let store = plan.store(pack, reference, &organisations, &needed)?;
         let engine = Engine::new(pack, &store);
+        let ancestors: FxHashMap<usize, Ancestors<'_>> = needed
+            .iter()
+            .map(|i| (*i, plan.activities.items[*i].ancestors(&pack.vocabulary)))
+            .collect();
+        let activity = |i: usize| Who {
+            uid: &plan.activity_uids[i],
+            ancestors: ancestors.get(&i),
+        };
         let ids: Vec<usize> = range.collect();
         declare.extend(engine.each(&ids, |_, i| {
             let facts = &plan.activities.items[*i];
             engine.ask(
                 Action::Declare,
-                &plan.activity_uids[*i],
-                &plan.org_uids[facts.organisation],
+                activity(*i),
+                Who::entity(&plan.org_uids[facts.organisation]),
                 Context::empty(),
             )
         })?);
         let answered = engine.each(&transfers, |_, t| {
-            let (activity, country, safeguard) = &plan.transfers.items[*t];
+            let (source_activity, country, safeguard) = &plan.transfers.items[*t];
             let context = engine.context(vec![(
                 "safeguard",
                 RestrictedExpression::new_string((*safeguard).to_owned()),
             )])?;
             engine.ask(
                 Action::Transfer,
-                &plan.activity_uids[*activity],
-                &uid("Country", country),
+                activity(*source_activity),
+                Who::entity(&uid("Country", country)),
                 context,
             )
         })?;
@@ -126,12 +150,8 @@ fn answers(plan: &Plan<'_>, pack: &PolicyPack) -> Result<Answers, AuditError> {
             transfer[t] = rules;
         }
         let answered = engine.each(&reuses, |_, r| {
-            let (activity, source, facts) = &plan.reuses.items[*r];
-            engine.reuse(
-                &plan.activity_uids[*activity],
-                &plan.activity_uids[*source],
-                facts,
-            )
+            let (me, source, facts) = &plan.reuses.items[*r];
+            engine.reuse(activity(*me), activity(*source), facts)
         })?;
         for (r, rules) in reuses.into_iter().zip(answered) {
             reuse[r] = rules;
@@ -144,6 +164,23 @@ fn answers(plan: &Plan<'_>, pack: &PolicyPack) -> Result<Answers, AuditError> {
         transfer,
         reuse,
     })
+}
+
+/// A principal or resource of a request: its id, and for activities the vocabulary entities
+/// it is in (to leave out the rules that cannot apply).
+#[derive(Clone, Copy)]
+struct Who<'r> {
+    uid: &'r EntityUid,
+    ancestors: Option<&'r Ancestors<'r>>,
+}
+
+impl<'r> Who<'r> {
+    fn entity(uid: &'r EntityUid) -> Self {
+        Who {
+            uid,
+            ancestors: None,
+        }
+    }
 }
 
 struct Engine<'a> {
@@ -183,8 +220,8 @@ impl<'a> Engine<'a> {
     /// it, the most serious `reuse_unjustified` rule; then the terms every reuse must meet.
     fn reuse(
         &self,
-        me: &EntityUid,
-        source: &EntityUid,
+        me: Who<'_>,
+        source: Who<'_>,
         facts: &ReuseFacts<'_>,
     ) -> Result<Vec<String>, AuditError> {
         let context = facts.context()?;
@@ -207,8 +244,8 @@ impl<'a> Engine<'a> {
     fn ask(
         &self,
         action: Action,
-        principal: &EntityUid,
-        resource: &EntityUid,
+        principal: Who<'_>,
+        resource: Who<'_>,
         context: Context,
     ) -> Result<Vec<String>, AuditError> {
         let (decision, reasons) = self.decide(action, principal, resource, context)?;
@@ -223,25 +260,26 @@ impl<'a> Engine<'a> {
     fn decide(
         &self,
         action: Action,
-        principal: &EntityUid,
-        resource: &EntityUid,
+        principal: Who<'_>,
+        resource: Who<'_>,
         context: Context,
     ) -> Result<(Decision, Vec<String>), AuditError> {
-        let Some(policies) = self.pack.sets.get(&action) else {
-            return Ok((Decision::Deny, Vec::new()));
-        };
+        let policies = self
+            .pack
+            .slicer
+            .policies(action, principal.ancestors, resource.ancestors);
         let schema = cfg!(debug_assertions).then_some(&self.pack.schema);
         let request = Request::new(
-            principal.clone(),
+            principal.uid.clone(),
             action.uid(),
-            resource.clone(),
+            resource.uid.clone(),
             context,
             schema,
         )
         .map_err(|e| AuditError::Internal(e.to_string()))?;
         let response = self
             .authorizer
-            .is_authorized(&request, policies, self.store);
+            .is_authorized(&request, &policies, self.store);
         if let Some(error) = response.diagnostics().errors().next() {
             return Err(AuditError::Evaluation {
                 rule: action.name().to_owned(),

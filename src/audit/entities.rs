@@ -73,8 +73,8 @@ fn entity(
     Entity::new(uid, attrs, parents).map_err(|e| AuditError::Internal(e.to_string()))
 }
 
-/// Purposes, categories and subjects with their parents, and countries in their zones.
-pub(super) fn reference_entities(vocabulary: &Vocabulary, countries: &Countries) -> Vec<Entity> {
+/// Purposes, categories and subjects with their parents.
+pub(super) fn vocabulary_entities(vocabulary: &Vocabulary) -> Vec<Entity> {
     let mut out = Vec::new();
     for kind in [Kind::Purpose, Kind::DataCategory, Kind::DataSubject] {
         for term in vocabulary.terms(kind) {
@@ -82,6 +82,12 @@ pub(super) fn reference_entities(vocabulary: &Vocabulary, countries: &Countries)
             out.push(Entity::new_no_attrs(vocab_uid(kind, &term.id), parents));
         }
     }
+    out
+}
+
+/// Countries in their zones (`Zone::"eee"`, `Zone::"adequation"`).
+pub(super) fn country_entities(countries: &Countries) -> Vec<Entity> {
+    let mut out = Vec::new();
     out.push(Entity::new_no_attrs(uid("Zone", "eee"), HashSet::new()));
     out.push(Entity::new_no_attrs(
         uid("Zone", "adequation"),
@@ -246,6 +252,24 @@ impl<'a> ActivityFacts<'a> {
             automated_decision: a.automated_decision.unwrap_or(false),
             consent_based: is_consent_based(a),
         }
+    }
+
+    /// The vocabulary entities the activity is `in`: its purposes, categories and subjects
+    /// with their families.
+    pub fn ancestors(&self, vocabulary: &'a Vocabulary) -> super::slice::Ancestors<'a> {
+        let lists = [
+            ("Purpose", Kind::Purpose, &self.purposes),
+            ("Category", Kind::DataCategory, &self.data_categories),
+            ("Subject", Kind::DataSubject, &self.data_subjects),
+        ];
+        lists
+            .into_iter()
+            .flat_map(|(type_name, kind, ids)| {
+                ids.iter()
+                    .flat_map(move |id| vocabulary.lineage(kind, id))
+                    .map(move |id| (type_name, id))
+            })
+            .collect()
     }
 
     pub fn identity(&self) -> Option<(&'a str, &'a str)> {

@@ -14,6 +14,7 @@ use miette::Diagnostic;
 use serde::Deserialize;
 
 use super::finding::{KINDS, Severity};
+use super::slice::Slicer;
 use crate::vocabulary::{Countries, Vocabulary};
 
 static BUILTIN: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/policies");
@@ -100,6 +101,7 @@ pub struct PolicyPack {
     pub(super) schema: Schema,
     /// Each action's rules alone, so a request evaluates only the rules that can apply.
     pub(super) sets: HashMap<Action, PolicySet>,
+    pub(super) slicer: Slicer,
     rules: BTreeMap<String, Rule>,
 }
 
@@ -300,6 +302,7 @@ impl PolicyPack {
             vocabulary,
             countries,
             schema,
+            slicer: Slicer::new(&sets),
             sets,
             rules,
         })
@@ -344,6 +347,7 @@ impl PolicyPack {
             }
         }
         self.sets = split_by_action(&kept);
+        self.slicer = Slicer::new(&self.sets);
         unknown
     }
 }

@@ -5,32 +5,37 @@ use std::collections::HashMap;
 
 use cedar_policy::{Entities, Entity, EntityUid};
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
+use std::hash::BuildHasher;
+
+use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use super::entities::{self, ActivityFacts, OrganisationFacts, ReuseFacts, uid};
 use super::{AuditError, Finding, PolicyPack, Report};
 use crate::model::{Organisation, Register, Source};
 
 /// Distinct values, numbered in order of first appearance.
+/// Each value is kept once, in `items`; the index only holds positions, by hash.
 pub(super) struct Interner<T> {
-    index: FxHashMap<T, usize>,
+    by_hash: FxHashMap<u64, Vec<usize>>,
     pub items: Vec<T>,
 }
 
-impl<T: std::hash::Hash + Eq + Clone> Interner<T> {
+impl<T: std::hash::Hash + Eq> Interner<T> {
     pub fn new() -> Self {
         Interner {
-            index: FxHashMap::default(),
+            by_hash: FxHashMap::default(),
             items: Vec::new(),
         }
     }
 
     pub fn intern(&mut self, item: T) -> usize {
-        if let Some(i) = self.index.get(&item) {
+        let hash = FxBuildHasher.hash_one(&item);
+        let positions = self.by_hash.entry(hash).or_default();
+        if let Some(i) = positions.iter().find(|i| self.items[**i] == item) {
             return *i;
         }
-        self.items.push(item.clone());
-        self.index.insert(item, self.items.len() - 1);
+        self.items.push(item);
+        positions.push(self.items.len() - 1);
         self.items.len() - 1
     }
 }
@@ -212,8 +217,9 @@ impl<'a> Plan<'a> {
         }
     }
 
-    /// An entity store with the vocabulary, countries, every organisation and the activities
-    /// `activities` (indexes of distinct activity facts).
+    /// An entity store with `reference` entities (vocabulary, countries), the activities
+    /// `activities` (indexes of distinct activity facts) and their organisations, or every
+    /// organisation when there is no activity.
     pub(super) fn store(
         &self,
         pack: &PolicyPack,
@@ -221,6 +227,17 @@ impl<'a> Plan<'a> {
         organisations: &[Entity],
         activities: &[usize],
     ) -> Result<Entities, AuditError> {
+        let mut holders: Vec<usize> = activities
+            .iter()
+            .map(|i| self.activities.items[*i].organisation)
+            .collect();
+        holders.sort_unstable();
+        holders.dedup();
+        let organisations: Vec<&Entity> = if activities.is_empty() {
+            organisations.iter().collect()
+        } else {
+            holders.iter().map(|i| &organisations[*i]).collect()
+        };
         let built = activities
             .par_iter()
             .map(|i| {

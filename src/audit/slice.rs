@@ -1,0 +1,201 @@
+//! Which rules can apply to a request, read from the rules themselves. A rule whose `when`
+//! condition requires `principal in Purpose::"x"` (or one of several such tests) cannot hold
+//! for an activity outside that purpose, so that activity's requests leave it out: the answer
+//! is the same, and an activity is asked a handful of rules instead of the whole pack.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use cedar_policy::{Policy, PolicySet};
+use rustc_hash::FxHashSet;
+use serde_json::Value;
+
+use super::pack::Action;
+
+/// The vocabulary entities an entity is `in`: `("Purpose", "education")`, …
+pub(super) type Ancestors<'a> = FxHashSet<(&'static str, &'a str)>;
+
+/// Entity types whose membership the audit knows before asking Cedar.
+const SLICED_TYPES: [&str; 3] = ["Purpose", "Category", "Subject"];
+
+/// A conjunct of a rule's condition: the principal (or resource) is in one of these entities.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Guard {
+    on_resource: bool,
+    any_of: Vec<(&'static str, String)>,
+}
+
+/// The membership tests a rule's `when` conditions require.
+pub(super) fn guards(policy: &Policy) -> Vec<Guard> {
+    let Ok(json) = policy.to_json() else {
+        return Vec::new();
+    };
+    let conditions = json["conditions"].as_array().cloned().unwrap_or_default();
+    conditions
+        .iter()
+        .filter(|c| c["kind"] == "when")
+        .flat_map(|c| conjuncts(&c["body"]))
+        .filter_map(guard)
+        .collect()
+}
+
+fn conjuncts(expr: &Value) -> Vec<&Value> {
+    match expr.get("&&") {
+        Some(and) => {
+            let mut out = conjuncts(&and["left"]);
+            out.extend(conjuncts(&and["right"]));
+            out
+        }
+        None => vec![expr],
+    }
+}
+
+fn disjuncts(expr: &Value) -> Vec<&Value> {
+    match expr.get("||") {
+        Some(or) => {
+            let mut out = disjuncts(&or["left"]);
+            out.extend(disjuncts(&or["right"]));
+            out
+        }
+        None => vec![expr],
+    }
+}
+
+/// `principal in T::"x" || principal in T::"y" …`, with T a vocabulary type.
+fn guard(expr: &Value) -> Option<Guard> {
+    let mut on_resource = None;
+    let mut any_of = Vec::new();
+    for test in disjuncts(expr) {
+        let test = test.get("in")?;
+        let var = test["left"]["Var"].as_str()?;
+        let resource = match var {
+            "principal" => false,
+            "resource" => true,
+            _ => return None,
+        };
+        if *on_resource.get_or_insert(resource) != resource {
+            return None;
+        }
+        let entity = &test["right"]["Value"]["__entity"];
+        let kind = SLICED_TYPES.into_iter().find(|t| entity["type"] == *t)?;
+        any_of.push((kind, entity["id"].as_str()?.to_owned()));
+    }
+    Some(Guard {
+        on_resource: on_resource?,
+        any_of,
+    })
+}
+
+/// The rules of each action with their guards, and the policy sets already made for a
+/// combination of applicable rules.
+/// Policy sets already made, by action and rules kept.
+type SetCache = HashMap<(Action, Vec<bool>), Arc<PolicySet>>;
+
+#[derive(Debug)]
+pub(super) struct Slicer {
+    rules: HashMap<Action, Vec<(Policy, Vec<Guard>)>>,
+    sets: Mutex<SetCache>,
+}
+
+impl Slicer {
+    pub fn new(sets: &HashMap<Action, PolicySet>) -> Self {
+        let rules = sets
+            .iter()
+            .map(|(action, set)| {
+                (
+                    *action,
+                    set.policies().map(|p| (p.clone(), guards(p))).collect(),
+                )
+            })
+            .collect();
+        Slicer {
+            rules,
+            sets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The rules of `action` that can hold for this principal and resource.
+    pub fn policies(
+        &self,
+        action: Action,
+        principal: Option<&Ancestors<'_>>,
+        resource: Option<&Ancestors<'_>>,
+    ) -> Arc<PolicySet> {
+        let rules = self
+            .rules
+            .get(&action)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let applies: Vec<bool> = rules
+            .iter()
+            .map(|(_, guards)| {
+                guards.iter().all(|g| {
+                    let known = if g.on_resource { resource } else { principal };
+                    // Without what the entity is in, the rule is kept.
+                    known.is_none_or(|ancestors| {
+                        g.any_of
+                            .iter()
+                            .any(|(t, id)| ancestors.contains(&(*t, id.as_str())))
+                    })
+                })
+            })
+            .collect();
+        let mut sets = self
+            .sets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let key = (action, applies);
+        if let Some(set) = sets.get(&key) {
+            return Arc::clone(set);
+        }
+        let mut set = PolicySet::new();
+        for ((policy, _), keep) in rules.iter().zip(&key.1) {
+            if *keep {
+                // Ids are unique in the pack: adding cannot fail.
+                let _ = set.add(policy.clone());
+            }
+        }
+        let set = Arc::new(set);
+        sets.insert(key, Arc::clone(&set));
+        set
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_membership_guards_of_when_conditions() {
+        let policy: Policy = r#"forbid (principal, action == Action::"declare", resource)
+            when { principal in Purpose::"a" && (principal in Category::"b" || principal in Category::"c")
+                   && !(principal in Subject::"s") && principal.role == "x" }
+            unless { principal in Subject::"t" };"#
+            .parse()
+            .unwrap();
+        let found = guards(&policy);
+        assert_eq!(
+            found,
+            vec![
+                Guard {
+                    on_resource: false,
+                    any_of: vec![("Purpose", "a".to_owned())]
+                },
+                Guard {
+                    on_resource: false,
+                    any_of: vec![("Category", "b".to_owned()), ("Category", "c".to_owned())]
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn mixed_or_and_other_types_are_not_guards() {
+        let policy: Policy = r#"permit (principal, action == Action::"reuse", resource)
+            when { (principal in Purpose::"a" || resource in Purpose::"b") && principal in Organisation::"o"
+                   && (principal in Purpose::"c" || context.assessment) };"#
+            .parse()
+            .unwrap();
+        assert!(guards(&policy).is_empty());
+    }
+}
