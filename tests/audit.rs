@@ -109,3 +109,32 @@ fn reports_are_deterministic_and_in_file_order() {
     assert_eq!(first.organisations, 2);
     assert_eq!(first.activities, 20);
 }
+
+#[test]
+fn shared_and_sliced_answers_equal_the_plain_evaluation() {
+    let pack = common::pack();
+    let spec = registre::demo::SyntheticSpec {
+        organisations: 12,
+        activities: 40,
+        seed: 3,
+    };
+    let register = registre::demo::synthetic(spec, &pack.vocabulary, &pack.countries).unwrap();
+    let fast = audit(&register, pack).unwrap();
+    assert!(
+        fast.findings.len() > 100,
+        "the register has defects to find"
+    );
+
+    // The same rules plus one that names an organisation: nothing is shared any more.
+    let dir = tempfile::tempdir().unwrap();
+    common::copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"),
+        dir.path(),
+    );
+    let rule = "@id(\"names-an-organisation\")\n@kind(\"register.incomplete\")\n@severity(\"info\")\n@law(\"l\")\n@message(\"m\")\n@remedy(\"r\")\nforbid (principal, action == Action::\"declare\", resource == Organisation::\"nobody\");\n";
+    std::fs::write(dir.path().join("rules/local.cedar"), rule).unwrap();
+    let plain = PolicyPack::from_dir(dir.path()).unwrap().without_slicing();
+    assert!(plain.names_entities());
+    let slow = audit(&register, &plain).unwrap();
+    assert_eq!(slow.findings, fast.findings);
+}

@@ -114,6 +114,23 @@ impl Slicer {
         }
     }
 
+    /// A slicer that keeps every rule.
+    pub fn unsliced(sets: &HashMap<Action, PolicySet>) -> Self {
+        let rules = sets
+            .iter()
+            .map(|(action, set)| {
+                (
+                    *action,
+                    set.policies().map(|p| (p.clone(), Vec::new())).collect(),
+                )
+            })
+            .collect();
+        Slicer {
+            rules,
+            sets: Mutex::new(HashMap::new()),
+        }
+    }
+
     /// The rules of `action` that can hold for this principal and resource.
     pub fn policies(
         &self,
