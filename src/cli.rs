@@ -40,6 +40,13 @@ pub enum Command {
         #[command(subcommand)]
         command: DemoCommand,
     },
+    /// Charge un fichier de registre dans la base (chaque organisme remplace celui de même
+    /// identifiant ; chaque modification est historisée).
+    Import(store::ImportArgs),
+    /// Écrit le registre de la base, tel qu'il est ou tel qu'il était à une date.
+    Export(store::ExportArgs),
+    /// Liste les modifications d'un organisme ou d'une activité.
+    History(store::HistoryArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -134,6 +141,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Policies { command } => policies(command),
         Command::Vocabulary(args) => vocabulary(&args),
         Command::Demo { command } => demo_command(command),
+        Command::Import(args) => store::import(&args),
+        Command::Export(args) => store::export(&args),
+        Command::History(args) => store::history(&args),
     };
     match outcome {
         Ok(code) => code,
@@ -144,6 +154,8 @@ pub fn run(cli: Cli) -> ExitCode {
         }
     }
 }
+
+mod store;
 
 /// Why a command stopped.
 enum Failure {

@@ -5,5 +5,6 @@ pub mod audit;
 pub mod cli;
 pub mod demo;
 pub mod model;
+pub mod store;
 pub mod vocabulary;
 pub mod yaml;

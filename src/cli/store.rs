@@ -1,0 +1,157 @@
+//! Commands over the register database: import, export, history.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use jiff::Timestamp;
+
+use super::{Failure, load_pack, read_register};
+use crate::model;
+use crate::store::{Credentials, Store, StoreError};
+
+/// The database used when neither `--database` nor `REGISTRE_DATABASE_URL` says otherwise.
+pub const DEFAULT_DATABASE: &str = "surrealkv://data/registre";
+
+#[derive(Debug, clap::Args)]
+pub struct Database {
+    /// Base de données : surrealkv://DOSSIER (défaut), mem:// ou ws://HÔTE:PORT (identifiants
+    /// dans REGISTRE_DATABASE_USER et REGISTRE_DATABASE_PASSWORD).
+    #[arg(long = "database", env = "REGISTRE_DATABASE_URL", default_value = DEFAULT_DATABASE)]
+    pub url: String,
+}
+
+impl Database {
+    fn credentials() -> Option<Credentials> {
+        let username = std::env::var("REGISTRE_DATABASE_USER").ok()?;
+        let password = std::env::var("REGISTRE_DATABASE_PASSWORD").unwrap_or_default();
+        Some(Credentials { username, password })
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub database: Database,
+    /// Auteur inscrit dans l'historique.
+    #[arg(long, env = "USER", default_value = "registre")]
+    pub author: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// Un seul organisme (tous sinon).
+    #[arg(long)]
+    pub organisation: Option<String>,
+    #[arg(long, value_enum, default_value = "yaml")]
+    pub format: ExportFormat,
+    /// Le registre tel qu'il était à cette date (RFC 3339, par exemple 2026-01-01T00:00:00Z).
+    #[arg(long)]
+    pub at: Option<Timestamp>,
+    #[command(flatten)]
+    pub database: Database,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    Yaml,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HistoryArgs {
+    pub organisation: String,
+    pub activity: Option<String>,
+    #[command(flatten)]
+    pub database: Database,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Runtime::new().map_err(|e| Failure::Input(format!("registre: {e}")))
+}
+
+fn open(database: &Database) -> Result<(tokio::runtime::Runtime, Store), Failure> {
+    let runtime = runtime()?;
+    let store = runtime
+        .block_on(Store::open(&database.url, Database::credentials().as_ref()))
+        .map_err(store_failure)?;
+    Ok((runtime, store))
+}
+
+fn store_failure(e: StoreError) -> Failure {
+    Failure::Input(format!("registre: {e}"))
+}
+
+pub fn import(args: &ImportArgs) -> Result<ExitCode, Failure> {
+    let pack = load_pack(None).map_err(|e| Failure::Input(format!("registre: {e}")))?;
+    let (_, register) = read_register(&args.file, &pack)?;
+    let (runtime, store) = open(&args.database)?;
+    let summary = runtime
+        .block_on(store.import(&register, &args.author, Timestamp::now()))
+        .map_err(store_failure)?;
+    println!(
+        "{} : {} créé(s), {} modifié(s), {} supprimé(s), {} inchangé(s)",
+        args.file.display(),
+        summary.created,
+        summary.updated,
+        summary.deleted,
+        summary.unchanged
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn export(args: &ExportArgs) -> Result<ExitCode, Failure> {
+    let (runtime, store) = open(&args.database)?;
+    let only = args.organisation.as_deref();
+    let register = match args.at {
+        Some(at) => runtime.block_on(store.register_at(only, at)),
+        None => runtime.block_on(store.register(only)),
+    }
+    .map_err(store_failure)?;
+    if let Some(id) = only
+        && register.organisations.is_empty()
+    {
+        return Err(Failure::Input(format!(
+            "registre: organisme `{id}` inconnu dans la base"
+        )));
+    }
+    let text = match args.format {
+        ExportFormat::Yaml => model::to_yaml(&register),
+        ExportFormat::Json => model::to_json(&register),
+    };
+    io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn history(args: &HistoryArgs) -> Result<ExitCode, Failure> {
+    let (runtime, store) = open(&args.database)?;
+    let changes = runtime
+        .block_on(store.history(&args.organisation, args.activity.as_deref()))
+        .map_err(store_failure)?;
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    for change in &changes {
+        let place = change.activity.as_deref().unwrap_or("(organisme)");
+        writeln!(
+            out,
+            "{} {} {place} par {}",
+            change.at,
+            change.operation.label(),
+            change.author
+        )?;
+        for field in change.diff() {
+            let show = |v: &Option<serde_json::Value>| {
+                v.as_ref().map_or("—".to_owned(), ToString::to_string)
+            };
+            writeln!(
+                out,
+                "    {} : {} → {}",
+                field.field,
+                show(&field.before),
+                show(&field.after)
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,475 @@
+//! Storage of the register service: SurrealDB through its `Any` engine, chosen by one URL
+//! (`surrealkv://DIR` on disk by default, `mem://` in tests, `ws://HOST:PORT` for a server,
+//! which can run on TiKV). The only module that speaks SurrealDB.
+//!
+//! Organisations and activities are kept as documents of the `registre/v1` shape, and every
+//! change goes with a record of it (who, when, before, after) in the same transaction, so the
+//! register can be rebuilt as it stood on any date.
+
+mod history;
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::Deserialize;
+use serde_json::Value;
+use surrealdb::Surreal;
+use surrealdb::engine::any::{self, Any};
+use surrealdb::opt::auth::Root;
+use thiserror::Error;
+
+pub use history::{Change, FieldChange, Operation};
+
+use crate::model::{Activity, Organisation, Register};
+
+/// The namespace and database registre uses on a server.
+const NAMESPACE: &str = "registre";
+const DATABASE: &str = "registre";
+
+/// Schema migrations, applied in order, each once, each in one transaction.
+const MIGRATIONS: [(&str, &str); 1] = [(
+    "001-register",
+    include_str!("store/schema/001-register.surql"),
+)];
+
+/// A problem of the database, never of the register (registers are checked before storing).
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("base de données injoignable à `{url}` : {message}")]
+    Connect { url: String, message: String },
+    #[error("la migration `{name}` du schéma a échoué, rien n'a été modifié : {message}")]
+    Migration { name: String, message: String },
+    #[error("erreur de la base de données : {0}")]
+    Database(String),
+    #[error("donnée illisible dans la base : {0}")]
+    Corrupt(String),
+}
+
+impl From<surrealdb::Error> for StoreError {
+    fn from(e: surrealdb::Error) -> Self {
+        StoreError::Database(e.to_string())
+    }
+}
+
+/// A server account, for `ws://` URLs.
+#[derive(Clone)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"…")
+            .finish()
+    }
+}
+
+/// What an import changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    pub created: usize,
+    pub updated: usize,
+    pub deleted: usize,
+    pub unchanged: usize,
+}
+
+/// The register database.
+#[derive(Clone)]
+pub struct Store {
+    db: Surreal<Any>,
+}
+
+#[derive(Deserialize)]
+struct Stored {
+    slug: String,
+    position: i64,
+    doc: Value,
+}
+
+#[derive(Deserialize)]
+struct StoredActivity {
+    organisation: String,
+    position: i64,
+    doc: Value,
+}
+
+impl Store {
+    /// Connects, selects registre's namespace and database, and brings the schema up to date.
+    pub async fn open(url: &str, credentials: Option<&Credentials>) -> Result<Self, StoreError> {
+        let connect_error = |e: surrealdb::Error| StoreError::Connect {
+            url: url.to_owned(),
+            message: e.to_string(),
+        };
+        let db = any::connect(url).await.map_err(connect_error)?;
+        if let Some(c) = credentials {
+            db.signin(Root {
+                username: c.username.clone(),
+                password: c.password.clone(),
+            })
+            .await
+            .map_err(connect_error)?;
+        }
+        // A server may not have them yet; embedded engines accept this as well.
+        let setup = format!(
+            "DEFINE NAMESPACE IF NOT EXISTS {NAMESPACE}; USE NS {NAMESPACE}; DEFINE DATABASE IF NOT EXISTS {DATABASE};"
+        );
+        db.query(setup)
+            .await
+            .and_then(|r| r.check())
+            .map_err(connect_error)?;
+        db.use_ns(NAMESPACE)
+            .use_db(DATABASE)
+            .await
+            .map_err(connect_error)?;
+        let store = Store { db };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        self.db
+            .query(
+                "DEFINE TABLE IF NOT EXISTS migration SCHEMAFULL;
+                 DEFINE FIELD IF NOT EXISTS name ON migration TYPE string;
+                 DEFINE FIELD IF NOT EXISTS applied_at ON migration TYPE datetime;",
+            )
+            .await
+            .and_then(|r| r.check())?;
+        let applied: Vec<String> = self
+            .db
+            .query("SELECT VALUE name FROM migration")
+            .await?
+            .take(0)?;
+        for (name, statements) in MIGRATIONS {
+            if applied.iter().any(|a| a == name) {
+                continue;
+            }
+            let script = format!(
+                "BEGIN TRANSACTION;\n{statements}\nCREATE migration SET name = $name, applied_at = time::now();\nCOMMIT TRANSACTION;"
+            );
+            self.db
+                .query(script)
+                .bind(("name", name))
+                .await
+                .and_then(|r| r.check())
+                .map_err(|e| StoreError::Migration {
+                    name: name.to_owned(),
+                    message: e.to_string(),
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Stores a register: each organisation replaces the one of the same id (activities it no
+    /// longer lists are deleted), and every actual change is recorded under `author` at `now`.
+    pub async fn import(
+        &self,
+        register: &Register,
+        author: &str,
+        now: Timestamp,
+    ) -> Result<ImportSummary, StoreError> {
+        let mut summary = ImportSummary::default();
+        let first_position = self.organisation_count().await?;
+        for (i, org) in register.organisations.iter().enumerate() {
+            let part = self
+                .import_organisation(org, first_position + i, author, now)
+                .await?;
+            summary.created += part.created;
+            summary.updated += part.updated;
+            summary.deleted += part.deleted;
+            summary.unchanged += part.unchanged;
+        }
+        Ok(summary)
+    }
+
+    async fn organisation_count(&self) -> Result<usize, StoreError> {
+        let count: Option<i64> = self
+            .db
+            .query("RETURN count(SELECT VALUE id FROM organisation)")
+            .await?
+            .take(0)?;
+        Ok(usize::try_from(count.unwrap_or(0)).unwrap_or(0))
+    }
+
+    async fn import_organisation(
+        &self,
+        org: &Organisation,
+        position: usize,
+        author: &str,
+        now: Timestamp,
+    ) -> Result<ImportSummary, StoreError> {
+        let (current_org, current_activities) = self.current(&org.id).await?;
+        let org_doc = organisation_doc(org)?;
+        let mut summary = ImportSummary::default();
+        // One transaction per organisation: its documents and their change records.
+        let mut script = String::from("BEGIN TRANSACTION;\n");
+        let mut vars: BTreeMap<String, Value> = BTreeMap::new();
+        vars.insert("org".into(), Value::String(org.id.clone()));
+        vars.insert("author".into(), Value::String(author.to_owned()));
+        vars.insert("at".into(), Value::String(now.to_string()));
+
+        let org_position = current_org.as_ref().map_or(position as i64, |c| c.position);
+        vars.insert("org_doc".into(), org_doc.clone());
+        vars.insert("org_position".into(), Value::from(org_position));
+        match &current_org {
+            Some(c) if c.doc == org_doc => summary.unchanged += 1,
+            existing => {
+                script.push_str(
+                    "UPSERT type::record('organisation', $org) CONTENT { slug: $org, position: $org_position, doc: $org_doc, updated_at: <datetime>$at };\n",
+                );
+                let operation = if existing.is_some() {
+                    "update"
+                } else {
+                    "create"
+                };
+                vars.insert(
+                    "org_before".into(),
+                    existing.as_ref().map_or(Value::Null, |c| c.doc.clone()),
+                );
+                script.push_str(&format!(
+                    "CREATE change CONTENT {{ at: <datetime>$at, author: $author, organisation: $org, activity: NONE, operation: '{operation}', position: $org_position, before: $org_before OR NONE, after: $org_doc }};\n"
+                ));
+                if existing.is_some() {
+                    summary.updated += 1;
+                } else {
+                    summary.created += 1;
+                }
+            }
+        }
+
+        let mut kept = std::collections::HashSet::new();
+        let mut moved = false;
+        for (j, activity) in org.activities().iter().enumerate() {
+            kept.insert(activity.id.as_str());
+            let doc = activity_doc(activity)?;
+            let before = current_activities.get(&activity.id);
+            let key = format!("a{j}");
+            if let Some(b) = before.filter(|b| b.doc == doc) {
+                // Only its place in the list moved (another activity came or went): the order
+                // is kept, without recording a change of the activity itself.
+                if b.position != j as i64 {
+                    vars.insert(format!("{key}_slug"), Value::String(activity.id.clone()));
+                    vars.insert(format!("{key}_position"), Value::from(j as i64));
+                    script.push_str(&format!(
+                        "UPDATE type::record('activity', [$org, ${key}_slug]) SET position = ${key}_position;\n"
+                    ));
+                    moved = true;
+                }
+                summary.unchanged += 1;
+                continue;
+            }
+            let operation = if before.is_some() { "update" } else { "create" };
+            vars.insert(format!("{key}_slug"), Value::String(activity.id.clone()));
+            vars.insert(format!("{key}_doc"), doc);
+            vars.insert(format!("{key}_position"), Value::from(j as i64));
+            vars.insert(
+                format!("{key}_before"),
+                before.map_or(Value::Null, |b| b.doc.clone()),
+            );
+            script.push_str(&format!(
+                "UPSERT type::record('activity', [$org, ${key}_slug]) CONTENT {{ organisation: $org, slug: ${key}_slug, position: ${key}_position, doc: ${key}_doc, updated_at: <datetime>$at }};\n\
+                 CREATE change CONTENT {{ at: <datetime>$at, author: $author, organisation: $org, activity: ${key}_slug, operation: '{operation}', position: ${key}_position, before: ${key}_before OR NONE, after: ${key}_doc }};\n"
+            ));
+            if before.is_some() {
+                summary.updated += 1;
+            } else {
+                summary.created += 1;
+            }
+        }
+        for (k, (slug, gone)) in current_activities
+            .iter()
+            .filter(|(s, _)| !kept.contains(s.as_str()))
+            .enumerate()
+        {
+            let key = format!("d{k}");
+            vars.insert(format!("{key}_slug"), Value::String(slug.clone()));
+            vars.insert(format!("{key}_before"), gone.doc.clone());
+            script.push_str(&format!(
+                "DELETE type::record('activity', [$org, ${key}_slug]);\n\
+                 CREATE change CONTENT {{ at: <datetime>$at, author: $author, organisation: $org, activity: ${key}_slug, operation: 'delete', position: NONE, before: ${key}_before, after: NONE }};\n"
+            ));
+            summary.deleted += 1;
+        }
+        script.push_str("COMMIT TRANSACTION;");
+        if moved || summary.created + summary.updated + summary.deleted > 0 {
+            let vars = Value::Object(vars.into_iter().collect());
+            self.db
+                .query(script)
+                .bind(vars)
+                .await
+                .and_then(|r| r.check())?;
+        }
+        Ok(summary)
+    }
+
+    /// The stored organisation and its activities by id.
+    async fn current(
+        &self,
+        org: &str,
+    ) -> Result<(Option<Stored>, BTreeMap<String, Stored>), StoreError> {
+        let mut response = self
+            .db
+            .query(
+                "SELECT slug, position, doc FROM type::record('organisation', $org);
+                 SELECT slug, position, doc FROM activity WHERE organisation = $org;",
+            )
+            .bind(("org", org.to_owned()))
+            .await?;
+        let organisation: Vec<Value> = response.take(0)?;
+        let activities: Vec<Value> = response.take(1)?;
+        let organisation = organisation
+            .into_iter()
+            .next()
+            .map(decode::<Stored>)
+            .transpose()?;
+        let activities = activities
+            .into_iter()
+            .map(|v| decode::<Stored>(v).map(|s| (s.slug.clone(), s)))
+            .collect::<Result<_, _>>()?;
+        Ok((organisation, activities))
+    }
+
+    /// The register as stored now: every organisation, or `only` one with the organisations
+    /// its activities take data from (so that the register reads and audits on its own).
+    pub async fn register(&self, only: Option<&str>) -> Result<Register, StoreError> {
+        let mut response = self
+            .db
+            .query(
+                "SELECT slug, position, doc FROM organisation ORDER BY position;
+                 SELECT organisation, position, doc FROM activity ORDER BY organisation, position;",
+            )
+            .await?;
+        let organisations: Vec<Value> = response.take(0)?;
+        let activities: Vec<Value> = response.take(1)?;
+        let mut by_org: BTreeMap<String, Vec<(i64, Value)>> = BTreeMap::new();
+        for a in activities {
+            let a: StoredActivity = decode(a)?;
+            by_org
+                .entry(a.organisation)
+                .or_default()
+                .push((a.position, a.doc));
+        }
+        let rows = organisations
+            .into_iter()
+            .map(decode::<Stored>)
+            .map(|row| row.map(|r| (r.position, r.slug, r.doc)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(restrict(assemble(rows, by_org)?, only))
+    }
+
+    /// The register as it stood at `at`, rebuilt from the change log.
+    pub async fn register_at(
+        &self,
+        only: Option<&str>,
+        at: Timestamp,
+    ) -> Result<Register, StoreError> {
+        let changes = self.changes(None, None, Some(at)).await?;
+        Ok(restrict(history::replay(&changes)?, only))
+    }
+
+    /// The changes of an organisation (or of one of its activities), oldest first.
+    pub async fn history(
+        &self,
+        organisation: &str,
+        activity: Option<&str>,
+    ) -> Result<Vec<Change>, StoreError> {
+        self.changes(Some(organisation), Some(activity), None).await
+    }
+
+    async fn changes(
+        &self,
+        organisation: Option<&str>,
+        activity: Option<Option<&str>>,
+        until: Option<Timestamp>,
+    ) -> Result<Vec<Change>, StoreError> {
+        let rows: Vec<Value> = self
+            .db
+            .query(
+                "SELECT <string> at AS at, author, organisation, activity, operation, position, before, after
+                 FROM change
+                 WHERE ($org = NONE OR organisation = $org)
+                   AND ($filter_activity = false OR activity = $activity)
+                   AND ($until = NONE OR at <= <datetime>$until)
+                 ORDER BY at, id",
+            )
+            .bind(("org", organisation.map(str::to_owned)))
+            .bind(("filter_activity", activity.is_some()))
+            .bind(("activity", activity.flatten().map(str::to_owned)))
+            .bind(("until", until.map(|t| t.to_string())))
+            .await?
+            .take(0)?;
+        rows.into_iter().map(history::Change::decode).collect()
+    }
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(value: Value) -> Result<T, StoreError> {
+    serde_json::from_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// An organisation's document: all its fields but its activities, which are stored apart (an
+/// empty list stays, so that a register written back has the fields it was read with).
+fn organisation_doc(org: &Organisation) -> Result<Value, StoreError> {
+    let mut org = org.clone();
+    org.activities = org.activities.as_ref().map(|_| Vec::new());
+    serde_json::to_value(org).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn activity_doc(activity: &Activity) -> Result<Value, StoreError> {
+    serde_json::to_value(activity).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// `only` one organisation and those its activities take data from, directly or not.
+fn restrict(mut register: Register, only: Option<&str>) -> Register {
+    let Some(only) = only else {
+        return register;
+    };
+    let mut wanted = std::collections::BTreeSet::from([only.to_owned()]);
+    loop {
+        let sources: Vec<String> = register
+            .organisations
+            .iter()
+            .filter(|o| wanted.contains(&o.id))
+            .flat_map(|o| o.activities().iter().flat_map(|a| a.sources()))
+            .filter_map(|s| match s {
+                crate::model::Source::Activity(a) => a.organisation.clone(),
+                _ => None,
+            })
+            .collect();
+        let before = wanted.len();
+        wanted.extend(sources);
+        if wanted.len() == before {
+            break;
+        }
+    }
+    register.organisations.retain(|o| wanted.contains(&o.id));
+    register
+}
+
+/// A register from organisation rows (position, id, document) and their activities.
+fn assemble(
+    mut organisations: Vec<(i64, String, Value)>,
+    mut activities: BTreeMap<String, Vec<(i64, Value)>>,
+) -> Result<Register, StoreError> {
+    organisations.sort_by_key(|(position, _, _)| *position);
+    let mut out = Vec::with_capacity(organisations.len());
+    for (_, slug, doc) in organisations {
+        let mut org: Organisation = decode(doc)?;
+        let mut docs = activities.remove(&slug).unwrap_or_default();
+        docs.sort_by_key(|(position, _)| *position);
+        let list = docs
+            .into_iter()
+            .map(|(_, d)| decode::<Activity>(d))
+            .collect::<Result<Vec<_>, _>>()?;
+        if !list.is_empty() || org.activities.is_some() {
+            org.activities = Some(list);
+        }
+        out.push(org);
+    }
+    Ok(Register {
+        format: crate::model::FORMAT.to_owned(),
+        organisations: out,
+    })
+}
