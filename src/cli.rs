@@ -47,6 +47,11 @@ pub enum Command {
     Export(store::ExportArgs),
     /// Liste les modifications d'un organisme ou d'une activité.
     History(store::HistoryArgs),
+    /// Comptes des utilisateurs du service.
+    User {
+        #[command(subcommand)]
+        command: users::UserCommand,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -144,6 +149,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Import(args) => store::import(&args),
         Command::Export(args) => store::export(&args),
         Command::History(args) => store::history(&args),
+        Command::User { command } => users::run(command),
     };
     match outcome {
         Ok(code) => code,
@@ -156,6 +162,7 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 mod store;
+mod users;
 
 /// Why a command stopped.
 enum Failure {

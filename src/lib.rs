@@ -2,6 +2,7 @@
 //! its purpose-limitation rules and their audit.
 
 pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod demo;
 pub mod model;

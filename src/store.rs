@@ -7,6 +7,7 @@
 //! register can be rebuilt as it stood on any date.
 
 mod history;
+mod users;
 
 use std::collections::BTreeMap;
 
@@ -27,10 +28,13 @@ const NAMESPACE: &str = "registre";
 const DATABASE: &str = "registre";
 
 /// Schema migrations, applied in order, each once, each in one transaction.
-const MIGRATIONS: [(&str, &str); 1] = [(
-    "001-register",
-    include_str!("store/schema/001-register.surql"),
-)];
+const MIGRATIONS: [(&str, &str); 2] = [
+    (
+        "001-register",
+        include_str!("store/schema/001-register.surql"),
+    ),
+    ("002-users", include_str!("store/schema/002-users.surql")),
+];
 
 /// A problem of the database, never of the register (registers are checked before storing).
 #[derive(Debug, Error)]
@@ -43,6 +47,10 @@ pub enum StoreError {
     Database(String),
     #[error("donnée illisible dans la base : {0}")]
     Corrupt(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
 }
 
 impl From<surrealdb::Error> for StoreError {

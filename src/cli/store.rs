@@ -71,7 +71,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Runtime::new().map_err(|e| Failure::Input(format!("registre: {e}")))
 }
 
-fn open(database: &Database) -> Result<(tokio::runtime::Runtime, Store), Failure> {
+pub(super) fn open(database: &Database) -> Result<(tokio::runtime::Runtime, Store), Failure> {
     let runtime = runtime()?;
     let store = runtime
         .block_on(Store::open(&database.url, Database::credentials().as_ref()))
@@ -79,7 +79,7 @@ fn open(database: &Database) -> Result<(tokio::runtime::Runtime, Store), Failure
     Ok((runtime, store))
 }
 
-fn store_failure(e: StoreError) -> Failure {
+pub(super) fn store_failure(e: StoreError) -> Failure {
     Failure::Input(format!("registre: {e}"))
 }
 

@@ -1,0 +1,138 @@
+//! `registre user add|list|passwd`: accounts of the register service.
+
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use jiff::Timestamp;
+
+use super::Failure;
+use super::store::{Database, open, store_failure};
+use crate::auth::{Grant, Role, User, check_password_strength, hash_password};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum UserCommand {
+    /// Crée un compte (le mot de passe est demandé, ou lu sur l'entrée standard).
+    Add {
+        /// Identifiant : l'adresse électronique de la personne.
+        login: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_enum)]
+        role: Role,
+        /// L'organisme concerné (tous pour un administrateur).
+        #[arg(long, required_if_eq_any = [("role", "dpo"), ("role", "agent"), ("role", "auditor")])]
+        organisation: Option<String>,
+        /// Lit le mot de passe sur la première ligne de l'entrée standard.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        database: Database,
+    },
+    /// Liste les comptes et leurs rôles.
+    List {
+        #[command(flatten)]
+        database: Database,
+    },
+    /// Change le mot de passe d'un compte.
+    Passwd {
+        login: String,
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        database: Database,
+    },
+}
+
+pub fn run(command: UserCommand) -> Result<ExitCode, Failure> {
+    match command {
+        UserCommand::Add {
+            login,
+            name,
+            role,
+            organisation,
+            password_stdin,
+            database,
+        } => {
+            if !validator::ValidateEmail::validate_email(&login) {
+                return Err(Failure::Input(format!(
+                    "registre: identifiant `{login}` invalide : attendu une adresse électronique"
+                )));
+            }
+            let organisation = if role == Role::Admin {
+                None
+            } else {
+                organisation
+            };
+            let hash = new_password(&login, password_stdin)?;
+            let user = User {
+                login,
+                name,
+                grants: vec![Grant { role, organisation }],
+                disabled: false,
+            };
+            let (runtime, store) = open(&database)?;
+            runtime
+                .block_on(store.add_user(&user, &hash, Timestamp::now()))
+                .map_err(store_failure)?;
+            println!("compte `{}` créé ({})", user.login, role.as_str());
+        }
+        UserCommand::List { database } => {
+            let (runtime, store) = open(&database)?;
+            let users = runtime.block_on(store.users()).map_err(store_failure)?;
+            let mut out = io::BufWriter::new(io::stdout().lock());
+            for user in users {
+                let grants: Vec<String> = user
+                    .grants
+                    .iter()
+                    .map(|g| match &g.organisation {
+                        Some(o) => format!("{}@{o}", g.role.as_str()),
+                        None => g.role.as_str().to_owned(),
+                    })
+                    .collect();
+                let state = if user.disabled { " (désactivé)" } else { "" };
+                writeln!(
+                    out,
+                    "{}\t{}\t{}{state}",
+                    user.login,
+                    user.name,
+                    grants.join(", ")
+                )?;
+            }
+            out.flush()?;
+        }
+        UserCommand::Passwd {
+            login,
+            password_stdin,
+            database,
+        } => {
+            let hash = new_password(&login, password_stdin)?;
+            let (runtime, store) = open(&database)?;
+            runtime
+                .block_on(store.set_password(&login, &hash, Timestamp::now()))
+                .map_err(store_failure)?;
+            println!("mot de passe de `{login}` changé");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads a new password (hidden on a terminal), checks its strength and hashes it.
+fn new_password(login: &str, from_stdin: bool) -> Result<String, Failure> {
+    let password = if from_stdin || !io::stdin().is_terminal() {
+        let mut line = String::new();
+        io::stdin().lock().read_line(&mut line)?;
+        line.trim_end_matches(['\n', '\r']).to_owned()
+    } else {
+        let first = rpassword::prompt_password("Mot de passe : ")?;
+        let again = rpassword::prompt_password("Encore une fois : ")?;
+        if first != again {
+            return Err(Failure::Input(
+                "registre: les deux saisies diffèrent".to_owned(),
+            ));
+        }
+        first
+    };
+    check_password_strength(&password, login)
+        .map_err(|e| Failure::Input(format!("registre: {e}")))?;
+    hash_password(&password).map_err(|e| Failure::Input(format!("registre: {e}")))
+}

@@ -1,0 +1,116 @@
+//! The user repository: accounts, their roles and password hashes.
+
+use jiff::Timestamp;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Store, StoreError, decode};
+use crate::auth::{Grant, User};
+
+#[derive(Deserialize)]
+struct StoredUser {
+    login: String,
+    name: String,
+    grants: Vec<Grant>,
+    disabled: bool,
+    password_hash: String,
+}
+
+impl StoredUser {
+    fn user(self) -> User {
+        User {
+            login: self.login,
+            name: self.name,
+            grants: self.grants,
+            disabled: self.disabled,
+        }
+    }
+}
+
+impl Store {
+    /// Creates an account; an existing login is refused.
+    pub async fn add_user(
+        &self,
+        user: &User,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        if self.user_with_hash(&user.login).await?.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "l'utilisateur `{}` existe déjà",
+                user.login
+            )));
+        }
+        let record = json!({
+            "login": user.login,
+            "name": user.name,
+            "grants": user.grants,
+            "disabled": user.disabled,
+            "password_hash": password_hash,
+            "at": now.to_string(),
+        });
+        self.db
+            .query(
+                "CREATE user CONTENT { login: $u.login, name: $u.name, grants: $u.grants, disabled: $u.disabled,
+                    password_hash: $u.password_hash, created_at: <datetime>$u.at, updated_at: <datetime>$u.at };",
+            )
+            .bind(("u", record))
+            .await
+            .and_then(|r| r.check())?;
+        Ok(())
+    }
+
+    /// Every account, by login.
+    pub async fn users(&self) -> Result<Vec<User>, StoreError> {
+        let rows: Vec<Value> = self
+            .db
+            .query("SELECT login, name, grants, disabled, password_hash FROM user ORDER BY login")
+            .await?
+            .take(0)?;
+        rows.into_iter()
+            .map(|r| decode::<StoredUser>(r).map(StoredUser::user))
+            .collect()
+    }
+
+    /// An account and its password hash, to check a password.
+    pub async fn user_with_hash(&self, login: &str) -> Result<Option<(User, String)>, StoreError> {
+        let rows: Vec<Value> = self
+            .db
+            .query("SELECT login, name, grants, disabled, password_hash FROM user WHERE login = $login")
+            .bind(("login", login.to_owned()))
+            .await?
+            .take(0)?;
+        rows.into_iter()
+            .next()
+            .map(|r| {
+                decode::<StoredUser>(r).map(|s| {
+                    let hash = s.password_hash.clone();
+                    (s.user(), hash)
+                })
+            })
+            .transpose()
+    }
+
+    /// Replaces a password hash; an unknown login is an error.
+    pub async fn set_password(
+        &self,
+        login: &str,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let updated: Vec<Value> = self
+            .db
+            .query("UPDATE user SET password_hash = $hash, updated_at = <datetime>$at WHERE login = $login RETURN login")
+            .bind(("login", login.to_owned()))
+            .bind(("hash", password_hash.to_owned()))
+            .bind(("at", now.to_string()))
+            .await?
+            .take(0)?;
+        if updated.is_empty() {
+            return Err(StoreError::NotFound(format!(
+                "utilisateur `{login}` inconnu"
+            )));
+        }
+        Ok(())
+    }
+}
