@@ -28,7 +28,7 @@ const NAMESPACE: &str = "registre";
 const DATABASE: &str = "registre";
 
 /// Schema migrations, applied in order, each once, each in one transaction.
-const MIGRATIONS: [(&str, &str); 2] = [
+pub const MIGRATIONS: [(&str, &str); 2] = [
     (
         "001-register",
         include_str!("store/schema/001-register.surql"),
@@ -107,6 +107,16 @@ struct StoredActivity {
 impl Store {
     /// Connects, selects registre's namespace and database, and brings the schema up to date.
     pub async fn open(url: &str, credentials: Option<&Credentials>) -> Result<Self, StoreError> {
+        Self::open_with(url, credentials, &MIGRATIONS).await
+    }
+
+    /// [`Store::open`] with other migrations: lets tests check that a failing one changes nothing.
+    #[doc(hidden)]
+    pub async fn open_with(
+        url: &str,
+        credentials: Option<&Credentials>,
+        migrations: &[(&str, &str)],
+    ) -> Result<Self, StoreError> {
         let connect_error = |e: surrealdb::Error| StoreError::Connect {
             url: url.to_owned(),
             message: e.to_string(),
@@ -133,11 +143,11 @@ impl Store {
             .await
             .map_err(connect_error)?;
         let store = Store { db };
-        store.migrate().await?;
+        store.migrate(migrations).await?;
         Ok(store)
     }
 
-    async fn migrate(&self) -> Result<(), StoreError> {
+    async fn migrate(&self, migrations: &[(&str, &str)]) -> Result<(), StoreError> {
         self.db
             .query(
                 "DEFINE TABLE IF NOT EXISTS migration SCHEMAFULL;
@@ -151,7 +161,7 @@ impl Store {
             .query("SELECT VALUE name FROM migration")
             .await?
             .take(0)?;
-        for (name, statements) in MIGRATIONS {
+        for (name, statements) in migrations.iter().copied() {
             if applied.iter().any(|a| a == name) {
                 continue;
             }

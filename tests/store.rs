@@ -212,3 +212,51 @@ async fn an_unreachable_server_is_a_clear_error() {
     let message = error.to_string();
     assert!(message.contains("ws://127.0.0.1:9"), "{message}");
 }
+
+/// Opens a database folder that the previous handle of this process may still be closing.
+async fn reopen(
+    url: &str,
+    migrations: &[(&str, &str)],
+) -> Result<Store, registre::store::StoreError> {
+    for _ in 0..100 {
+        match Store::open_with(url, None, migrations).await {
+            Err(registre::store::StoreError::Connect { message, .. })
+                if message.contains("locked") =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            other => return other,
+        }
+    }
+    panic!("the database folder stayed locked");
+}
+
+#[tokio::test]
+async fn a_failing_migration_stops_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("surrealkv://{}", dir.path().join("db").display());
+    drop(Store::open(&url, None).await.unwrap());
+    let with = |third: &'static str| {
+        let mut all = registre::store::MIGRATIONS.to_vec();
+        all.push(("003-consent", third));
+        all
+    };
+    // The second statement has a typo: the whole migration is refused.
+    let broken =
+        with("DEFINE TABLE consent SCHEMAFULL;\nDEFINE FIELD subject ON consent TYPE strnig;");
+    let error = reopen(&url, &broken)
+        .await
+        .err()
+        .expect("the broken migration is refused");
+    let message = error.to_string();
+    assert!(
+        message.contains("003-consent") && message.contains("rien n'a été modifié"),
+        "{message}"
+    );
+    // Nothing of it stayed: the corrected migration defines the same table from scratch.
+    let fixed =
+        with("DEFINE TABLE consent SCHEMAFULL;\nDEFINE FIELD subject ON consent TYPE string;");
+    reopen(&url, &fixed)
+        .await
+        .expect("the corrected migration applies");
+}
