@@ -47,6 +47,10 @@ pub enum Command {
     Export(store::ExportArgs),
     /// Liste les modifications d'un organisme ou d'une activité.
     History(store::HistoryArgs),
+    /// Sauvegarde toute la base (schéma, registre, historique, comptes) dans un fichier.
+    Backup(store::FileArgs),
+    /// Restaure une sauvegarde dans une base neuve.
+    Restore(store::FileArgs),
     /// Comptes des utilisateurs du service.
     User {
         #[command(subcommand)]
@@ -150,6 +154,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Export(args) => store::export(&args),
         Command::History(args) => store::history(&args),
         Command::User { command } => users::run(command),
+        Command::Backup(args) => store::backup(&args),
+        Command::Restore(args) => store::restore(&args),
     };
     match outcome {
         Ok(code) => code,

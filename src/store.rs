@@ -181,6 +181,17 @@ impl Store {
         Ok(())
     }
 
+    /// Writes the whole database (schema, register, history, accounts) as a SurrealQL file.
+    /// Embedded databases only: a SurrealDB server is backed up with its own tools.
+    pub async fn backup(&self, path: &std::path::Path) -> Result<(), StoreError> {
+        self.db.export(path).await.map_err(StoreError::from)
+    }
+
+    /// Loads a backup into this database, which should be new.
+    pub async fn restore(&self, path: &std::path::Path) -> Result<(), StoreError> {
+        self.db.import(path).await.map_err(StoreError::from)
+    }
+
     /// Stores a register: each organisation replaces the one of the same id (activities it no
     /// longer lists are deleted), and every actual change is recorded under `author` at `now`.
     pub async fn import(

@@ -201,6 +201,17 @@ fn data_survive_a_restart() {
     let output = common::registre(&["export", "--organisation", "nulle-part", "--database", &url]);
     assert_eq!(output.status.code(), Some(2));
     assert!(common::stderr(&output).contains("nulle-part"));
+
+    // A backup, restored into a new database, gives the same register.
+    let backup = dir.path().join("sauvegarde.surql");
+    run(&["backup", backup.to_str().unwrap()]);
+    let other = format!("surrealkv://{}", dir.path().join("other").display());
+    let restored = common::registre(&["restore", backup.to_str().unwrap(), "--database", &other]);
+    assert!(restored.status.success(), "{}", common::stderr(&restored));
+    let exported = common::registre(&["export", "--database", &other]);
+    assert_eq!(common::load(&common::stdout(&exported)), corrected(&demo));
+    let missing = common::registre(&["restore", "nulle-part.surql", "--database", &other]);
+    assert_eq!(missing.status.code(), Some(2));
 }
 
 #[tokio::test]
@@ -259,4 +270,56 @@ async fn a_failing_migration_stops_and_changes_nothing() {
     reopen(&url, &fixed)
         .await
         .expect("the corrected migration applies");
+}
+
+#[tokio::test]
+async fn a_backup_restores_register_history_and_accounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sauvegarde.surql");
+    let demo = common::load(DEMO);
+    let source = Store::open("mem://", None).await.unwrap();
+    source
+        .import(&demo, "dpo@opsn", at("2026-01-10T09:00:00Z"))
+        .await
+        .unwrap();
+    source
+        .import(&corrected(&demo), "dpo@opsn", at("2026-02-01T09:00:00Z"))
+        .await
+        .unwrap();
+    let dpo = registre::auth::User {
+        login: "dpo@opsn.fr".into(),
+        name: "Service DPO".into(),
+        grants: vec![registre::auth::Grant {
+            role: registre::auth::Role::Dpo,
+            organisation: Some("saint-aubin".into()),
+        }],
+        disabled: false,
+    };
+    let hash = registre::auth::hash_password("cheval batterie agrafe correct").unwrap();
+    source
+        .add_user(&dpo, &hash, at("2026-01-10T09:00:00Z"))
+        .await
+        .unwrap();
+    source.backup(&file).await.unwrap();
+
+    let target = Store::open("mem://", None).await.unwrap();
+    target.restore(&file).await.unwrap();
+    assert_eq!(target.register(None).await.unwrap(), corrected(&demo));
+    assert_eq!(
+        target
+            .register_at(None, at("2026-01-31T00:00:00Z"))
+            .await
+            .unwrap(),
+        demo
+    );
+    assert_eq!(
+        target
+            .history("saint-aubin", Some("videoprotection"))
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    let (user, stored) = target.user_with_hash("dpo@opsn.fr").await.unwrap().unwrap();
+    assert_eq!((user, stored), (dpo, hash));
 }

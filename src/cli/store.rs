@@ -67,6 +67,37 @@ pub struct HistoryArgs {
     pub database: Database,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct FileArgs {
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub database: Database,
+}
+
+pub fn backup(args: &FileArgs) -> Result<ExitCode, Failure> {
+    let (runtime, store) = open(&args.database)?;
+    runtime
+        .block_on(store.backup(&args.file))
+        .map_err(store_failure)?;
+    println!("base sauvegardée dans {}", args.file.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn restore(args: &FileArgs) -> Result<ExitCode, Failure> {
+    if !args.file.is_file() {
+        return Err(Failure::Input(format!(
+            "registre: {} : fichier introuvable",
+            args.file.display()
+        )));
+    }
+    let (runtime, store) = open(&args.database)?;
+    runtime
+        .block_on(store.restore(&args.file))
+        .map_err(store_failure)?;
+    println!("sauvegarde {} restaurée", args.file.display());
+    Ok(ExitCode::SUCCESS)
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Runtime::new().map_err(|e| Failure::Input(format!("registre: {e}")))
 }
