@@ -34,27 +34,17 @@ pub(super) fn guards(policy: &Policy) -> Vec<Guard> {
     conditions
         .iter()
         .filter(|c| c["kind"] == "when")
-        .flat_map(|c| conjuncts(&c["body"]))
+        .flat_map(|c| operands(&c["body"], "&&"))
         .filter_map(guard)
         .collect()
 }
 
-fn conjuncts(expr: &Value) -> Vec<&Value> {
-    match expr.get("&&") {
-        Some(and) => {
-            let mut out = conjuncts(&and["left"]);
-            out.extend(conjuncts(&and["right"]));
-            out
-        }
-        None => vec![expr],
-    }
-}
-
-fn disjuncts(expr: &Value) -> Vec<&Value> {
-    match expr.get("||") {
-        Some(or) => {
-            let mut out = disjuncts(&or["left"]);
-            out.extend(disjuncts(&or["right"]));
+/// The operands of a chain of `op` (`&&` or `||`), in order.
+fn operands<'v>(expr: &'v Value, op: &str) -> Vec<&'v Value> {
+    match expr.get(op) {
+        Some(pair) => {
+            let mut out = operands(&pair["left"], op);
+            out.extend(operands(&pair["right"], op));
             out
         }
         None => vec![expr],
@@ -65,7 +55,7 @@ fn disjuncts(expr: &Value) -> Vec<&Value> {
 fn guard(expr: &Value) -> Option<Guard> {
     let mut on_resource = None;
     let mut any_of = Vec::new();
-    for test in disjuncts(expr) {
+    for test in operands(expr, "||") {
         let test = test.get("in")?;
         let var = test["left"]["Var"].as_str()?;
         let resource = match var {
