@@ -57,11 +57,8 @@ fn identical_activities_of_different_organisations_get_their_own_answers() {
 
 #[test]
 fn a_pack_naming_an_organisation_is_evaluated_activity_by_activity() {
-    let dir = tempfile::tempdir().unwrap();
-    let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
-    common::copy_dir(&policies, dir.path());
     let rule = "@id(\"ville-only\")\n@kind(\"register.incomplete\")\n@severity(\"info\")\n@law(\"l\")\n@message(\"m\")\n@remedy(\"r\")\nforbid (principal, action == Action::\"declare\", resource == Organisation::\"club\");\n";
-    std::fs::write(dir.path().join("rules/local.cedar"), rule).unwrap();
+    let dir = common::pack_with("local.cedar", rule);
     let mut pack = PolicyPack::from_dir(dir.path()).unwrap();
     assert!(pack.names_entities());
     assert!(pack.disable(&[]).is_empty());
@@ -126,13 +123,8 @@ fn shared_and_sliced_answers_equal_the_plain_evaluation() {
     );
 
     // The same rules plus one that names an organisation: nothing is shared any more.
-    let dir = tempfile::tempdir().unwrap();
-    common::copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"),
-        dir.path(),
-    );
     let rule = "@id(\"names-an-organisation\")\n@kind(\"register.incomplete\")\n@severity(\"info\")\n@law(\"l\")\n@message(\"m\")\n@remedy(\"r\")\nforbid (principal, action == Action::\"declare\", resource == Organisation::\"nobody\");\n";
-    std::fs::write(dir.path().join("rules/local.cedar"), rule).unwrap();
+    let dir = common::pack_with("local.cedar", rule);
     let plain = PolicyPack::from_dir(dir.path()).unwrap().without_slicing();
     assert!(plain.names_entities());
     let slow = audit(&register, &plain).unwrap();

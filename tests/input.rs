@@ -126,13 +126,8 @@ fn json_registers_are_checked_the_same_way() {
 
 #[test]
 fn a_rule_with_a_type_error_is_refused_with_file_and_line() {
-    let dir = tempfile::tempdir().unwrap();
-    common::copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"),
-        dir.path(),
-    );
     let bad = "// a rule on an attribute that does not exist\n\n@id(\"bad-rule\")\n@kind(\"register.incomplete\")\n@severity(\"moyenne\")\n@law(\"RGPD art. 30\")\n@message(\"m\")\n@remedy(\"r\")\nforbid (principal, action == Action::\"declare\", resource)\nwhen { principal.colour == \"bleu\" };\n";
-    std::fs::write(dir.path().join("rules/bad.cedar"), bad).unwrap();
+    let dir = common::pack_with("bad.cedar", bad);
     let output = registre(&["policies", "check", dir.path().to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let err = stderr(&output);
@@ -150,13 +145,8 @@ fn a_rule_with_a_type_error_is_refused_with_file_and_line() {
 
 #[test]
 fn a_rule_without_annotations_or_with_an_unknown_kind_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    common::copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"),
-        dir.path(),
-    );
     let bad = "@id(\"no-law\")\n@kind(\"register.incomplete\")\n@severity(\"moyenne\")\n@message(\"m\")\n@remedy(\"r\")\nforbid (principal, action == Action::\"declare\", resource);\n\n@id(\"odd-kind\")\n@kind(\"purpose.bad\")\n@severity(\"moyenne\")\n@law(\"l\")\n@message(\"m\")\n@remedy(\"r\")\nforbid (principal, action == Action::\"declare\", resource);\n";
-    std::fs::write(dir.path().join("rules/bad.cedar"), bad).unwrap();
+    let dir = common::pack_with("bad.cedar", bad);
     let output = registre(&["policies", "check", dir.path().to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1));
     let err = stderr(&output);

@@ -44,8 +44,18 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// Copies a folder (a rule pack) to make a variant of it.
-pub fn copy_dir(from: &Path, to: &Path) {
+/// A copy of the built-in rule pack with one more rule file, `rules/{file}`.
+pub fn pack_with(file: &str, rules: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"),
+        dir.path(),
+    );
+    std::fs::write(dir.path().join("rules").join(file), rules).unwrap();
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let path = entry.unwrap().path();
