@@ -3,10 +3,14 @@
 //! stored as salted Argon2id hashes, never in clear.
 
 mod password;
+mod session;
+mod token;
 
 use serde::{Deserialize, Serialize};
 
 pub use password::{PasswordError, check_password_strength, hash_password, verify_password};
+pub use session::{IDLE_TIMEOUT, MAX_FAILURES, Session, Sessions, THROTTLE_WINDOW, Throttle};
+pub use token::{TOKEN_PREFIX, new_token, random_bytes, random_secret, token_hash};
 
 /// What a user may do, for one organisation or for all (admin).
 #[derive(

@@ -26,6 +26,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Lance le service web (interface et API JSON) ; au premier démarrage, crée un compte
+    /// administrateur et charge la commune de démonstration.
+    Serve(serve::ServeArgs),
     /// Audite un ou plusieurs fichiers de registre, hors ligne.
     Audit(AuditArgs),
     /// Vérifie un jeu de règles (schéma, annotations, typage).
@@ -146,6 +149,7 @@ pub enum DemoCommand {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> ExitCode {
     let outcome = match cli.command {
+        Command::Serve(args) => serve::serve(&args),
         Command::Audit(args) => audit_files(&args),
         Command::Policies { command } => policies(command),
         Command::Vocabulary(args) => vocabulary(&args),
@@ -167,6 +171,7 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
+mod serve;
 mod store;
 mod users;
 

@@ -6,6 +6,8 @@ pub mod auth;
 pub mod cli;
 pub mod demo;
 pub mod model;
+pub mod render;
 pub mod store;
 pub mod vocabulary;
+pub mod web;
 pub mod yaml;

@@ -10,7 +10,7 @@ mod register;
 mod shape;
 
 pub use check::check_siren;
-pub use load::{InputError, LoadError, SourceFormat, load_str, to_json, to_yaml};
+pub use load::{InputError, LoadError, SourceFormat, load_str, load_value, to_json, to_yaml};
 pub use period::Period;
 pub use register::*;
 

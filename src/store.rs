@@ -6,7 +6,9 @@
 //! change goes with a record of it (who, when, before, after) in the same transaction, so the
 //! register can be rebuilt as it stood on any date.
 
+mod access;
 mod history;
+mod records;
 mod users;
 
 use std::collections::BTreeMap;
@@ -19,7 +21,9 @@ use surrealdb::engine::any::{self, Any};
 use surrealdb::opt::auth::Root;
 use thiserror::Error;
 
+pub use access::{EVENT_RETENTION_DAYS, Event, Token};
 pub use history::{Change, FieldChange, Operation};
+pub use records::{Dependent, WriteMode, Written};
 
 use crate::model::{Activity, Organisation, Register};
 
@@ -28,12 +32,13 @@ const NAMESPACE: &str = "registre";
 const DATABASE: &str = "registre";
 
 /// Schema migrations, applied in order, each once, each in one transaction.
-pub const MIGRATIONS: [(&str, &str); 2] = [
+pub const MIGRATIONS: [(&str, &str); 3] = [
     (
         "001-register",
         include_str!("store/schema/001-register.surql"),
     ),
     ("002-users", include_str!("store/schema/002-users.surql")),
+    ("003-access", include_str!("store/schema/003-access.surql")),
 ];
 
 /// A problem of the database, never of the register (registers are checked before storing).

@@ -22,7 +22,7 @@ pub struct Database {
 }
 
 impl Database {
-    fn credentials() -> Option<Credentials> {
+    pub(super) fn credentials() -> Option<Credentials> {
         let username = std::env::var("REGISTRE_DATABASE_USER").ok()?;
         let password = std::env::var("REGISTRE_DATABASE_PASSWORD").unwrap_or_default();
         Some(Credentials { username, password })

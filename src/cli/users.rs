@@ -41,6 +41,18 @@ pub enum UserCommand {
         #[command(flatten)]
         database: Database,
     },
+    /// Désactive un compte : connexion refusée, sessions et jetons d'API sans effet.
+    Disable {
+        login: String,
+        #[command(flatten)]
+        database: Database,
+    },
+    /// Réactive un compte désactivé.
+    Enable {
+        login: String,
+        #[command(flatten)]
+        database: Database,
+    },
 }
 
 pub fn run(command: UserCommand) -> Result<ExitCode, Failure> {
@@ -112,6 +124,8 @@ pub fn run(command: UserCommand) -> Result<ExitCode, Failure> {
                 .map_err(store_failure)?;
             println!("mot de passe de `{login}` changé");
         }
+        UserCommand::Disable { login, database } => set_disabled(&login, true, &database)?,
+        UserCommand::Enable { login, database } => set_disabled(&login, false, &database)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -135,4 +149,18 @@ fn new_password(login: &str, from_stdin: bool) -> Result<String, Failure> {
     check_password_strength(&password, login)
         .map_err(|e| Failure::Input(format!("registre: {e}")))?;
     hash_password(&password).map_err(|e| Failure::Input(format!("registre: {e}")))
+}
+
+fn set_disabled(login: &str, disabled: bool, database: &Database) -> Result<(), Failure> {
+    let (runtime, store) = open(database)?;
+    runtime
+        .block_on(store.set_disabled(login, disabled, Timestamp::now()))
+        .map_err(store_failure)?;
+    let state = if disabled {
+        "désactivé"
+    } else {
+        "réactivé"
+    };
+    println!("compte `{login}` {state}");
+    Ok(())
 }

@@ -136,7 +136,7 @@ fn read_thorough(
     vocabulary: &Vocabulary,
     countries: &Countries,
 ) -> Result<Register, LoadError> {
-    let mut value = match format {
+    let value = match format {
         SourceFormat::Yaml => crate::yaml::parse(text).map_err(|e| LoadError {
             errors: vec![InputError {
                 path: String::new(),
@@ -152,6 +152,18 @@ fn read_thorough(
             }],
         })?,
     };
+    load_value(value, vocabulary, countries).map_err(|e| LoadError {
+        errors: with_lines(text, format, e.errors),
+    })
+}
+
+/// Checks a register given as a JSON tree (an API request body), listing every error with its
+/// path.
+pub fn load_value(
+    mut value: Value,
+    vocabulary: &Vocabulary,
+    countries: &Countries,
+) -> Result<Register, LoadError> {
     remove_nulls(&mut value);
     let errors = match Register::deserialize(&value) {
         Ok(register) => {
@@ -170,9 +182,7 @@ fn read_thorough(
             }
         }
     };
-    Err(LoadError {
-        errors: with_lines(text, format, errors),
-    })
+    Err(LoadError { errors })
 }
 
 /// The structural errors, plus the errors of values found once the structural ones are set

@@ -114,3 +114,29 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// Disables or re-enables an account: a disabled account cannot sign in, and its sessions
+    /// and API tokens stop working at their next request.
+    pub async fn set_disabled(
+        &self,
+        login: &str,
+        disabled: bool,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let updated: Vec<Value> = self
+            .db
+            .query("UPDATE user SET disabled = $disabled, updated_at = <datetime>$at WHERE login = $login RETURN login")
+            .bind(("login", login.to_owned()))
+            .bind(("disabled", disabled))
+            .bind(("at", now.to_string()))
+            .await?
+            .take(0)?;
+        if updated.is_empty() {
+            return Err(StoreError::NotFound(format!(
+                "utilisateur `{login}` inconnu"
+            )));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,156 @@
+//! `registre serve`: the register service on the embedded database by default. On first
+//! start it creates an administrator account and loads the demo commune.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use jiff::Timestamp;
+use rocket::config::{Config, LogLevel};
+use rocket::fairing::AdHoc;
+use rocket::figment::Figment;
+use rocket::figment::providers::{Env, Format, Serialized, Toml};
+
+use super::Failure;
+use super::store::{DEFAULT_DATABASE, Database, store_failure};
+use crate::audit::PolicyPack;
+use crate::auth::{Grant, Role, User, hash_password, random_bytes, random_secret};
+use crate::render::Templates;
+use crate::store::Store;
+use crate::web::{self, App};
+
+/// The first administrator's login, created on first start.
+pub const FIRST_ADMIN: &str = "admin@registre.invalid";
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Base de données : surrealkv://DOSSIER, mem:// ou ws://HÔTE:PORT ; sinon `database_url`
+    /// de Rocket.toml, sinon surrealkv://data/registre.
+    #[arg(long = "database", env = "REGISTRE_DATABASE_URL")]
+    pub database: Option<String>,
+    /// Adresse d'écoute (127.0.0.1 par défaut, ou `address` de Rocket.toml).
+    #[arg(long)]
+    pub address: Option<std::net::IpAddr>,
+    /// Port (8000 par défaut, ou `port` de Rocket.toml ; 0 : un port libre).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Ne charge pas la commune de démonstration dans une base vide.
+    #[arg(long)]
+    pub no_demo: bool,
+}
+
+/// Rocket's own configuration sources (Rocket.toml, `ROCKET_*` variables) over registre's
+/// defaults, then the command line.
+fn figment(args: &ServeArgs) -> Figment {
+    let defaults = Config {
+        log_level: LogLevel::Critical,
+        cli_colors: false,
+        ..Config::default()
+    };
+    let mut figment = Figment::from(Serialized::defaults(defaults))
+        .merge(Toml::file(Env::var_or("ROCKET_CONFIG", "Rocket.toml")).nested())
+        .merge(Env::prefixed("ROCKET_").ignore(&["PROFILE"]).global());
+    if let Some(address) = args.address {
+        figment = figment.merge(("address", address));
+    }
+    if let Some(port) = args.port {
+        figment = figment.merge(("port", port));
+    }
+    figment
+}
+
+pub fn serve(args: &ServeArgs) -> Result<ExitCode, Failure> {
+    let figment = figment(args);
+    let url = args
+        .database
+        .clone()
+        .or_else(|| figment.extract_inner::<String>("database_url").ok())
+        .unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
+    let pack = PolicyPack::builtin().map_err(|e| Failure::Input(format!("registre: {e}")))?;
+    let templates = Templates::builtin().map_err(|e| Failure::Input(format!("registre: {e}")))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Input(format!("registre: {e}")))?;
+    runtime.block_on(async {
+        let store = Store::open(&url, Database::credentials().as_ref())
+            .await
+            .map_err(store_failure)?;
+        first_start(&store, &pack, args.no_demo).await?;
+        store
+            .prune_events(Timestamp::now())
+            .await
+            .map_err(store_failure)?;
+        // One key for every server of a shared database.
+        let secret = store
+            .setting_or_init("secret_key", new_secret_key())
+            .await
+            .map_err(store_failure)?;
+        let app = App::new(store, Arc::new(pack), templates);
+        let rocket = web::rocket(app, figment.merge(("secret_key", secret))).attach(
+            AdHoc::on_liftoff("address", |rocket| {
+                Box::pin(async move {
+                    let config = rocket.config();
+                    println!(
+                        "registre écoute sur http://{}:{}/",
+                        config.address, config.port
+                    );
+                })
+            }),
+        );
+        rocket
+            .launch()
+            .await
+            .map(|_| ExitCode::SUCCESS)
+            .map_err(|e| Failure::Input(format!("registre: démarrage impossible : {e}")))
+    })
+}
+
+/// 512 random bits, base64: the key that signs and encrypts session cookies.
+fn new_secret_key() -> String {
+    STANDARD.encode(random_bytes::<64>())
+}
+
+/// An empty database gets an administrator (its password printed once) and, unless asked
+/// not to, the demo commune.
+async fn first_start(store: &Store, pack: &PolicyPack, no_demo: bool) -> Result<(), Failure> {
+    let now = Timestamp::now();
+    if store.users().await.map_err(store_failure)?.is_empty() {
+        let password = random_secret();
+        let hash =
+            hash_password(&password).map_err(|e| Failure::Input(format!("registre: {e}")))?;
+        let admin = User {
+            login: FIRST_ADMIN.to_owned(),
+            name: "Administrateur".to_owned(),
+            grants: vec![Grant {
+                role: Role::Admin,
+                organisation: None,
+            }],
+            disabled: false,
+        };
+        store
+            .add_user(&admin, &hash, now)
+            .await
+            .map_err(store_failure)?;
+        println!("Premier compte administrateur : {FIRST_ADMIN}");
+        println!("Mot de passe (affiché une seule fois) : {password}");
+        println!("Changez-le avec : registre user passwd {FIRST_ADMIN}");
+    }
+    if !no_demo
+        && store
+            .organisation_ids()
+            .await
+            .map_err(store_failure)?
+            .is_empty()
+    {
+        let register = crate::demo::demo_register(&pack.vocabulary, &pack.countries)
+            .map_err(|e| Failure::Input(format!("registre: registre de démonstration : {e}")))?;
+        store
+            .import(&register, "registre (démonstration)", now)
+            .await
+            .map_err(store_failure)?;
+        println!("Registre de démonstration chargé (une commune et son CCAS).");
+    }
+    Ok(())
+}

@@ -1,0 +1,365 @@
+//! One organisation or one activity at a time: what the API reads and writes. Each write and
+//! its change record go in one transaction, and a write never leaves the register unreadable
+//! (an activity other activities take data from cannot be deleted).
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{Store, StoreError, activity_doc, decode, organisation_doc};
+use crate::model::{Activity, Organisation, Source};
+
+/// Whether a write creates a record or replaces one that must exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    Create,
+    Update,
+}
+
+impl WriteMode {
+    fn as_str(self) -> &'static str {
+        match self {
+            WriteMode::Create => "create",
+            WriteMode::Update => "update",
+        }
+    }
+}
+
+/// What a write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Created,
+    Updated,
+    /// The stored record already said exactly this: nothing written, nothing recorded.
+    Unchanged,
+}
+
+/// An activity that takes data from another one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependent {
+    pub organisation: String,
+    pub activity: String,
+}
+
+/// The error a transaction raises (`THROW`) when the record is not in the state the write
+/// expects; told apart from database errors by this prefix.
+const MISSING: &str = "registre:missing";
+const EXISTS: &str = "registre:exists";
+
+fn write_error(e: surrealdb::Error, what: &str) -> StoreError {
+    let message = e.to_string();
+    if message.contains(MISSING) {
+        StoreError::NotFound(format!("{what} introuvable"))
+    } else if message.contains(EXISTS) {
+        StoreError::Conflict(format!("{what} existe déjà"))
+    } else {
+        StoreError::Database(message)
+    }
+}
+
+impl Store {
+    /// The ids of every organisation, in register order.
+    pub async fn organisation_ids(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .db
+            .query("SELECT VALUE slug FROM organisation ORDER BY position")
+            .await?
+            .take(0)?)
+    }
+
+    /// One organisation, without its activities.
+    pub async fn organisation(&self, id: &str) -> Result<Option<Organisation>, StoreError> {
+        let docs: Vec<Value> = self
+            .db
+            .query("SELECT VALUE doc FROM type::record('organisation', $org)")
+            .bind(("org", id.to_owned()))
+            .await?
+            .take(0)?;
+        docs.into_iter().next().map(decode).transpose()
+    }
+
+    /// The activities of an organisation, in register order.
+    pub async fn activities(&self, organisation: &str) -> Result<Vec<Activity>, StoreError> {
+        let docs: Vec<Value> = self
+            .db
+            .query("SELECT VALUE doc FROM activity WHERE organisation = $org ORDER BY position")
+            .bind(("org", organisation.to_owned()))
+            .await?
+            .take(0)?;
+        docs.into_iter().map(decode).collect()
+    }
+
+    /// One activity.
+    pub async fn activity(
+        &self,
+        organisation: &str,
+        id: &str,
+    ) -> Result<Option<Activity>, StoreError> {
+        let docs: Vec<Value> = self
+            .db
+            .query("SELECT VALUE doc FROM type::record('activity', [$org, $slug])")
+            .bind(("org", organisation.to_owned()))
+            .bind(("slug", id.to_owned()))
+            .await?
+            .take(0)?;
+        docs.into_iter().next().map(decode).transpose()
+    }
+
+    /// Creates or replaces an organisation's own fields (its activities are written apart).
+    pub async fn save_organisation(
+        &self,
+        organisation: &Organisation,
+        mode: WriteMode,
+        author: &str,
+        now: Timestamp,
+    ) -> Result<Written, StoreError> {
+        let doc = organisation_doc(organisation)?;
+        let current = self.organisation(&organisation.id).await?;
+        if let Some(current) = &current
+            && mode == WriteMode::Update
+            && organisation_doc(current)? == doc
+        {
+            return Ok(Written::Unchanged);
+        }
+        self.db
+            .query(
+                "BEGIN TRANSACTION;
+                 LET $current = (SELECT position, doc FROM type::record('organisation', $org))[0];
+                 IF $mode = 'create' AND $current != NONE { THROW $exists };
+                 IF $mode = 'update' AND $current = NONE { THROW $missing };
+                 LET $position = $current.position ?? count(SELECT VALUE id FROM organisation);
+                 UPSERT type::record('organisation', $org) CONTENT { slug: $org, position: $position, doc: $doc, updated_at: <datetime>$at };
+                 CREATE change CONTENT { at: <datetime>$at, author: $author, organisation: $org, activity: NONE, operation: $mode, position: $position, before: $current.doc, after: $doc };
+                 COMMIT TRANSACTION;",
+            )
+            .bind(("org", organisation.id.clone()))
+            .bind(("doc", doc))
+            .bind(("mode", mode.as_str()))
+            .bind(("author", author.to_owned()))
+            .bind(("at", now.to_string()))
+            .bind(("missing", MISSING))
+            .bind(("exists", EXISTS))
+            .await
+            .and_then(|r| r.check())
+            .map_err(|e| write_error(e, &format!("l'organisme `{}`", organisation.id)))?;
+        Ok(match mode {
+            WriteMode::Create => Written::Created,
+            WriteMode::Update => Written::Updated,
+        })
+    }
+
+    /// Deletes an organisation and its activities, recording each deletion. Refused while
+    /// another organisation's activities take data from it.
+    pub async fn delete_organisation(
+        &self,
+        id: &str,
+        author: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let outside: Vec<Dependent> = self
+            .dependents(id, None)
+            .await?
+            .into_iter()
+            .filter(|d| d.organisation != id)
+            .collect();
+        refuse_if_used(&outside, &format!("l'organisme `{id}`"))?;
+        self.db
+            .query(
+                "BEGIN TRANSACTION;
+                 LET $current = (SELECT doc FROM type::record('organisation', $org))[0];
+                 IF $current = NONE { THROW $missing };
+                 FOR $a IN (SELECT slug, doc FROM activity WHERE organisation = $org) {
+                     CREATE change CONTENT { at: <datetime>$at, author: $author, organisation: $org, activity: $a.slug, operation: 'delete', position: NONE, before: $a.doc, after: NONE };
+                 };
+                 DELETE activity WHERE organisation = $org;
+                 DELETE type::record('organisation', $org);
+                 CREATE change CONTENT { at: <datetime>$at, author: $author, organisation: $org, activity: NONE, operation: 'delete', position: NONE, before: $current.doc, after: NONE };
+                 COMMIT TRANSACTION;",
+            )
+            .bind(("org", id.to_owned()))
+            .bind(("author", author.to_owned()))
+            .bind(("at", now.to_string()))
+            .bind(("missing", MISSING))
+            .await
+            .and_then(|r| r.check())
+            .map_err(|e| write_error(e, &format!("l'organisme `{id}`")))?;
+        Ok(())
+    }
+
+    /// Creates or replaces one activity of an organisation. A new activity goes last.
+    pub async fn save_activity(
+        &self,
+        organisation: &str,
+        activity: &Activity,
+        mode: WriteMode,
+        author: &str,
+        now: Timestamp,
+    ) -> Result<Written, StoreError> {
+        let doc = activity_doc(activity)?;
+        if mode == WriteMode::Update
+            && let Some(current) = self.activity(organisation, &activity.id).await?
+            && activity_doc(&current)? == doc
+        {
+            return Ok(Written::Unchanged);
+        }
+        let what = format!("l'activité `{}` de `{organisation}`", activity.id);
+        self.db
+            .query(
+                "BEGIN TRANSACTION;
+                 IF (SELECT VALUE id FROM type::record('organisation', $org))[0] = NONE { THROW $missing };
+                 LET $current = (SELECT position, doc FROM type::record('activity', [$org, $slug]))[0];
+                 IF $mode = 'create' AND $current != NONE { THROW $exists };
+                 IF $mode = 'update' AND $current = NONE { THROW $missing };
+                 LET $last = (SELECT VALUE position FROM activity WHERE organisation = $org ORDER BY position DESC LIMIT 1)[0];
+                 LET $position = $current.position ?? ($last ?? -1) + 1;
+                 UPSERT type::record('activity', [$org, $slug]) CONTENT { organisation: $org, slug: $slug, position: $position, doc: $doc, updated_at: <datetime>$at };
+                 CREATE change CONTENT { at: <datetime>$at, author: $author, organisation: $org, activity: $slug, operation: $mode, position: $position, before: $current.doc, after: $doc };
+                 COMMIT TRANSACTION;",
+            )
+            .bind(("org", organisation.to_owned()))
+            .bind(("slug", activity.id.clone()))
+            .bind(("doc", doc))
+            .bind(("mode", mode.as_str()))
+            .bind(("author", author.to_owned()))
+            .bind(("at", now.to_string()))
+            .bind(("missing", MISSING))
+            .bind(("exists", EXISTS))
+            .await
+            .and_then(|r| r.check())
+            .map_err(|e| write_error(e, &what))?;
+        Ok(match mode {
+            WriteMode::Create => Written::Created,
+            WriteMode::Update => Written::Updated,
+        })
+    }
+
+    /// Deletes one activity, recording it. Refused while other activities take data from it.
+    pub async fn delete_activity(
+        &self,
+        organisation: &str,
+        id: &str,
+        author: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let what = format!("l'activité `{id}` de `{organisation}`");
+        refuse_if_used(&self.dependents(organisation, Some(id)).await?, &what)?;
+        self.db
+            .query(
+                "BEGIN TRANSACTION;
+                 LET $current = (SELECT doc FROM type::record('activity', [$org, $slug]))[0];
+                 IF $current = NONE { THROW $missing };
+                 DELETE type::record('activity', [$org, $slug]);
+                 CREATE change CONTENT { at: <datetime>$at, author: $author, organisation: $org, activity: $slug, operation: 'delete', position: NONE, before: $current.doc, after: NONE };
+                 COMMIT TRANSACTION;",
+            )
+            .bind(("org", organisation.to_owned()))
+            .bind(("slug", id.to_owned()))
+            .bind(("author", author.to_owned()))
+            .bind(("at", now.to_string()))
+            .bind(("missing", MISSING))
+            .await
+            .and_then(|r| r.check())
+            .map_err(|e| write_error(e, &what))?;
+        Ok(())
+    }
+
+    /// The activities that take data from `organisation`'s activity `activity` (any of its
+    /// activities when `None`), outside the activity itself.
+    pub async fn dependents(
+        &self,
+        organisation: &str,
+        activity: Option<&str>,
+    ) -> Result<Vec<Dependent>, StoreError> {
+        #[derive(Deserialize)]
+        struct Row {
+            organisation: String,
+            slug: String,
+            sources: Option<Vec<Value>>,
+        }
+        // Deletions are rare: every activity with sources is read and matched here.
+        let rows: Vec<Value> = self
+            .db
+            .query(
+                "SELECT organisation, slug, doc.sources AS sources FROM activity WHERE doc.sources != NONE",
+            )
+            .await?
+            .take(0)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let row: Row = decode(row)?;
+            let uses = row.sources.unwrap_or_default().into_iter().any(|s| {
+                let Ok(Source::Activity(source)) = serde_json::from_value::<Source>(s) else {
+                    return false;
+                };
+                let source_org = source.organisation.as_deref().unwrap_or(&row.organisation);
+                source_org == organisation
+                    && activity.is_none_or(|a| a == source.activity)
+                    && !(row.organisation == organisation && Some(row.slug.as_str()) == activity)
+            });
+            if uses {
+                out.push(Dependent {
+                    organisation: row.organisation,
+                    activity: row.slug,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The organisations whose activities `organisation`'s activities take data from, directly
+    /// or not, with their activities: what reading or auditing one organisation needs.
+    pub async fn organisation_with_sources(
+        &self,
+        organisation: &str,
+    ) -> Result<crate::model::Register, StoreError> {
+        let mut organisations: BTreeMap<String, Organisation> = BTreeMap::new();
+        let mut order: Vec<String> = Vec::new();
+        let mut pending = vec![organisation.to_owned()];
+        while let Some(id) = pending.pop() {
+            if organisations.contains_key(&id) {
+                continue;
+            }
+            let Some(mut org) = self.organisation(&id).await? else {
+                continue;
+            };
+            let activities = self.activities(&id).await?;
+            for a in &activities {
+                for s in a.sources() {
+                    if let Source::Activity(source) = s
+                        && let Some(other) = &source.organisation
+                    {
+                        pending.push(other.clone());
+                    }
+                }
+            }
+            if !activities.is_empty() || org.activities.is_some() {
+                org.activities = Some(activities);
+            }
+            order.push(id.clone());
+            organisations.insert(id, org);
+        }
+        Ok(crate::model::Register {
+            format: crate::model::FORMAT.to_owned(),
+            organisations: order
+                .into_iter()
+                .filter_map(|id| organisations.remove(&id))
+                .collect(),
+        })
+    }
+}
+
+fn refuse_if_used(dependents: &[Dependent], what: &str) -> Result<(), StoreError> {
+    if dependents.is_empty() {
+        return Ok(());
+    }
+    let users: Vec<String> = dependents
+        .iter()
+        .map(|d| format!("{}/{}", d.organisation, d.activity))
+        .collect();
+    Err(StoreError::Conflict(format!(
+        "{what} est la source de données de : {} ; modifiez d'abord ces activités",
+        users.join(", ")
+    )))
+}

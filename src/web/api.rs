@@ -1,0 +1,778 @@
+//! The JSON API under `/api/v1`. Each route checks the caller's role on the organisation, then
+//! calls the store, model or audit: no rule of the register lives here.
+
+use std::collections::BTreeSet;
+use std::io::Cursor;
+
+use jiff::{SignedDuration, Timestamp};
+use rocket::http::{ContentType, Header, Status};
+use rocket::request::Request;
+use rocket::response::{self, Responder, Response};
+use rocket::serde::json::Json;
+use rocket::{State, delete, get, post, put};
+use serde_json::{Value, json};
+
+use super::App;
+use super::body::{Checker, JsonBody, RegisterText, named_sources};
+use super::caller::{Caller, Need, not_found};
+use super::error::{ApiError, FieldError};
+use super::login::PasswordLogin;
+use crate::audit::{self, Report};
+use crate::auth::{Grant, Role, new_token};
+use crate::model::{self, Register};
+use crate::store::{Change, WriteMode, Written};
+use crate::vocabulary::Kind;
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// A JSON answer with a status other than 200 (201 for creations).
+pub struct Created(pub Value);
+
+impl<'r> Responder<'r, 'static> for Created {
+    fn respond_to(self, _req: &'r Request<'_>) -> response::Result<'static> {
+        let body = self.0.to_string();
+        Response::build()
+            .status(Status::Created)
+            .header(ContentType::JSON)
+            .sized_body(body.len(), Cursor::new(body))
+            .ok()
+    }
+}
+
+/// A register in the file format: YAML (`application/yaml`) or JSON.
+pub struct RegisterFile {
+    text: String,
+    json: bool,
+}
+
+impl<'r> Responder<'r, 'static> for RegisterFile {
+    fn respond_to(self, _req: &'r Request<'_>) -> response::Result<'static> {
+        let content_type = if self.json {
+            ContentType::JSON
+        } else {
+            ContentType::new("application", "yaml")
+        };
+        Response::build()
+            .header(content_type)
+            .header(Header::new("Cache-Control", "no-store"))
+            .sized_body(self.text.len(), Cursor::new(self.text))
+            .ok()
+    }
+}
+
+fn written(outcome: Written, doc: Value) -> Result<Created, Json<Value>> {
+    match outcome {
+        Written::Created => Ok(Created(doc)),
+        Written::Updated | Written::Unchanged => Err(Json(doc)),
+    }
+}
+
+fn to_value<T: serde::Serialize>(value: &T) -> ApiResult<Value> {
+    serde_json::to_value(value).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+fn checker(app: &App) -> Checker<'_> {
+    Checker {
+        vocabulary: &app.pack.vocabulary,
+        countries: &app.pack.countries,
+    }
+}
+
+async fn existing_organisation(
+    app: &App,
+    caller: &Caller,
+    need: Need,
+    org: &str,
+) -> ApiResult<model::Organisation> {
+    caller.require(need, org)?;
+    app.store
+        .organisation(org)
+        .await?
+        .ok_or_else(|| not_found(org))
+}
+
+fn parse_at(at: Option<&str>) -> ApiResult<Option<Timestamp>> {
+    at.map(|text| {
+        text.parse::<Timestamp>().map_err(|_| {
+            ApiError::invalid(
+                "at",
+                format!(
+                    "date invalide `{text}` : attendu RFC 3339, par exemple 2026-01-01T00:00:00Z"
+                ),
+            )
+        })
+    })
+    .transpose()
+}
+
+fn register_file(register: &Register, format: Option<&str>) -> ApiResult<RegisterFile> {
+    match format.unwrap_or("yaml") {
+        "yaml" => Ok(RegisterFile {
+            text: model::to_yaml(register),
+            json: false,
+        }),
+        "json" => Ok(RegisterFile {
+            text: model::to_json(register),
+            json: true,
+        }),
+        other => Err(ApiError::invalid(
+            "format",
+            format!("format inconnu `{other}` : yaml ou json"),
+        )),
+    }
+}
+
+/// Keeps the organisations the caller may read.
+fn visible(mut register: Register, caller: &Caller) -> Register {
+    register
+        .organisations
+        .retain(|o| caller.may(Need::Read, &o.id));
+    register
+}
+
+#[get("/me")]
+pub fn me(caller: Caller) -> Json<Value> {
+    Json(json!({
+        "login": caller.login(),
+        "name": caller.rights.name,
+        "grants": caller.rights.grants,
+    }))
+}
+
+#[get("/organisations")]
+pub async fn organisations(app: &State<App>, caller: Caller) -> ApiResult<Json<Value>> {
+    let mut list = Vec::new();
+    for id in app.store.organisation_ids().await? {
+        if caller.may(Need::Read, &id)
+            && let Some(org) = app.store.organisation(&id).await?
+        {
+            list.push(to_value(&org)?);
+        }
+    }
+    Ok(Json(json!({ "organisations": list })))
+}
+
+#[post("/organisations", data = "<body>")]
+pub async fn create_organisation(
+    app: &State<App>,
+    caller: Caller,
+    body: Result<JsonBody, ApiError>,
+) -> ApiResult<Created> {
+    caller.require_admin()?;
+    let org = checker(app).organisation(body?.0)?;
+    app.store
+        .save_organisation(&org, WriteMode::Create, &caller.author, Timestamp::now())
+        .await?;
+    Ok(Created(to_value(&org)?))
+}
+
+#[get("/organisations/<org>")]
+pub async fn organisation(app: &State<App>, caller: Caller, org: &str) -> ApiResult<Json<Value>> {
+    let found = existing_organisation(app, &caller, Need::Read, org).await?;
+    Ok(Json(to_value(&found)?))
+}
+
+#[put("/organisations/<org>", data = "<body>")]
+pub async fn update_organisation(
+    app: &State<App>,
+    caller: Caller,
+    org: &str,
+    body: Result<JsonBody, ApiError>,
+) -> ApiResult<Json<Value>> {
+    existing_organisation(app, &caller, Need::Edit, org).await?;
+    let updated = checker(app).organisation(body?.0)?;
+    if updated.id != org {
+        return Err(ApiError::invalid(
+            "id",
+            format!("l'identifiant doit rester `{org}` (celui de l'adresse)"),
+        ));
+    }
+    app.store
+        .save_organisation(
+            &updated,
+            WriteMode::Update,
+            &caller.author,
+            Timestamp::now(),
+        )
+        .await?;
+    Ok(Json(to_value(&updated)?))
+}
+
+#[delete("/organisations/<org>")]
+pub async fn delete_organisation(app: &State<App>, caller: Caller, org: &str) -> ApiResult<Status> {
+    caller.require(Need::Read, org)?;
+    caller.require_admin()?;
+    app.store
+        .delete_organisation(org, &caller.author, Timestamp::now())
+        .await?;
+    Ok(Status::NoContent)
+}
+
+/// Filters of the activity list; each narrows it.
+#[derive(Debug, rocket::FromForm)]
+pub struct ActivityFilters<'r> {
+    /// A purpose id (or one of its descendants in the vocabulary).
+    purpose: Option<&'r str>,
+    /// A data category id (or a descendant).
+    category: Option<&'r str>,
+    /// A data subject id (or a descendant).
+    subject: Option<&'r str>,
+    legal_basis: Option<&'r str>,
+    public: Option<bool>,
+    /// Words of the name or description, case-insensitive.
+    q: Option<&'r str>,
+}
+
+#[get("/organisations/<org>/activities?<filters..>")]
+pub async fn activities(
+    app: &State<App>,
+    caller: Caller,
+    org: &str,
+    filters: ActivityFilters<'_>,
+) -> ApiResult<Json<Value>> {
+    existing_organisation(app, &caller, Need::Read, org).await?;
+    let vocabulary = &app.pack.vocabulary;
+    let under = |kind: Kind, ids: &[String], wanted: Option<&str>| {
+        wanted.is_none_or(|w| ids.iter().any(|id| vocabulary.is_within(kind, id, w)))
+    };
+    let words: Vec<String> = filters
+        .q
+        .map(|q| q.split_whitespace().map(str::to_lowercase).collect())
+        .unwrap_or_default();
+    let list: Vec<Value> = app
+        .store
+        .activities(org)
+        .await?
+        .into_iter()
+        .filter(|a| {
+            let text =
+                format!("{} {}", a.name, a.description.as_deref().unwrap_or("")).to_lowercase();
+            under(Kind::Purpose, a.purposes(), filters.purpose)
+                && under(Kind::DataCategory, a.data_categories(), filters.category)
+                && under(Kind::DataSubject, a.data_subjects(), filters.subject)
+                && filters
+                    .legal_basis
+                    .is_none_or(|b| a.legal_basis.as_deref() == Some(b))
+                && filters
+                    .public
+                    .is_none_or(|p| a.public.unwrap_or(false) == p)
+                && words.iter().all(|w| text.contains(w))
+        })
+        .map(|a| to_value(&a))
+        .collect::<ApiResult<_>>()?;
+    Ok(Json(json!({ "organisation": org, "activities": list })))
+}
+
+#[get("/organisations/<org>/activities/<id>")]
+pub async fn activity(
+    app: &State<App>,
+    caller: Caller,
+    org: &str,
+    id: &str,
+) -> ApiResult<Json<Value>> {
+    caller.require(Need::Read, org)?;
+    let found =
+        app.store.activity(org, id).await?.ok_or_else(|| {
+            ApiError::NotFound(format!("activité `{id}` introuvable dans `{org}`"))
+        })?;
+    Ok(Json(to_value(&found)?))
+}
+
+/// Checks an activity body for `org` and writes it.
+async fn write_activity(
+    app: &App,
+    caller: &Caller,
+    org: &str,
+    body: Value,
+    mode: WriteMode,
+) -> ApiResult<(Written, Value)> {
+    let organisation = existing_organisation(app, caller, Need::Edit, org).await?;
+    let mut sources = Register {
+        format: model::FORMAT.to_owned(),
+        organisations: Vec::new(),
+    };
+    for (source_org, source_activity) in named_sources(&body, org) {
+        let Some(activity) = app.store.activity(&source_org, &source_activity).await? else {
+            continue;
+        };
+        match sources
+            .organisations
+            .iter_mut()
+            .find(|o| o.id == source_org)
+        {
+            Some(o) => o.activities.get_or_insert_with(Vec::new).push(activity),
+            None => {
+                if let Some(mut o) = app.store.organisation(&source_org).await? {
+                    o.activities = Some(vec![activity]);
+                    sources.organisations.push(o);
+                }
+            }
+        }
+    }
+    let activity = checker(app).activity(&organisation, body, &sources)?;
+    let outcome = app
+        .store
+        .save_activity(org, &activity, mode, &caller.author, Timestamp::now())
+        .await?;
+    Ok((outcome, to_value(&activity)?))
+}
+
+#[post("/organisations/<org>/activities", data = "<body>")]
+pub async fn create_activity(
+    app: &State<App>,
+    caller: Caller,
+    org: &str,
+    body: Result<JsonBody, ApiError>,
+) -> ApiResult<Result<Created, Json<Value>>> {
+    let body = body?.0;
+    let (outcome, doc) = write_activity(app, &caller, org, body, WriteMode::Create).await?;
+    Ok(written(outcome, doc))
+}
+
+#[put("/organisations/<org>/activities/<id>", data = "<body>")]
+pub async fn update_activity(
+    app: &State<App>,
+    caller: Caller,
+    org: &str,
+    id: &str,
+    body: Result<JsonBody, ApiError>,
+) -> ApiResult<Result<Created, Json<Value>>> {
+    caller.require(Need::Edit, org)?;
+    let body = body?.0;
+    if let Some(body_id) = body.get("id").and_then(Value::as_str)
+        && body_id != id
+    {
+        return Err(ApiError::invalid(
+            "id",
+            format!("l'identifiant doit rester `{id}` (celui de l'adresse)"),
+        ));
+    }
+    let (outcome, doc) = write_activity(app, &caller, org, body, WriteMode::Update).await?;
+    Ok(written(outcome, doc))
+}
+
+#[delete("/organisations/<org>/activities/<id>")]
+pub async fn delete_activity(
+    app: &State<App>,
+    caller: Caller,
+    org: &str,
+    id: &str,
+) -> ApiResult<Status> {
+    caller.require(Need::Edit, org)?;
+    app.store
+        .delete_activity(org, id, &caller.author, Timestamp::now())
+        .await?;
+    Ok(Status::NoContent)
+}
+
+fn history_json(changes: Vec<Change>) -> Value {
+    let list: Vec<Value> = changes
+        .into_iter()
+        .map(|c| {
+            json!({
+                "at": c.at,
+                "author": c.author,
+                "operation": c.operation.label(),
+                "activity": c.activity,
+                "changes": c.diff(),
+            })
+        })
+        .collect();
+    json!({ "history": list })
+}
+
+#[get("/organisations/<org>/history")]
+pub async fn organisation_history(
+    app: &State<App>,
+    caller: Caller,
+    org: &str,
+) -> ApiResult<Json<Value>> {
+    caller.require(Need::Audit, org)?;
+    let changes = app.store.history(org, None).await?;
+    if changes.is_empty() {
+        return Err(not_found(org));
+    }
+    Ok(Json(history_json(changes)))
+}
+
+#[get("/organisations/<org>/activities/<id>/history")]
+pub async fn activity_history(
+    app: &State<App>,
+    caller: Caller,
+    org: &str,
+    id: &str,
+) -> ApiResult<Json<Value>> {
+    caller.require(Need::Audit, org)?;
+    let changes = app.store.history(org, Some(id)).await?;
+    if changes.is_empty() {
+        return Err(ApiError::NotFound(format!(
+            "aucun historique pour l'activité `{id}` de `{org}`"
+        )));
+    }
+    Ok(Json(history_json(changes)))
+}
+
+#[get("/organisations/<org>/register?<format>&<at>")]
+pub async fn organisation_register(
+    app: &State<App>,
+    caller: Caller,
+    org: &str,
+    format: Option<&str>,
+    at: Option<&str>,
+) -> ApiResult<RegisterFile> {
+    caller.require(Need::Read, org)?;
+    let register = match parse_at(at)? {
+        Some(at) => app.store.register_at(Some(org), at).await?,
+        None => app.store.organisation_with_sources(org).await?,
+    };
+    if !register.organisations.iter().any(|o| o.id == org) {
+        return Err(not_found(org));
+    }
+    register_file(&visible(register, &caller), format)
+}
+
+#[get("/register?<format>&<at>")]
+pub async fn register(
+    app: &State<App>,
+    caller: Caller,
+    format: Option<&str>,
+    at: Option<&str>,
+) -> ApiResult<RegisterFile> {
+    let register = match parse_at(at)? {
+        Some(at) => app.store.register_at(None, at).await?,
+        None => app.store.register(None).await?,
+    };
+    register_file(&visible(register, &caller), format)
+}
+
+#[post("/register", data = "<body>")]
+pub async fn import(
+    app: &State<App>,
+    caller: Caller,
+    body: Result<RegisterText, ApiError>,
+) -> ApiResult<Json<Value>> {
+    let body = body?;
+    let pack = app.pack.clone();
+    let register = rocket::tokio::task::spawn_blocking(move || {
+        model::load_str(&body.text, body.format, &pack.vocabulary, &pack.countries)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .map_err(|e| ApiError::Invalid(e.errors.into_iter().map(Into::into).collect()))?;
+    let existing: BTreeSet<String> = app.store.organisation_ids().await?.into_iter().collect();
+    for org in &register.organisations {
+        if existing.contains(&org.id) {
+            caller.require(Need::Edit, &org.id)?;
+        } else if !caller.is_admin() {
+            return Err(ApiError::Forbidden(format!(
+                "seul un administrateur peut créer l'organisme `{}`",
+                org.id
+            )));
+        }
+    }
+    let summary = app
+        .store
+        .import(&register, &caller.author, Timestamp::now())
+        .await?;
+    Ok(Json(json!({
+        "created": summary.created,
+        "updated": summary.updated,
+        "deleted": summary.deleted,
+        "unchanged": summary.unchanged,
+    })))
+}
+
+/// Audits in a blocking thread (the engine is CPU-bound) and keeps the findings of the
+/// organisations the caller may audit.
+async fn audit_visible(
+    app: &App,
+    caller: &Caller,
+    register: Register,
+    only: Option<&str>,
+) -> ApiResult<Json<Value>> {
+    let pack = app.pack.clone();
+    let kept: BTreeSet<String> = register
+        .organisations
+        .iter()
+        .filter(|o| only.is_none_or(|id| o.id == id) && caller.may(Need::Audit, &o.id))
+        .map(|o| o.id.clone())
+        .collect();
+    let activities = register
+        .organisations
+        .iter()
+        .filter(|o| kept.contains(&o.id))
+        .map(|o| o.activities().len())
+        .sum();
+    let mut report: Report =
+        rocket::tokio::task::spawn_blocking(move || audit::audit(&register, &pack))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+    report.findings.retain(|f| kept.contains(&f.organisation));
+    report.organisations = kept.len();
+    report.activities = activities;
+    Ok(Json(to_value(&report)?))
+}
+
+#[get("/organisations/<org>/audit")]
+pub async fn organisation_audit(
+    app: &State<App>,
+    caller: Caller,
+    org: &str,
+) -> ApiResult<Json<Value>> {
+    caller.require(Need::Audit, org)?;
+    let register = app.store.organisation_with_sources(org).await?;
+    if !register.organisations.iter().any(|o| o.id == org) {
+        return Err(not_found(org));
+    }
+    audit_visible(app, &caller, register, Some(org)).await
+}
+
+#[get("/audit")]
+pub async fn audit_all(app: &State<App>, caller: Caller) -> ApiResult<Json<Value>> {
+    let register = app.store.register(None).await?;
+    audit_visible(app, &caller, register, None).await
+}
+
+/// The longest an API token lives.
+const MAX_TOKEN_DAYS: i64 = 366;
+
+#[get("/tokens")]
+pub async fn tokens(app: &State<App>, caller: Caller) -> ApiResult<Json<Value>> {
+    let owner = (!caller.is_admin()).then(|| caller.login().to_owned());
+    let list = app.store.tokens(owner.as_deref()).await?;
+    Ok(Json(json!({ "tokens": list })))
+}
+
+/// Creates an API token for one organisation and role the caller holds. Signs in with a
+/// password (HTTP Basic, throttled) or an existing session or token.
+#[post("/tokens", data = "<body>")]
+pub async fn create_token(
+    app: &State<App>,
+    login: Result<PasswordLogin, ApiError>,
+    body: Result<JsonBody, ApiError>,
+) -> ApiResult<Created> {
+    let caller = login?.0;
+    let body = body?.0;
+    let mut fields = Fields::new(&body);
+    let name = fields.text("name", true);
+    let role = fields.text("role", true).and_then(|r| match r.as_str() {
+        "admin" => Some(Role::Admin),
+        "dpo" => Some(Role::Dpo),
+        "agent" => Some(Role::Agent),
+        "auditor" => Some(Role::Auditor),
+        other => {
+            fields.error(
+                "role",
+                format!("rôle inconnu `{other}` : admin, dpo, agent ou auditor"),
+            );
+            None
+        }
+    });
+    let organisation = fields.text("organisation", role.is_some_and(|r| r != Role::Admin));
+    let days = fields.integer("days", 1..=MAX_TOKEN_DAYS).unwrap_or(90);
+    fields.finish()?;
+    let (Some(name), Some(role)) = (name, role) else {
+        return Err(ApiError::invalid("", "corps incomplet"));
+    };
+    let grant = if role == Role::Admin {
+        caller.require_admin()?;
+        Grant {
+            role,
+            organisation: None,
+        }
+    } else {
+        let org = organisation.unwrap_or_default();
+        if !caller.rights.can(role, &org) {
+            caller.require(Need::Read, &org)?;
+            return Err(ApiError::Forbidden(format!(
+                "vous n'avez pas le rôle `{}` sur `{org}`",
+                role.as_str()
+            )));
+        }
+        Grant {
+            role,
+            organisation: Some(org),
+        }
+    };
+    let (token, hash) = new_token();
+    let now = Timestamp::now();
+    let id = app
+        .store
+        .add_token(
+            &hash,
+            &name,
+            caller.login(),
+            &grant,
+            now,
+            SignedDuration::from_hours(24 * days),
+        )
+        .await?;
+    app.log(caller.login(), "token.create", Some(&id), true, None)
+        .await;
+    Ok(Created(json!({
+        "id": id,
+        "token": token,
+        "name": name,
+        "grant": grant,
+        "days": days,
+        "note": "conservez ce jeton : il n'est affiché qu'une fois",
+    })))
+}
+
+/// Reads the fields of a small JSON body, collecting every error with its field name.
+struct Fields<'a> {
+    body: &'a Value,
+    errors: Vec<FieldError>,
+}
+
+impl<'a> Fields<'a> {
+    fn new(body: &'a Value) -> Self {
+        let mut errors = Vec::new();
+        if !body.is_object() {
+            errors.push(FieldError {
+                path: String::new(),
+                line: None,
+                message: "un objet JSON est attendu".into(),
+            });
+        }
+        Fields { body, errors }
+    }
+
+    fn error(&mut self, field: &str, message: impl Into<String>) {
+        self.errors.push(FieldError {
+            path: field.to_owned(),
+            line: None,
+            message: message.into(),
+        });
+    }
+
+    fn text(&mut self, field: &str, required: bool) -> Option<String> {
+        match self.body.get(field) {
+            None if required => {
+                self.error(field, "champ obligatoire");
+                None
+            }
+            None => None,
+            Some(Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= 200 => {
+                Some(s.clone())
+            }
+            Some(_) => {
+                self.error(
+                    field,
+                    "doit être un texte non vide de 200 caractères au plus",
+                );
+                None
+            }
+        }
+    }
+
+    fn integer(&mut self, field: &str, range: std::ops::RangeInclusive<i64>) -> Option<i64> {
+        let value = self.body.get(field)?;
+        let found = value.as_i64().filter(|n| range.contains(n));
+        if found.is_none() {
+            self.error(
+                field,
+                format!(
+                    "doit être un nombre entier entre {} et {}",
+                    range.start(),
+                    range.end()
+                ),
+            );
+        }
+        found
+    }
+
+    fn finish(self) -> ApiResult<()> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Invalid(self.errors))
+        }
+    }
+}
+
+#[delete("/tokens/<id>")]
+pub async fn revoke_token(app: &State<App>, caller: Caller, id: &str) -> ApiResult<Status> {
+    let owner = (!caller.is_admin()).then(|| caller.login().to_owned());
+    app.store.revoke_token(id, owner.as_deref()).await?;
+    app.log(caller.login(), "token.revoke", Some(id), true, None)
+        .await;
+    Ok(Status::NoContent)
+}
+
+#[post("/users/<login>/disable")]
+pub async fn disable_user(app: &State<App>, caller: Caller, login: &str) -> ApiResult<Status> {
+    set_disabled(app, &caller, login, true).await
+}
+
+#[post("/users/<login>/enable")]
+pub async fn enable_user(app: &State<App>, caller: Caller, login: &str) -> ApiResult<Status> {
+    set_disabled(app, &caller, login, false).await
+}
+
+async fn set_disabled(
+    app: &App,
+    caller: &Caller,
+    login: &str,
+    disabled: bool,
+) -> ApiResult<Status> {
+    caller.require_admin()?;
+    if disabled && login == caller.login() {
+        return Err(ApiError::Conflict(
+            "un administrateur ne peut pas désactiver son propre compte".into(),
+        ));
+    }
+    app.store
+        .set_disabled(login, disabled, Timestamp::now())
+        .await?;
+    let action = if disabled {
+        "user.disable"
+    } else {
+        "user.enable"
+    };
+    app.log(caller.login(), action, Some(login), true, None)
+        .await;
+    Ok(Status::NoContent)
+}
+
+#[get("/users")]
+pub async fn users(app: &State<App>, caller: Caller) -> ApiResult<Json<Value>> {
+    caller.require_admin()?;
+    Ok(Json(json!({ "users": app.store.users().await? })))
+}
+
+#[get("/openapi.json")]
+pub fn openapi() -> Json<Value> {
+    Json(super::openapi::document())
+}
+
+pub fn routes() -> Vec<rocket::Route> {
+    rocket::routes![
+        me,
+        organisations,
+        create_organisation,
+        organisation,
+        update_organisation,
+        delete_organisation,
+        activities,
+        create_activity,
+        activity,
+        update_activity,
+        delete_activity,
+        organisation_history,
+        activity_history,
+        organisation_register,
+        register,
+        import,
+        organisation_audit,
+        audit_all,
+        tokens,
+        create_token,
+        revoke_token,
+        users,
+        disable_user,
+        enable_user,
+        openapi,
+    ]
+}

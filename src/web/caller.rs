@@ -1,0 +1,157 @@
+//! Who is calling: an API token (`Authorization: Bearer rgt_…`) or a browser session, and what
+//! they may do. Every route asks here for role *and* organisation.
+
+use jiff::Timestamp;
+use rocket::http::Method;
+use rocket::request::{FromRequest, Outcome, Request};
+
+use super::App;
+use super::error::{ApiError, reject};
+use crate::auth::{Grant, Role, User, token_hash};
+
+/// The session cookie (private: encrypted and signed with the service's key).
+pub const SESSION_COOKIE: &str = "registre_session";
+/// The header carrying the CSRF token on state-changing requests of a browser session.
+pub const CSRF_HEADER: &str = "X-CSRF-Token";
+
+/// An authenticated caller and the rights of this request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Who is written in the history: the login, and the token's name if any.
+    pub author: String,
+    /// The account, with the grants this request may use: a token carries one grant only.
+    pub rights: User,
+    /// The session's CSRF token, for browser sessions.
+    pub csrf: Option<String>,
+}
+
+/// What a route needs on an organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Read the register (every role).
+    Read,
+    /// Run audits and read history (auditor, dpo, admin).
+    Audit,
+    /// Change the register (dpo, admin).
+    Edit,
+}
+
+impl Caller {
+    pub fn login(&self) -> &str {
+        &self.rights.login
+    }
+
+    pub fn is_admin(&self) -> bool {
+        !self.rights.disabled && self.rights.grants.iter().any(|g| g.role == Role::Admin)
+    }
+
+    pub fn may(&self, need: Need, organisation: &str) -> bool {
+        let can = |role| self.rights.can(role, organisation);
+        match need {
+            Need::Read => can(Role::Agent) || can(Role::Auditor),
+            Need::Audit => can(Role::Auditor),
+            Need::Edit => can(Role::Dpo),
+        }
+    }
+
+    /// Ok when allowed; 404 when the caller may not even see the organisation (its existence
+    /// is not revealed), 403 when they see it but may not do this.
+    pub fn require(&self, need: Need, organisation: &str) -> Result<(), ApiError> {
+        if self.may(need, organisation) {
+            Ok(())
+        } else if self.may(Need::Read, organisation) {
+            Err(ApiError::Forbidden(format!(
+                "votre rôle ne permet pas cette action sur l'organisme `{organisation}`"
+            )))
+        } else {
+            Err(not_found(organisation))
+        }
+    }
+
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden("réservé aux administrateurs".into()))
+        }
+    }
+}
+
+pub fn not_found(organisation: &str) -> ApiError {
+    ApiError::NotFound(format!("organisme `{organisation}` introuvable"))
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Caller {
+    type Error = ApiError;
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ApiError> {
+        let Some(app) = req.rocket().state::<App>() else {
+            return Outcome::Error(reject(req, ApiError::Internal("état absent".into())));
+        };
+        match identify(app, req).await {
+            Ok(Some(caller)) => Outcome::Success(caller),
+            Ok(None) => Outcome::Error(reject(req, ApiError::Unauthenticated)),
+            Err(e) => Outcome::Error(reject(req, e)),
+        }
+    }
+}
+
+async fn identify(app: &App, req: &Request<'_>) -> Result<Option<Caller>, ApiError> {
+    if let Some(header) = req.headers().get_one("Authorization") {
+        let Some(token) = header.strip_prefix("Bearer ") else {
+            return Ok(None);
+        };
+        let Some((token, owner)) = app
+            .store
+            .live_token(&token_hash(token.trim()), Timestamp::now())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let rights = User {
+            grants: vec![Grant {
+                role: token.grant.role,
+                organisation: token.grant.organisation,
+            }],
+            ..owner
+        };
+        return Ok(Some(Caller {
+            author: format!("{} (jeton « {} »)", rights.login, token.name),
+            rights,
+            csrf: None,
+        }));
+    }
+    let Some(session_id) = req
+        .cookies()
+        .get_private(SESSION_COOKIE)
+        .map(|c| c.value().to_owned())
+    else {
+        return Ok(None);
+    };
+    let Some(session) = app.sessions.get(&session_id) else {
+        return Ok(None);
+    };
+    let Some((user, _)) = app.store.user_with_hash(&session.login).await? else {
+        return Ok(None);
+    };
+    if user.disabled {
+        app.sessions.close(&session_id);
+        return Ok(None);
+    }
+    // Requests that change something must prove they come from registre's own pages.
+    let safe = matches!(req.method(), Method::Get | Method::Head | Method::Options);
+    if !safe {
+        let sent = req.headers().get_one(CSRF_HEADER).unwrap_or_default();
+        if !session.csrf_matches(sent) {
+            return Err(ApiError::Forbidden(
+                "jeton CSRF absent ou invalide (en-tête X-CSRF-Token)".into(),
+            ));
+        }
+    }
+    Ok(Some(Caller {
+        author: user.login.clone(),
+        rights: user,
+        csrf: Some(session.csrf),
+    }))
+}

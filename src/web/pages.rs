@@ -1,0 +1,207 @@
+//! The pages of the web interface: sign-in, sign-out and the home page. Server-rendered,
+//! no JavaScript; every form carries a CSRF token.
+
+use rocket::form::{Form, FromForm};
+use rocket::http::{ContentType, Cookie, CookieJar, SameSite, Status};
+use rocket::request::Request;
+use rocket::response::{Redirect, content::RawHtml};
+use rocket::{State, catch, get, post};
+use serde_json::{Value, json};
+
+use super::App;
+use super::caller::{Caller, SESSION_COOKIE};
+use crate::auth::random_secret;
+use crate::render::Templates;
+
+/// The CSRF token of the sign-in form, before any session exists.
+const LOGIN_CSRF_COOKIE: &str = "registre_login_csrf";
+
+type Page = (Status, RawHtml<String>);
+
+fn page(app: &App, status: Status, template: &str, data: Value) -> Page {
+    match app.templates.render(template, &data) {
+        Ok(html) => (status, RawHtml(html)),
+        Err(e) => {
+            eprintln!("registre: {e}");
+            (
+                Status::InternalServerError,
+                RawHtml("<!DOCTYPE html><html lang=\"fr\"><title>Erreur</title><p>Erreur interne.</p></html>".into()),
+            )
+        }
+    }
+}
+
+fn private_cookie(name: &'static str, value: String) -> Cookie<'static> {
+    Cookie::build((name, value))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .path("/")
+        .build()
+}
+
+fn login_form(
+    app: &App,
+    jar: &CookieJar<'_>,
+    status: Status,
+    login: &str,
+    error: Option<&str>,
+) -> Page {
+    let csrf = random_secret();
+    jar.add_private(private_cookie(LOGIN_CSRF_COOKIE, csrf.clone()));
+    page(
+        app,
+        status,
+        "web/login",
+        json!({ "title": "Connexion", "csrf": csrf, "login": login, "error": error, "session": null }),
+    )
+}
+
+#[get("/connexion")]
+fn login_page(app: &State<App>, jar: &CookieJar<'_>) -> Page {
+    login_form(app, jar, Status::Ok, "", None)
+}
+
+#[derive(FromForm)]
+struct LoginForm<'r> {
+    login: &'r str,
+    password: &'r str,
+    csrf: &'r str,
+}
+
+#[post("/connexion", data = "<form>")]
+async fn login(
+    app: &State<App>,
+    jar: &CookieJar<'_>,
+    req_ip: ClientIp,
+    form: Form<LoginForm<'_>>,
+) -> Result<Redirect, Page> {
+    let expected = jar
+        .get_private(LOGIN_CSRF_COOKIE)
+        .map(|c| c.value().to_owned());
+    let csrf_ok = expected
+        .is_some_and(|e| subtle::ConstantTimeEq::ct_eq(e.as_bytes(), form.csrf.as_bytes()).into());
+    if !csrf_ok {
+        return Err(login_form(
+            app,
+            jar,
+            Status::Forbidden,
+            form.login,
+            Some("Le formulaire a expiré : veuillez le soumettre à nouveau."),
+        ));
+    }
+    match app.sign_in(form.login, form.password, req_ip.0).await {
+        Ok(user) => {
+            jar.remove_private(LOGIN_CSRF_COOKIE);
+            let id = app.sessions.open(&user.login);
+            jar.add_private(private_cookie(SESSION_COOKIE, id));
+            Ok(Redirect::to("/"))
+        }
+        Err(super::ApiError::Throttled(seconds)) => Err(login_form(
+            app,
+            jar,
+            Status::TooManyRequests,
+            form.login,
+            Some(&format!(
+                "Trop d'essais infructueux : réessayez dans {} minutes.",
+                seconds.div_ceil(60)
+            )),
+        )),
+        Err(_) => Err(login_form(
+            app,
+            jar,
+            Status::Unauthorized,
+            form.login,
+            Some("Identifiant ou mot de passe incorrect."),
+        )),
+    }
+}
+
+#[derive(FromForm)]
+struct LogoutForm<'r> {
+    csrf: &'r str,
+}
+
+#[post("/deconnexion", data = "<form>")]
+fn logout(
+    app: &State<App>,
+    jar: &CookieJar<'_>,
+    form: Form<LogoutForm<'_>>,
+) -> Result<Redirect, Status> {
+    let Some(id) = jar
+        .get_private(SESSION_COOKIE)
+        .map(|c| c.value().to_owned())
+    else {
+        return Ok(Redirect::to("/connexion"));
+    };
+    match app.sessions.get(&id) {
+        Some(session) if !session.csrf_matches(form.csrf) => Err(Status::Forbidden),
+        _ => {
+            app.sessions.close(&id);
+            jar.remove_private(SESSION_COOKIE);
+            Ok(Redirect::to("/connexion"))
+        }
+    }
+}
+
+#[get("/")]
+async fn home(app: &State<App>, caller: Option<Caller>) -> Result<Page, Redirect> {
+    let Some(caller) = caller.filter(|c| c.csrf.is_some()) else {
+        return Err(Redirect::to("/connexion"));
+    };
+    let mut organisations = Vec::new();
+    let ids = app.store.organisation_ids().await.unwrap_or_default();
+    for id in ids
+        .iter()
+        .filter(|id| caller.may(super::caller::Need::Read, id))
+    {
+        if let Ok(Some(org)) = app.store.organisation(id).await {
+            let count = app.store.activities(id).await.map(|a| a.len()).unwrap_or(0);
+            organisations.push(json!({ "id": org.id, "name": org.name, "activities": count }));
+        }
+    }
+    let session = json!({ "login": caller.login(), "csrf": caller.csrf });
+    Ok(page(
+        app,
+        Status::Ok,
+        "web/home",
+        json!({ "title": "Registres", "organisations": organisations, "session": session }),
+    ))
+}
+
+#[get("/assets/<file>")]
+fn asset(file: &str) -> Option<(ContentType, &'static str)> {
+    let content_type = ContentType::from_extension(file.rsplit_once('.')?.1)?;
+    Some((content_type, Templates::asset(file)?))
+}
+
+/// The client's address, for throttling and the security log.
+struct ClientIp(Option<std::net::IpAddr>);
+
+#[rocket::async_trait]
+impl<'r> rocket::request::FromRequest<'r> for ClientIp {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> rocket::request::Outcome<Self, Self::Error> {
+        rocket::request::Outcome::Success(ClientIp(req.client_ip()))
+    }
+}
+
+#[catch(default)]
+pub fn page_catcher(status: Status, req: &Request<'_>) -> Page {
+    let message = match status.code {
+        404 => "Cette page n'existe pas.",
+        401 | 403 => "Vous n'avez pas accès à cette page.",
+        413 => "Le contenu envoyé est trop volumineux.",
+        400 | 422 => "La requête est invalide.",
+        _ => "Une erreur est survenue ; elle a été journalisée.",
+    };
+    let data = json!({ "title": format!("Erreur {}", status.code), "message": message, "session": null, "status": status.code });
+    match req.rocket().state::<App>() {
+        Some(app) => page(app, status, "web/error", data),
+        None => (status, RawHtml(message.to_owned())),
+    }
+}
+
+pub fn routes() -> Vec<rocket::Route> {
+    rocket::routes![login_page, login, logout, home, asset]
+}
