@@ -205,6 +205,7 @@ impl Store {
         author: &str,
         now: Timestamp,
     ) -> Result<ImportSummary, StoreError> {
+        self.check_deletions(register).await?;
         let mut summary = ImportSummary::default();
         let first_position = self.organisation_count().await?;
         for (i, org) in register.organisations.iter().enumerate() {
@@ -217,6 +218,46 @@ impl Store {
             summary.unchanged += part.unchanged;
         }
         Ok(summary)
+    }
+
+    /// Refuses an import that would delete an activity that an organisation outside the
+    /// register still takes data from (inside it, the register's own checks apply).
+    async fn check_deletions(&self, register: &Register) -> Result<(), StoreError> {
+        let mut deleted = Vec::new();
+        for org in &register.organisations {
+            let (_, current) = self.current(&org.id).await?;
+            let kept: std::collections::HashSet<&str> =
+                org.activities().iter().map(|a| a.id.as_str()).collect();
+            deleted.extend(
+                current
+                    .into_keys()
+                    .filter(|id| !kept.contains(id.as_str()))
+                    .map(|id| (org.id.clone(), id)),
+            );
+        }
+        if deleted.is_empty() {
+            return Ok(());
+        }
+        let in_file: std::collections::HashSet<&str> = register
+            .organisations
+            .iter()
+            .map(|o| o.id.as_str())
+            .collect();
+        for link in self.source_links().await? {
+            if in_file.contains(link.user.organisation.as_str()) {
+                continue;
+            }
+            if let Some((org, id)) = deleted
+                .iter()
+                .find(|(o, a)| *o == link.source.organisation && *a == link.source.activity)
+            {
+                records::refuse_if_used(
+                    std::slice::from_ref(&link.user),
+                    &format!("l'activité `{id}` de `{org}`, absente du fichier importé,"),
+                )?;
+            }
+        }
+        Ok(())
     }
 
     async fn organisation_count(&self) -> Result<usize, StoreError> {

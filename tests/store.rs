@@ -1,4 +1,5 @@
-//! The store suite, run on the embedded engines: in memory, and on disk (surviving a restart).
+//! The store suite, run on the embedded engines (in memory, and on disk, surviving a restart)
+//! and on a real SurrealDB server on 127.0.0.1.
 
 #![allow(
     clippy::unwrap_used,
@@ -11,7 +12,7 @@ mod common;
 
 use jiff::Timestamp;
 use registre::model::Register;
-use registre::store::{ImportSummary, Operation, Store};
+use registre::store::{Event, ImportSummary, Operation, Store, StoreError, WriteMode, Written};
 
 const DEMO: &str = include_str!("../examples/commune-demo.yaml");
 
@@ -125,6 +126,282 @@ async fn suite(store: &Store) {
         .await
         .unwrap();
     assert_eq!(deleted.last().unwrap().operation, Operation::Delete);
+
+    records(store, &fixed).await;
+    access(store).await;
+}
+
+/// One organisation or activity at a time, as the API writes them.
+async fn records(store: &Store, fixed: &Register) {
+    let now = at("2026-03-01T09:00:00Z");
+    assert_eq!(
+        store.organisation_ids().await.unwrap(),
+        ["saint-aubin", "ccas-saint-aubin"]
+    );
+    let commune = &fixed.organisations[0];
+    let mut video = store
+        .activity("saint-aubin", "videoprotection")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        &video,
+        commune
+            .activities()
+            .iter()
+            .find(|a| a.id == "videoprotection")
+            .unwrap()
+    );
+    assert_eq!(store.activity("saint-aubin", "nope").await.unwrap(), None);
+    assert_eq!(
+        store.activities("saint-aubin").await.unwrap(),
+        commune.activities()
+    );
+
+    // Same content: nothing written. New content: one update, recorded.
+    assert_eq!(
+        store
+            .save_activity("saint-aubin", &video, WriteMode::Update, "dpo", now)
+            .await
+            .unwrap(),
+        Written::Unchanged
+    );
+    video.name = "Vidéoprotection de la voie publique".into();
+    assert_eq!(
+        store
+            .save_activity("saint-aubin", &video, WriteMode::Update, "dpo", now)
+            .await
+            .unwrap(),
+        Written::Updated
+    );
+    let history = store
+        .history("saint-aubin", Some("videoprotection"))
+        .await
+        .unwrap();
+    assert_eq!(history.last().unwrap().diff()[0].field, "name");
+
+    // Creating an existing id is a conflict; updating a missing one is not found.
+    let conflict = store
+        .save_activity("saint-aubin", &video, WriteMode::Create, "dpo", now)
+        .await;
+    assert!(
+        matches!(conflict, Err(StoreError::Conflict(_))),
+        "{conflict:?}"
+    );
+    let mut new = video.clone();
+    new.id = "videoprotection-2".into();
+    assert!(matches!(
+        store
+            .save_activity("saint-aubin", &new, WriteMode::Update, "dpo", now)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store
+            .save_activity("nowhere", &new, WriteMode::Create, "dpo", now)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(
+        store
+            .save_activity("saint-aubin", &new, WriteMode::Create, "dpo", now)
+            .await
+            .unwrap(),
+        Written::Created
+    );
+    let ids: Vec<String> = store
+        .activities("saint-aubin")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(
+        ids.last().unwrap(),
+        "videoprotection-2",
+        "a new activity goes last"
+    );
+    let later = at("2026-03-01T10:00:00Z");
+    store
+        .delete_activity("saint-aubin", "videoprotection-2", "dpo", later)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .delete_activity("saint-aubin", "videoprotection-2", "dpo", now)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // The electoral list feeds the CCAS: it cannot go, nor can the commune.
+    let refused = store
+        .delete_activity("saint-aubin", "liste-electorale", "dpo", now)
+        .await;
+    match refused {
+        Err(StoreError::Conflict(message)) => {
+            assert!(message.contains("ccas-saint-aubin/"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        store.delete_organisation("saint-aubin", "admin", now).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(
+        store
+            .activity("saint-aubin", "liste-electorale")
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // An organisation's own fields.
+    let mut ccas = store
+        .organisation("ccas-saint-aubin")
+        .await
+        .unwrap()
+        .unwrap();
+    ccas.phone = Some("+33 3 44 99 99 99".into());
+    assert_eq!(
+        store
+            .save_organisation(&ccas, WriteMode::Update, "dpo", now)
+            .await
+            .unwrap(),
+        Written::Updated
+    );
+    assert_eq!(
+        store
+            .organisation("ccas-saint-aubin")
+            .await
+            .unwrap()
+            .unwrap()
+            .phone
+            .as_deref(),
+        Some("+33 3 44 99 99 99")
+    );
+    let before_delete = store.register(None).await.unwrap();
+    store
+        .delete_organisation("ccas-saint-aubin", "admin", at("2026-03-02T09:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(store.organisation_ids().await.unwrap(), ["saint-aubin"]);
+    assert!(
+        store
+            .activities("ccas-saint-aubin")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .register_at(None, at("2026-03-01T12:00:00Z"))
+            .await
+            .unwrap(),
+        before_delete,
+        "the history keeps what was deleted"
+    );
+}
+
+/// API tokens, the security log and settings.
+async fn access(store: &Store) {
+    use registre::auth::{Grant, Role, User};
+    let now = Timestamp::now();
+    let owner = User {
+        login: "dpo@opsn.fr".into(),
+        name: "DPO".into(),
+        grants: vec![Grant {
+            role: Role::Dpo,
+            organisation: Some("saint-aubin".into()),
+        }],
+        disabled: false,
+    };
+    store.add_user(&owner, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$Wt8Y5QfOvLg4IV2W1e6kR1mQ0OtmwDm3kmbqjvCg5e8", now).await.unwrap();
+    let grant = Grant {
+        role: Role::Agent,
+        organisation: Some("saint-aubin".into()),
+    };
+    let (token, hash) = registre::auth::new_token();
+    let id = store
+        .add_token(
+            &hash,
+            "portail",
+            &owner.login,
+            &grant,
+            now,
+            jiff::SignedDuration::from_hours(24),
+        )
+        .await
+        .unwrap();
+    let (live, found_owner) = store
+        .live_token(&registre::auth::token_hash(&token), now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (live.grant, found_owner.login.as_str()),
+        (grant.clone(), "dpo@opsn.fr")
+    );
+    // Expired, unknown, or owned by a disabled account: not live.
+    let later = now
+        .checked_add(jiff::SignedDuration::from_hours(25))
+        .unwrap();
+    assert!(store.live_token(&hash, later).await.unwrap().is_none());
+    assert!(
+        store
+            .live_token(&registre::auth::token_hash("rgt_other"), now)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store.set_disabled("dpo@opsn.fr", true, now).await.unwrap();
+    assert!(store.live_token(&hash, now).await.unwrap().is_none());
+    store.set_disabled("dpo@opsn.fr", false, now).await.unwrap();
+    assert!(store.live_token(&hash, now).await.unwrap().is_some());
+    assert!(matches!(
+        store.revoke_token(&id, Some("other@opsn.fr")).await,
+        Err(StoreError::NotFound(_))
+    ));
+    store.revoke_token(&id, Some("dpo@opsn.fr")).await.unwrap();
+    assert!(store.live_token(&hash, now).await.unwrap().is_none());
+    assert_eq!(
+        store.tokens(Some("dpo@opsn.fr")).await.unwrap()[0].revoked,
+        true
+    );
+
+    let event = Event {
+        at: now.to_string(),
+        actor: "dpo@opsn.fr".into(),
+        action: "login".into(),
+        target: None,
+        success: false,
+        address: Some("127.0.0.1".into()),
+    };
+    store.log_event(&event).await.unwrap();
+    let old = Event {
+        at: "2024-01-01T00:00:00Z".into(),
+        ..event.clone()
+    };
+    store.log_event(&old).await.unwrap();
+    store.prune_events(now).await.unwrap();
+    let events = store.events(10).await.unwrap();
+    assert_eq!(events.len(), 1, "entries past a year are pruned");
+    assert_eq!(
+        (events[0].actor.as_str(), events[0].success),
+        ("dpo@opsn.fr", false)
+    );
+
+    let key = store
+        .setting_or_init("secret_key", "first".into())
+        .await
+        .unwrap();
+    assert_eq!(key, "first");
+    assert_eq!(
+        store
+            .setting_or_init("secret_key", "second".into())
+            .await
+            .unwrap(),
+        "first"
+    );
 }
 
 #[tokio::test]
@@ -139,6 +416,42 @@ async fn on_disk() {
     let url = format!("surrealkv://{}", dir.path().join("db").display());
     let store = Store::open(&url, None).await.unwrap();
     suite(&store).await;
+}
+
+#[tokio::test]
+async fn on_a_surrealdb_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = format!("surrealkv://{}", dir.path().join("server").display());
+    let server = common::SurrealServer::start(&storage);
+    let credentials = common::SurrealServer::credentials();
+    let store = Store::open(&server.url, Some(&credentials)).await.unwrap();
+    suite(&store).await;
+    let before = registre::model::to_yaml(&store.register(None).await.unwrap());
+    drop(store);
+
+    // The server restarts on the same files: the register and its history are still there,
+    // and the schema is not applied twice.
+    let port = server.port;
+    server.kill();
+    let server = common::SurrealServer::start_on(port, &storage);
+    let store = Store::open(&server.url, Some(&credentials)).await.unwrap();
+    let after = registre::model::to_yaml(&store.register(None).await.unwrap());
+    assert_eq!(before, after);
+    assert!(!store.history("saint-aubin", None).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_server_refuses_wrong_credentials() {
+    let server = common::SurrealServer::start("memory");
+    let wrong = registre::store::Credentials {
+        username: "root".into(),
+        password: "not-the-password".into(),
+    };
+    let error = Store::open(&server.url, Some(&wrong))
+        .await
+        .err()
+        .expect("refused");
+    assert!(error.to_string().contains(&server.url), "{error}");
 }
 
 /// Each command is a process of its own: what one stored, the next one reads after a restart.

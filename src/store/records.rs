@@ -43,13 +43,33 @@ pub struct Dependent {
     pub activity: String,
 }
 
+/// One activity (`user`) taking data from another (`source`).
+pub(super) struct SourceLink {
+    pub source: Dependent,
+    pub user: Dependent,
+}
+
 /// The error a transaction raises (`THROW`) when the record is not in the state the write
 /// expects; told apart from database errors by this prefix.
 const MISSING: &str = "registre:missing";
 const EXISTS: &str = "registre:exists";
 
-fn write_error(e: surrealdb::Error, what: &str) -> StoreError {
-    let message = e.to_string();
+/// The outcome of a write transaction: the statement that threw tells why it failed (the
+/// others only say that the transaction did).
+fn written_or(
+    result: Result<surrealdb::IndexedResults, surrealdb::Error>,
+    what: &str,
+) -> Result<(), StoreError> {
+    let mut response = result.map_err(|e| write_error(e.to_string(), what))?;
+    let errors = response.take_errors();
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let messages: Vec<String> = errors.values().map(ToString::to_string).collect();
+    Err(write_error(messages.join(" ; "), what))
+}
+
+fn write_error(message: String, what: &str) -> StoreError {
     if message.contains(MISSING) {
         StoreError::NotFound(format!("{what} introuvable"))
     } else if message.contains(EXISTS) {
@@ -123,7 +143,8 @@ impl Store {
         {
             return Ok(Written::Unchanged);
         }
-        self.db
+        let result = self
+            .db
             .query(
                 "BEGIN TRANSACTION;
                  LET $current = (SELECT position, doc FROM type::record('organisation', $org))[0];
@@ -141,9 +162,8 @@ impl Store {
             .bind(("at", now.to_string()))
             .bind(("missing", MISSING))
             .bind(("exists", EXISTS))
-            .await
-            .and_then(|r| r.check())
-            .map_err(|e| write_error(e, &format!("l'organisme `{}`", organisation.id)))?;
+            .await;
+        written_or(result, &format!("l'organisme `{}`", organisation.id))?;
         Ok(match mode {
             WriteMode::Create => Written::Created,
             WriteMode::Update => Written::Updated,
@@ -165,7 +185,8 @@ impl Store {
             .filter(|d| d.organisation != id)
             .collect();
         refuse_if_used(&outside, &format!("l'organisme `{id}`"))?;
-        self.db
+        let result = self
+            .db
             .query(
                 "BEGIN TRANSACTION;
                  LET $current = (SELECT doc FROM type::record('organisation', $org))[0];
@@ -182,9 +203,8 @@ impl Store {
             .bind(("author", author.to_owned()))
             .bind(("at", now.to_string()))
             .bind(("missing", MISSING))
-            .await
-            .and_then(|r| r.check())
-            .map_err(|e| write_error(e, &format!("l'organisme `{id}`")))?;
+            .await;
+        written_or(result, &format!("l'organisme `{id}`"))?;
         Ok(())
     }
 
@@ -205,7 +225,8 @@ impl Store {
             return Ok(Written::Unchanged);
         }
         let what = format!("l'activité `{}` de `{organisation}`", activity.id);
-        self.db
+        let result = self
+            .db
             .query(
                 "BEGIN TRANSACTION;
                  IF (SELECT VALUE id FROM type::record('organisation', $org))[0] = NONE { THROW $missing };
@@ -226,9 +247,8 @@ impl Store {
             .bind(("at", now.to_string()))
             .bind(("missing", MISSING))
             .bind(("exists", EXISTS))
-            .await
-            .and_then(|r| r.check())
-            .map_err(|e| write_error(e, &what))?;
+            .await;
+        written_or(result, &what)?;
         Ok(match mode {
             WriteMode::Create => Written::Created,
             WriteMode::Update => Written::Updated,
@@ -245,7 +265,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         let what = format!("l'activité `{id}` de `{organisation}`");
         refuse_if_used(&self.dependents(organisation, Some(id)).await?, &what)?;
-        self.db
+        let result = self
+            .db
             .query(
                 "BEGIN TRANSACTION;
                  LET $current = (SELECT doc FROM type::record('activity', [$org, $slug]))[0];
@@ -259,9 +280,8 @@ impl Store {
             .bind(("author", author.to_owned()))
             .bind(("at", now.to_string()))
             .bind(("missing", MISSING))
-            .await
-            .and_then(|r| r.check())
-            .map_err(|e| write_error(e, &what))?;
+            .await;
+        written_or(result, &what)?;
         Ok(())
     }
 
@@ -272,6 +292,22 @@ impl Store {
         organisation: &str,
         activity: Option<&str>,
     ) -> Result<Vec<Dependent>, StoreError> {
+        Ok(self
+            .source_links()
+            .await?
+            .into_iter()
+            .filter(|link| {
+                link.source.organisation == organisation
+                    && activity.is_none_or(|a| a == link.source.activity)
+                    && !(link.user.organisation == organisation
+                        && Some(link.user.activity.as_str()) == activity)
+            })
+            .map(|link| link.user)
+            .collect())
+    }
+
+    /// Every use of an activity's data by another activity.
+    pub(super) async fn source_links(&self) -> Result<Vec<SourceLink>, StoreError> {
         #[derive(Deserialize)]
         struct Row {
             organisation: String,
@@ -286,26 +322,27 @@ impl Store {
             )
             .await?
             .take(0)?;
-        let mut out = Vec::new();
+        let mut links = Vec::new();
         for row in rows {
             let row: Row = decode(row)?;
-            let uses = row.sources.unwrap_or_default().into_iter().any(|s| {
-                let Ok(Source::Activity(source)) = serde_json::from_value::<Source>(s) else {
-                    return false;
-                };
-                let source_org = source.organisation.as_deref().unwrap_or(&row.organisation);
-                source_org == organisation
-                    && activity.is_none_or(|a| a == source.activity)
-                    && !(row.organisation == organisation && Some(row.slug.as_str()) == activity)
-            });
-            if uses {
-                out.push(Dependent {
-                    organisation: row.organisation,
-                    activity: row.slug,
-                });
+            for source in row.sources.unwrap_or_default() {
+                if let Ok(Source::Activity(source)) = serde_json::from_value::<Source>(source) {
+                    links.push(SourceLink {
+                        source: Dependent {
+                            organisation: source
+                                .organisation
+                                .unwrap_or_else(|| row.organisation.clone()),
+                            activity: source.activity,
+                        },
+                        user: Dependent {
+                            organisation: row.organisation.clone(),
+                            activity: row.slug.clone(),
+                        },
+                    });
+                }
             }
         }
-        Ok(out)
+        Ok(links)
     }
 
     /// The organisations whose activities `organisation`'s activities take data from, directly
@@ -350,7 +387,7 @@ impl Store {
     }
 }
 
-fn refuse_if_used(dependents: &[Dependent], what: &str) -> Result<(), StoreError> {
+pub(super) fn refuse_if_used(dependents: &[Dependent], what: &str) -> Result<(), StoreError> {
     if dependents.is_empty() {
         return Ok(());
     }

@@ -218,7 +218,8 @@ pub struct ActivityFilters<'r> {
     /// A data subject id (or a descendant).
     subject: Option<&'r str>,
     legal_basis: Option<&'r str>,
-    public: Option<bool>,
+    /// `true` or `false`; any other value is an error, not a filter silently dropped.
+    public: Option<&'r str>,
     /// Words of the name or description, case-insensitive.
     q: Option<&'r str>,
 }
@@ -231,6 +232,17 @@ pub async fn activities(
     filters: ActivityFilters<'_>,
 ) -> ApiResult<Json<Value>> {
     existing_organisation(app, &caller, Need::Read, org).await?;
+    let public = match filters.public {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "public",
+                format!("valeur `{other}` invalide : true ou false"),
+            ));
+        }
+    };
     let vocabulary = &app.pack.vocabulary;
     let under = |kind: Kind, ids: &[String], wanted: Option<&str>| {
         wanted.is_none_or(|w| ids.iter().any(|id| vocabulary.is_within(kind, id, w)))
@@ -253,9 +265,7 @@ pub async fn activities(
                 && filters
                     .legal_basis
                     .is_none_or(|b| a.legal_basis.as_deref() == Some(b))
-                && filters
-                    .public
-                    .is_none_or(|p| a.public.unwrap_or(false) == p)
+                && public.is_none_or(|p| a.public.unwrap_or(false) == p)
                 && words.iter().all(|w| text.contains(w))
         })
         .map(|a| to_value(&a))
@@ -372,7 +382,8 @@ fn history_json(changes: Vec<Change>) -> Value {
             json!({
                 "at": c.at,
                 "author": c.author,
-                "operation": c.operation.label(),
+                "operation": c.operation,
+                "label": c.operation.label(),
                 "activity": c.activity,
                 "changes": c.diff(),
             })

@@ -67,3 +67,119 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A free TCP port on the loopback interface.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until something accepts connections on `port`, or panics with `log`'s content.
+pub fn wait_for_port(port: u16, child: &mut std::process::Child, log: &Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "the server exited ({status}): {}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!(
+        "nothing listens on port {port}: {}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+}
+
+/// A real SurrealDB server on 127.0.0.1, built from the `surrealdb-server` crate by
+/// `scripts/surreal-server.sh` (the test command builds it first). Killed when dropped.
+pub struct SurrealServer {
+    child: std::process::Child,
+    pub url: String,
+    pub port: u16,
+    log: tempfile::NamedTempFile,
+}
+
+pub const SURREAL_USER: &str = "root";
+pub const SURREAL_PASSWORD: &str = "registre-test-root";
+
+impl SurrealServer {
+    /// The binary: `REGISTRE_SURREAL_BIN`, else where the build script puts it.
+    fn binary() -> std::path::PathBuf {
+        let path = std::env::var_os("REGISTRE_SURREAL_BIN")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("target/surreal-server/debug/surreal")
+            });
+        assert!(
+            path.is_file(),
+            "no SurrealDB server at {}: build it with scripts/surreal-server.sh (scripts/test.sh does)",
+            path.display()
+        );
+        path
+    }
+
+    /// Starts a server storing in `storage` (`memory`, or `surrealkv://DIR`).
+    pub fn start(storage: &str) -> Self {
+        Self::start_on(free_port(), storage)
+    }
+
+    pub fn start_on(port: u16, storage: &str) -> Self {
+        let log = tempfile::NamedTempFile::new().unwrap();
+        let mut child = Command::new(Self::binary())
+            .args([
+                "start",
+                "--bind",
+                &format!("127.0.0.1:{port}"),
+                "--user",
+                SURREAL_USER,
+                "--pass",
+                SURREAL_PASSWORD,
+                "--no-banner",
+                "--log",
+                "warn",
+                storage,
+            ])
+            .stdout(log.reopen().unwrap())
+            .stderr(log.reopen().unwrap())
+            .spawn()
+            .unwrap();
+        wait_for_port(port, &mut child, log.path());
+        SurrealServer {
+            child,
+            url: format!("ws://127.0.0.1:{port}"),
+            port,
+            log,
+        }
+    }
+
+    pub fn credentials() -> registre::store::Credentials {
+        registre::store::Credentials {
+            username: SURREAL_USER.into(),
+            password: SURREAL_PASSWORD.into(),
+        }
+    }
+
+    /// Stops the server (as a crash would: SIGKILL) and waits for it.
+    pub fn kill(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for SurrealServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,1080 @@
+//! The JSON API, in process on an in-memory database: tenant isolation over every route and
+//! role, bad input over every write route, the register round trip, tokens, sessions, CSRF
+//! and sign-in throttling.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code"
+)]
+
+mod common;
+
+use std::sync::Arc;
+
+use base64::Engine;
+use jiff::Timestamp;
+use registre::auth::{Grant, Role, User, hash_password};
+use registre::render::Templates;
+use registre::store::Store;
+use registre::web::{self, App, CSRF_HEADER, SESSION_COOKIE, openapi};
+use rocket::http::{ContentType, Cookie, Header, Status};
+use rocket::local::asynchronous::{Client, LocalResponse};
+use serde_json::{Value, json};
+
+const DEMO: &str = include_str!("../examples/commune-demo.yaml");
+const PASSWORD: &str = "Correct-Horse-Battery-Staple-42";
+const OWN: &str = "saint-aubin";
+const FOREIGN: &str = "ccas-saint-aubin";
+/// Strings only the foreign organisation's data contain.
+const FOREIGN_MARKERS: [&str; 4] = [FOREIGN, "266000454", "colis-aines", "Colis de Noël"];
+
+struct Api {
+    client: Client,
+    /// API tokens by name: `admin`, and `dpo`, `agent`, `auditor` of the own organisation.
+    tokens: std::collections::BTreeMap<&'static str, String>,
+}
+
+fn login_of(role: &str) -> String {
+    format!("{role}@saint-aubin.fr")
+}
+
+async fn api() -> Api {
+    let store = Store::open("mem://", None).await.unwrap();
+    let now = Timestamp::now();
+    store
+        .import(&common::load(DEMO), "test", now)
+        .await
+        .unwrap();
+    let hash = hash_password(PASSWORD).unwrap();
+    for (role, organisation) in [
+        (Role::Admin, None),
+        (Role::Dpo, Some(OWN)),
+        (Role::Agent, Some(OWN)),
+        (Role::Auditor, Some(OWN)),
+    ] {
+        let user = User {
+            login: login_of(role.as_str()),
+            name: role.as_str().to_owned(),
+            grants: vec![Grant {
+                role,
+                organisation: organisation.map(str::to_owned),
+            }],
+            disabled: false,
+        };
+        store.add_user(&user, &hash, now).await.unwrap();
+    }
+    let pack = Arc::new(registre::audit::PolicyPack::builtin().unwrap());
+    let app = App::new(store, pack, Templates::builtin().unwrap());
+    let figment = rocket::Config::figment()
+        .merge(("log_level", "off"))
+        .merge((
+            "secret_key",
+            base64::engine::general_purpose::STANDARD.encode([7u8; 64]),
+        ));
+    let client = Client::untracked(web::rocket(app, figment)).await.unwrap();
+    let mut api = Api {
+        client,
+        tokens: Default::default(),
+    };
+    for role in ["admin", "dpo", "agent", "auditor"] {
+        let organisation = (role != "admin").then_some(OWN);
+        let token = api.new_token(role, role, organisation).await;
+        api.tokens.insert(role, token);
+    }
+    api
+}
+
+fn basic(login: &str, password: &str) -> Header<'static> {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{login}:{password}"));
+    Header::new("Authorization", format!("Basic {encoded}"))
+}
+
+fn bearer(token: &str) -> Header<'static> {
+    Header::new("Authorization", format!("Bearer {token}"))
+}
+
+async fn json_of(response: LocalResponse<'_>) -> (Status, Value) {
+    let status = response.status();
+    let text = response.into_string().await.unwrap_or_default();
+    let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, value)
+}
+
+impl Api {
+    async fn new_token(&self, login_role: &str, role: &str, organisation: Option<&str>) -> String {
+        let mut body = json!({ "name": format!("test {role}"), "role": role });
+        if let Some(org) = organisation {
+            body["organisation"] = json!(org);
+        }
+        let (status, value) = json_of(
+            self.client
+                .post("/api/v1/tokens")
+                .header(basic(&login_of(login_role), PASSWORD))
+                .header(ContentType::JSON)
+                .body(body.to_string())
+                .dispatch()
+                .await,
+        )
+        .await;
+        assert_eq!(status, Status::Created, "{value}");
+        value["token"].as_str().unwrap().to_owned()
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<&str>,
+    ) -> (Status, Value) {
+        let uri = format!("/api/v1{path}");
+        let request = match method {
+            "get" => self.client.get(uri),
+            "post" => self.client.post(uri),
+            "put" => self.client.put(uri),
+            "delete" => self.client.delete(uri),
+            other => panic!("method {other}"),
+        };
+        let mut request = request.header(bearer(token));
+        if let Some(body) = body {
+            request = request.header(ContentType::JSON).body(body.to_owned());
+        }
+        json_of(request.dispatch().await).await
+    }
+
+    async fn get(&self, path: &str, role: &str) -> (Status, Value) {
+        self.call("get", path, &self.tokens[role], None).await
+    }
+
+    /// The whole stored register and its history, to check that nothing changed.
+    async fn snapshot(&self) -> (String, usize) {
+        let response = self
+            .client
+            .get("/api/v1/register?format=json")
+            .header(bearer(&self.tokens["admin"]))
+            .dispatch()
+            .await;
+        assert_eq!(response.status(), Status::Ok);
+        let register = response.into_string().await.unwrap();
+        let mut changes = 0;
+        for org in [OWN, FOREIGN] {
+            let (status, history) = self
+                .get(&format!("/organisations/{org}/history"), "admin")
+                .await;
+            if status == Status::Ok {
+                changes += history["history"].as_array().unwrap().len();
+            }
+        }
+        (register, changes)
+    }
+}
+
+fn foreign_activity() -> Value {
+    let register = common::load(DEMO);
+    let ccas = register
+        .organisations
+        .iter()
+        .find(|o| o.id == FOREIGN)
+        .unwrap();
+    serde_json::to_value(&ccas.activities()[0]).unwrap()
+}
+
+fn foreign_organisation() -> Value {
+    let register = common::load(DEMO);
+    let mut ccas = register
+        .organisations
+        .iter()
+        .find(|o| o.id == FOREIGN)
+        .unwrap()
+        .clone();
+    ccas.activities = None;
+    serde_json::to_value(ccas).unwrap()
+}
+
+/// A valid body for each write route, aimed at the foreign organisation.
+fn foreign_body(method: &str, path: &str) -> Option<String> {
+    match (method, path) {
+        ("post", "/organisations") | ("put", "/organisations/{org}") => {
+            Some(foreign_organisation().to_string())
+        }
+        ("post", "/organisations/{org}/activities") => {
+            let mut activity = foreign_activity();
+            activity["id"] = json!("nouvelle");
+            Some(activity.to_string())
+        }
+        ("put", "/organisations/{org}/activities/{id}") => {
+            let mut activity = foreign_activity();
+            activity["name"] = json!("Changé par un autre");
+            Some(activity.to_string())
+        }
+        ("post", "/register") => {
+            let register = common::load(DEMO);
+            Some(registre::model::to_json(&register))
+        }
+        ("post", "/tokens") => {
+            Some(json!({ "name": "x", "role": "agent", "organisation": FOREIGN }).to_string())
+        }
+        _ => None,
+    }
+}
+
+#[rocket::async_test]
+async fn no_route_shows_or_changes_another_organisations_data() {
+    let api = api().await;
+    let before = api.snapshot().await;
+    let foreign_id = foreign_activity()["id"].as_str().unwrap().to_owned();
+    let mut checked = 0;
+    for route in openapi::ROUTES {
+        let path = route
+            .path
+            .replace("{org}", FOREIGN)
+            .replace("{id}", &foreign_id)
+            .replace("{login}", &login_of("admin"));
+        let body = foreign_body(route.method, route.path);
+        for role in ["dpo", "agent", "auditor"] {
+            let (status, value) = api
+                .call(route.method, &path, &api.tokens[role], body.as_deref())
+                .await;
+            let text = value.to_string();
+            let shown: Vec<&str> = FOREIGN_MARKERS
+                .iter()
+                .copied()
+                .filter(|m| text.contains(m))
+                .collect();
+            if route.path.contains("{org}") || route.method != "get" {
+                assert!(
+                    status == Status::Forbidden || status == Status::NotFound,
+                    "{} {} as {role}: {status} {text}",
+                    route.method,
+                    route.path
+                );
+            }
+            // A refusal may name the requested id back, never show the organisation's data.
+            let allowed_echo = [FOREIGN, foreign_id.as_str()];
+            assert!(
+                shown.iter().all(|m| allowed_echo.contains(m))
+                    && (status.code >= 400 || shown.is_empty()),
+                "{} {} as {role} shows {shown:?}: {status} {text}",
+                route.method,
+                route.path
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, openapi::ROUTES.len() * 3);
+    assert_eq!(
+        api.snapshot().await,
+        before,
+        "nothing of the other organisation changed"
+    );
+
+    // The same caller does see their own organisation.
+    let (status, own) = api
+        .get(&format!("/organisations/{OWN}/activities"), "agent")
+        .await;
+    assert_eq!(status, Status::Ok);
+    assert_eq!(own["activities"].as_array().unwrap().len(), 17);
+}
+
+#[rocket::async_test]
+async fn browser_sessions_are_isolated_and_need_the_csrf_token() {
+    let api = api().await;
+    let app = api.client.rocket().state::<App>().unwrap();
+    let session_id = app.sessions.open(&login_of("dpo"));
+    let csrf = app.sessions.get(&session_id).unwrap().csrf;
+    let cookie = || Cookie::new(SESSION_COOKIE, session_id.clone());
+
+    let own = api
+        .client
+        .get(format!("/api/v1/organisations/{OWN}"))
+        .private_cookie(cookie())
+        .dispatch()
+        .await;
+    assert_eq!(own.status(), Status::Ok);
+    let foreign = api
+        .client
+        .get(format!("/api/v1/organisations/{FOREIGN}"))
+        .private_cookie(cookie())
+        .dispatch()
+        .await;
+    assert_eq!(foreign.status(), Status::NotFound);
+
+    let mut activity =
+        serde_json::to_value(&common::load(DEMO).organisations[0].activities()[0]).unwrap();
+    activity["name"] = json!("Tenue de l'état civil");
+    let path = format!(
+        "/api/v1/organisations/{OWN}/activities/{}",
+        activity["id"].as_str().unwrap()
+    );
+    let without = api
+        .client
+        .put(path.clone())
+        .private_cookie(cookie())
+        .header(ContentType::JSON)
+        .body(activity.to_string())
+        .dispatch()
+        .await;
+    let (status, body) = json_of(without).await;
+    assert_eq!(status, Status::Forbidden, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("CSRF"), "{body}");
+    let with = api
+        .client
+        .put(path)
+        .private_cookie(cookie())
+        .header(Header::new(CSRF_HEADER, csrf))
+        .header(ContentType::JSON)
+        .body(activity.to_string())
+        .dispatch()
+        .await;
+    assert_eq!(with.status(), Status::Ok);
+}
+
+/// Each bad body of a write route, with the field path the answer must name.
+struct BadInput {
+    method: &'static str,
+    path: String,
+    token: &'static str,
+    body: String,
+    status: Status,
+    field: &'static str,
+}
+
+fn own_activity() -> Value {
+    serde_json::to_value(&common::load(DEMO).organisations[0].activities()[3]).unwrap()
+}
+
+fn with(mut value: Value, field: &str, new: Value) -> String {
+    value[field] = new;
+    value.to_string()
+}
+
+fn bad_inputs() -> Vec<BadInput> {
+    let activity = own_activity();
+    let id = activity["id"].as_str().unwrap().to_owned();
+    let mut organisation = serde_json::to_value(&common::load(DEMO).organisations[0]).unwrap();
+    organisation.as_object_mut().unwrap().remove("activities");
+    let new_org = with(organisation.clone(), "id", json!("nouvelle-commune"));
+    let new_org: Value = serde_json::from_str(&new_org).unwrap();
+    let mut new_activity = activity.clone();
+    new_activity["id"] = json!("nouvelle-activite");
+    let huge = format!("{{\"id\":\"x\",\"name\":\"{}\"}}", "a".repeat(300 * 1024));
+    let mut cases = Vec::new();
+    let mut add = |method, path: &str, token, body: String, status, field| {
+        cases.push(BadInput {
+            method,
+            path: path.to_owned(),
+            token,
+            body,
+            status,
+            field,
+        })
+    };
+    let activities = format!("/organisations/{OWN}/activities");
+    let one = format!("/organisations/{OWN}/activities/{id}");
+    let org = format!("/organisations/{OWN}");
+    for (method, path, base) in [
+        ("post", activities.as_str(), &new_activity),
+        ("put", one.as_str(), &activity),
+    ] {
+        add(
+            method,
+            path,
+            "dpo",
+            "{\"id\": ".into(),
+            Status::BadRequest,
+            "",
+        );
+        add(
+            method,
+            path,
+            "dpo",
+            "[1, 2]".into(),
+            Status::UnprocessableEntity,
+            "",
+        );
+        add(
+            method,
+            path,
+            "dpo",
+            with(base.clone(), "purposes", json!("education")),
+            Status::UnprocessableEntity,
+            "purposes",
+        );
+        add(
+            method,
+            path,
+            "dpo",
+            with(base.clone(), "automated_decision", json!("non")),
+            Status::UnprocessableEntity,
+            "automated_decision",
+        );
+        add(
+            method,
+            path,
+            "dpo",
+            with(base.clone(), "purposes", json!(["finalite-inventee"])),
+            Status::UnprocessableEntity,
+            "purposes[0]",
+        );
+        add(
+            method,
+            path,
+            "dpo",
+            with(base.clone(), "legal_basis", json!("bon-plaisir")),
+            Status::UnprocessableEntity,
+            "legal_basis",
+        );
+        add(
+            method,
+            path,
+            "dpo",
+            with(base.clone(), "siren", json!("216000125")),
+            Status::UnprocessableEntity,
+            "siren",
+        );
+        add(
+            method,
+            path,
+            "dpo",
+            huge.clone(),
+            Status::PayloadTooLarge,
+            "",
+        );
+    }
+    add(
+        "put",
+        &one,
+        "dpo",
+        with(activity.clone(), "id", json!("autre-id")),
+        Status::UnprocessableEntity,
+        "id",
+    );
+    for (method, path, token, base) in [
+        ("post", "/organisations", "admin", &new_org),
+        ("put", org.as_str(), "dpo", &organisation),
+    ] {
+        add(
+            method,
+            path,
+            token,
+            "{\"id\": ".into(),
+            Status::BadRequest,
+            "",
+        );
+        add(
+            method,
+            path,
+            token,
+            with(base.clone(), "siren", json!("216000126")),
+            Status::UnprocessableEntity,
+            "siren",
+        );
+        add(
+            method,
+            path,
+            token,
+            with(base.clone(), "email", json!("mairie-at-example")),
+            Status::UnprocessableEntity,
+            "email",
+        );
+        add(
+            method,
+            path,
+            token,
+            with(base.clone(), "kind", json!("royaume")),
+            Status::UnprocessableEntity,
+            "kind",
+        );
+        add(
+            method,
+            path,
+            token,
+            with(base.clone(), "name", json!(42)),
+            Status::UnprocessableEntity,
+            "name",
+        );
+        add(
+            method,
+            path,
+            token,
+            with(base.clone(), "activities", json!([])),
+            Status::UnprocessableEntity,
+            "activities",
+        );
+        add(
+            method,
+            path,
+            token,
+            huge.clone(),
+            Status::PayloadTooLarge,
+            "",
+        );
+    }
+    let mut dpo = organisation.clone();
+    dpo["dpo"]["email"] = json!("dpo@@opsn");
+    add(
+        "put",
+        &org,
+        "dpo",
+        dpo.to_string(),
+        Status::UnprocessableEntity,
+        "dpo.email",
+    );
+
+    let register = registre::model::to_json(&common::load(DEMO));
+    add(
+        "post",
+        "/register",
+        "admin",
+        "organisations: [".into(),
+        Status::UnprocessableEntity,
+        "",
+    );
+    add(
+        "post",
+        "/register",
+        "admin",
+        register.replace("216000125", "216000126"),
+        Status::UnprocessableEntity,
+        "organisations[0].siren",
+    );
+    add(
+        "post",
+        "/register",
+        "admin",
+        register.replace("\"elections.liste-electorale\"", "\"elections.inventee\""),
+        Status::UnprocessableEntity,
+        "organisations[0].activities[1].purposes[0]",
+    );
+
+    add("post", "/tokens", "dpo", "{".into(), Status::BadRequest, "");
+    add(
+        "post",
+        "/tokens",
+        "dpo",
+        json!({ "name": 3, "role": "agent", "organisation": OWN }).to_string(),
+        Status::UnprocessableEntity,
+        "name",
+    );
+    add(
+        "post",
+        "/tokens",
+        "dpo",
+        json!({ "name": "x", "role": "roi", "organisation": OWN }).to_string(),
+        Status::UnprocessableEntity,
+        "role",
+    );
+    add(
+        "post",
+        "/tokens",
+        "dpo",
+        json!({ "name": "x", "role": "agent", "organisation": OWN, "days": 5000 }).to_string(),
+        Status::UnprocessableEntity,
+        "days",
+    );
+    add(
+        "post",
+        "/tokens",
+        "dpo",
+        json!({ "name": "x", "role": "agent" }).to_string(),
+        Status::UnprocessableEntity,
+        "organisation",
+    );
+    cases
+}
+
+#[rocket::async_test]
+async fn bad_input_is_refused_with_its_field_and_changes_nothing() {
+    let api = api().await;
+    let before = api.snapshot().await;
+    let cases = bad_inputs();
+    let write_routes: std::collections::BTreeSet<(&str, &str)> = openapi::ROUTES
+        .iter()
+        .filter(|r| r.method == "post" || r.method == "put")
+        .filter(|r| foreign_body(r.method, r.path).is_some())
+        .map(|r| (r.method, r.path))
+        .collect();
+    let mut covered = std::collections::BTreeSet::new();
+    for case in &cases {
+        let content_type_yaml = case.path == "/register" && case.body.starts_with("organisations");
+        let uri = format!("/api/v1{}", case.path);
+        let request = match case.method {
+            "post" => api.client.post(uri),
+            _ => api.client.put(uri),
+        }
+        .header(bearer(&api.tokens[case.token]))
+        .header(if content_type_yaml {
+            ContentType::new("application", "yaml")
+        } else {
+            ContentType::JSON
+        })
+        .body(case.body.clone());
+        let (status, body) = json_of(request.dispatch().await).await;
+        let short: String = case.body.chars().take(80).collect();
+        assert_eq!(
+            status, case.status,
+            "{} {} {short}: {body}",
+            case.method, case.path
+        );
+        let paths: Vec<&str> = body["errors"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{} {} {short}: no errors: {body}", case.method, case.path))
+            .iter()
+            .map(|e| e["path"].as_str().unwrap())
+            .collect();
+        assert!(
+            paths.contains(&case.field),
+            "{} {} {short}: expected {:?} in {body}",
+            case.method,
+            case.path,
+            case.field
+        );
+        for error in body["errors"].as_array().unwrap() {
+            assert!(!error["message"].as_str().unwrap().is_empty());
+        }
+        let route = openapi::ROUTES
+            .iter()
+            .find(|r| r.method == case.method && path_matches(r.path, &case.path))
+            .unwrap();
+        covered.insert((route.method, route.path));
+    }
+    assert_eq!(covered, write_routes, "every write route gets bad input");
+    assert_eq!(api.snapshot().await, before, "nothing stored changed");
+}
+
+fn path_matches(pattern: &str, path: &str) -> bool {
+    let a: Vec<&str> = pattern.split('/').collect();
+    let b: Vec<&str> = path.split('/').collect();
+    a.len() == b.len() && a.iter().zip(&b).all(|(p, s)| p.starts_with('{') || p == s)
+}
+
+#[rocket::async_test]
+async fn activities_are_created_read_updated_listed_and_deleted_with_history() {
+    let api = api().await;
+    let dpo = &api.tokens["dpo"];
+    let mut activity = own_activity();
+    activity["id"] = json!("portage-repas");
+    activity["name"] = json!("Portage de repas à domicile");
+    let base = format!("/organisations/{OWN}/activities");
+    let (status, created) = api
+        .call("post", &base, dpo, Some(&activity.to_string()))
+        .await;
+    assert_eq!(status, Status::Created, "{created}");
+    let (status, again) = api
+        .call("post", &base, dpo, Some(&activity.to_string()))
+        .await;
+    assert_eq!(status, Status::Conflict, "{again}");
+    let (status, read) = api.get(&format!("{base}/portage-repas"), "agent").await;
+    assert_eq!((status, &read), (Status::Ok, &created));
+
+    activity["retention"]["active"] = json!("P6M");
+    let (status, _) = api
+        .call(
+            "put",
+            &format!("{base}/portage-repas"),
+            dpo,
+            Some(&activity.to_string()),
+        )
+        .await;
+    assert_eq!(status, Status::Ok);
+    let (status, history) = api
+        .get(&format!("{base}/portage-repas/history"), "auditor")
+        .await;
+    assert_eq!(status, Status::Ok);
+    let history = history["history"].as_array().unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[1]["operation"], "update");
+    assert_eq!(history[1]["changes"][0]["field"], "retention");
+    assert!(
+        history[1]["author"]
+            .as_str()
+            .unwrap()
+            .starts_with("dpo@saint-aubin.fr")
+    );
+
+    let (_, list) = api.get(&format!("{base}?q=portage"), "agent").await;
+    assert_eq!(list["activities"].as_array().unwrap().len(), 1);
+    let (_, list) = api.get(&format!("{base}?purpose=elections"), "agent").await;
+    let ids: Vec<&str> = list["activities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["liste-electorale"],
+        "a purpose filter takes the purposes under it"
+    );
+    let (status, body) = api.get(&format!("{base}?public=peut-etre"), "agent").await;
+    assert_eq!(status, Status::UnprocessableEntity, "{body}");
+    assert_eq!(body["errors"][0]["path"], "public");
+
+    // An agent reads but does not write; an auditor does not write either.
+    for role in ["agent", "auditor"] {
+        let (status, _) = api
+            .call(
+                "delete",
+                &format!("{base}/portage-repas"),
+                &api.tokens[role],
+                None,
+            )
+            .await;
+        assert_eq!(status, Status::Forbidden, "{role}");
+    }
+    // The electoral list feeds other activities: deleting it is a conflict.
+    let (status, body) = api
+        .call("delete", &format!("{base}/liste-electorale"), dpo, None)
+        .await;
+    assert_eq!(status, Status::Conflict, "{body}");
+    let (status, _) = api
+        .call("delete", &format!("{base}/portage-repas"), dpo, None)
+        .await;
+    assert_eq!(status, Status::NoContent);
+    let (status, _) = api.get(&format!("{base}/portage-repas"), "agent").await;
+    assert_eq!(status, Status::NotFound);
+
+    // The register as it stood before the deletion still has it.
+    let (_, history) = api
+        .get(&format!("{base}/portage-repas/history"), "auditor")
+        .await;
+    let updated_at = history["history"][1]["at"].as_str().unwrap().to_owned();
+    let response = api
+        .client
+        .get(format!(
+            "/api/v1/organisations/{OWN}/register?format=json&at={updated_at}"
+        ))
+        .header(bearer(&api.tokens["agent"]))
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::Ok);
+    let text = response.into_string().await.unwrap();
+    assert!(text.contains("Portage de repas"));
+    let (status, body) = api
+        .get(&format!("/organisations/{OWN}/register?at=hier"), "agent")
+        .await;
+    assert_eq!(status, Status::UnprocessableEntity);
+    assert_eq!(body["errors"][0]["path"], "at");
+}
+
+#[rocket::async_test]
+async fn importing_then_exporting_the_demo_gives_the_same_register() {
+    let api = api().await;
+    let admin = &api.tokens["admin"];
+    // A fresh organisation set: delete both, then import the file as a mairie would.
+    for org in [FOREIGN, OWN] {
+        let (status, body) = api
+            .call("delete", &format!("/organisations/{org}"), admin, None)
+            .await;
+        assert_eq!(status, Status::NoContent, "{body}");
+    }
+    let response = api
+        .client
+        .post("/api/v1/register")
+        .header(bearer(admin))
+        .header(ContentType::new("application", "yaml"))
+        .body(DEMO)
+        .dispatch()
+        .await;
+    let (status, summary) = json_of(response).await;
+    assert_eq!(status, Status::Ok, "{summary}");
+    assert_eq!(summary["created"], 22);
+    let response = api
+        .client
+        .get("/api/v1/register?format=yaml")
+        .header(bearer(admin))
+        .dispatch()
+        .await;
+    assert_eq!(
+        response.content_type(),
+        Some(ContentType::new("application", "yaml"))
+    );
+    let exported = response.into_string().await.unwrap();
+    assert_eq!(common::load(&exported), common::load(DEMO));
+
+    // A DPO may re-import their own organisation, not create another one.
+    let (status, _) = api
+        .call(
+            "post",
+            "/register",
+            &api.tokens["dpo"],
+            Some(&registre::model::to_json(&common::load(DEMO))),
+        )
+        .await;
+    assert_eq!(status, Status::NotFound, "the CCAS is not the DPO's");
+}
+
+#[rocket::async_test]
+async fn audits_keep_to_the_callers_organisations() {
+    let api = api().await;
+    let (status, report) = api.get("/audit", "auditor").await;
+    assert_eq!(status, Status::Ok);
+    let findings = report["findings"].as_array().unwrap();
+    assert!(!findings.is_empty());
+    assert!(findings.iter().all(|f| f["organisation"] == OWN));
+    assert_eq!(report["organisations"], 1);
+    let (_, all) = api.get("/audit", "admin").await;
+    assert!(
+        all["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["organisation"] == FOREIGN)
+    );
+    let (status, _) = api
+        .get(&format!("/organisations/{OWN}/audit"), "agent")
+        .await;
+    assert_eq!(status, Status::Forbidden, "agents do not run audits");
+}
+
+#[rocket::async_test]
+async fn tokens_die_with_revocation_and_disabled_accounts() {
+    let api = api().await;
+    let token = api.new_token("agent", "agent", Some(OWN)).await;
+    let (status, me) = api.call("get", "/me", &token, None).await;
+    assert_eq!(status, Status::Ok);
+    assert_eq!(
+        me["grants"],
+        json!([{ "role": "agent", "organisation": OWN }])
+    );
+    // No more than the holder's own rights.
+    let (status, _) = api
+        .call(
+            "post",
+            "/tokens",
+            &token,
+            Some(&json!({ "name": "x", "role": "dpo", "organisation": OWN }).to_string()),
+        )
+        .await;
+    assert_eq!(status, Status::Forbidden);
+
+    let (status, _) = api
+        .call(
+            "post",
+            &format!("/users/{}/disable", login_of("agent")),
+            &api.tokens["admin"],
+            None,
+        )
+        .await;
+    assert_eq!(status, Status::NoContent);
+    let (status, body) = api.call("get", "/me", &token, None).await;
+    assert_eq!(status, Status::Unauthorized, "{body}");
+    assert_eq!(body["error"], "unauthenticated");
+    let (status, _) = api
+        .call(
+            "post",
+            &format!("/users/{}/enable", login_of("agent")),
+            &api.tokens["admin"],
+            None,
+        )
+        .await;
+    assert_eq!(status, Status::NoContent);
+    assert_eq!(api.call("get", "/me", &token, None).await.0, Status::Ok);
+
+    let (_, list) = api.call("get", "/tokens", &token, None).await;
+    let mine = list["tokens"].as_array().unwrap();
+    assert!(mine.iter().all(|t| t["owner"] == login_of("agent")));
+    assert!(
+        !list.to_string().contains("rgt_"),
+        "only hashes are kept, never shown"
+    );
+    let id = mine[0]["id"].as_str().unwrap();
+    let (status, _) = api
+        .call("delete", &format!("/tokens/{id}"), &token, None)
+        .await;
+    assert_eq!(status, Status::NoContent);
+    assert_eq!(
+        api.call("get", "/me", &token, None).await.0,
+        Status::Unauthorized
+    );
+    assert_eq!(
+        api.call("get", "/me", "rgt_made_up", None).await.0,
+        Status::Unauthorized
+    );
+}
+
+#[rocket::async_test]
+async fn sign_in_is_throttled_after_repeated_failures() {
+    let api = api().await;
+    let attempt = |password: &'static str| {
+        api.client
+            .post("/api/v1/tokens")
+            .header(basic(&login_of("dpo"), password))
+            .header(ContentType::JSON)
+            .body(json!({ "name": "x", "role": "dpo", "organisation": OWN }).to_string())
+            .dispatch()
+    };
+    for _ in 0..registre::auth::MAX_FAILURES {
+        assert_eq!(attempt("wrong").await.status(), Status::Unauthorized);
+    }
+    let response = attempt(PASSWORD).await;
+    assert_eq!(response.status(), Status::TooManyRequests);
+    assert!(response.headers().get_one("Retry-After").is_some());
+    let store = &api.client.rocket().state::<App>().unwrap().store;
+    let events = store.events(20).await.unwrap();
+    assert!(events.iter().any(|e| e.action == "login.throttled"));
+    assert!(
+        events
+            .iter()
+            .filter(|e| e.action == "login" && !e.success)
+            .count()
+            >= registre::auth::MAX_FAILURES
+    );
+}
+
+#[rocket::async_test]
+async fn the_sign_in_page_works_without_javascript_and_checks_its_csrf_token() {
+    let store = Store::open("mem://", None).await.unwrap();
+    let user = User {
+        login: login_of("agent"),
+        name: "Agent".into(),
+        grants: vec![Grant {
+            role: Role::Agent,
+            organisation: Some(OWN.into()),
+        }],
+        disabled: false,
+    };
+    store
+        .add_user(&user, &hash_password(PASSWORD).unwrap(), Timestamp::now())
+        .await
+        .unwrap();
+    let pack = Arc::new(registre::audit::PolicyPack::builtin().unwrap());
+    let figment = rocket::Config::figment().merge(("log_level", "off"));
+    let client = Client::tracked(web::rocket(
+        App::new(store, pack, Templates::builtin().unwrap()),
+        figment,
+    ))
+    .await
+    .unwrap();
+
+    let home = client.get("/").dispatch().await;
+    assert_eq!(home.status(), Status::SeeOther);
+    let page = client.get("/connexion").dispatch().await;
+    assert_eq!(page.status(), Status::Ok);
+    let csp = page
+        .headers()
+        .get_one("Content-Security-Policy")
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("default-src 'none'") && !csp.contains("script-src"));
+    let html = page.into_string().await.unwrap();
+    assert!(html.contains("lang=\"fr\"") && !html.contains("<script"));
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    let forged = client
+        .post("/connexion")
+        .header(ContentType::Form)
+        .body(format!(
+            "login={}&password={PASSWORD}&csrf=forged",
+            login_of("agent")
+        ))
+        .dispatch()
+        .await;
+    assert_eq!(forged.status(), Status::Forbidden);
+    // A failed attempt renders a fresh form with a new token.
+    let html = forged.into_string().await.unwrap();
+    let csrf2 = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_ne!(csrf, csrf2);
+    let signed_in = client
+        .post("/connexion")
+        .header(ContentType::Form)
+        .body(format!(
+            "login={}&password={PASSWORD}&csrf={csrf2}",
+            login_of("agent")
+        ))
+        .dispatch()
+        .await;
+    assert_eq!(signed_in.status(), Status::SeeOther);
+    let home = client.get("/").dispatch().await;
+    assert_eq!(home.status(), Status::Ok);
+    let html = home.into_string().await.unwrap();
+    assert!(html.contains(&login_of("agent")));
+    assert!(html.len() < 30_000);
+    let logout_csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let out = client
+        .post("/deconnexion")
+        .header(ContentType::Form)
+        .body(format!("csrf={logout_csrf}"))
+        .dispatch()
+        .await;
+    assert_eq!(out.status(), Status::SeeOther);
+    assert_eq!(client.get("/").dispatch().await.status(), Status::SeeOther);
+}
+
+#[rocket::async_test]
+async fn the_openapi_document_lists_exactly_the_mounted_routes() {
+    let api = api().await;
+    let mounted: std::collections::BTreeSet<(String, String)> = api
+        .client
+        .rocket()
+        .routes()
+        .filter(|r| r.uri.base().starts_with("/api/v1"))
+        .map(|r| {
+            let path = r
+                .uri
+                .path()
+                .trim_start_matches("/api/v1")
+                .to_owned();
+            let path = path
+                .split('/')
+                .map(
+                    |s| match s.strip_prefix('<').and_then(|s| s.strip_suffix('>')) {
+                        Some(name) => format!("{{{name}}}"),
+                        None => s.to_owned(),
+                    },
+                )
+                .collect::<Vec<_>>()
+                .join("/");
+            (r.method.as_str().to_lowercase(), path)
+        })
+        .collect();
+    let documented: std::collections::BTreeSet<(String, String)> = openapi::ROUTES
+        .iter()
+        .map(|r| (r.method.to_owned(), r.path.to_owned()))
+        .collect();
+    assert_eq!(mounted, documented);
+    let response = api.client.get("/api/v1/openapi.json").dispatch().await;
+    let (status, doc) = json_of(response).await;
+    assert_eq!(status, Status::Ok);
+    assert_eq!(doc["openapi"], "3.1.0");
+    let text = doc.to_string();
+    assert!(
+        !text.contains("#/$defs/"),
+        "references resolve from the document root"
+    );
+    assert!(doc["components"]["schemas"]["Activity"]["properties"]["purposes"].is_object());
+
+    let (status, body) = json_of(api.client.get("/api/v1/nowhere").dispatch().await).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (Status::NotFound, Some("not_found"))
+    );
+    let (status, body) = json_of(api.client.get("/api/v1/me").dispatch().await).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (Status::Unauthorized, Some("unauthenticated"))
+    );
+}
