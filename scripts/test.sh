@@ -18,6 +18,9 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --locked --all-targets -- -D warnings
+echo "== SurrealDB server for the store tests (built once, then cached)"
+REGISTRE_SURREAL_BIN=$(scripts/surreal-server.sh)
+export REGISTRE_SURREAL_BIN
 echo "== cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -1033,11 +1033,7 @@ async fn the_openapi_document_lists_exactly_the_mounted_routes() {
         .routes()
         .filter(|r| r.uri.base().starts_with("/api/v1"))
         .map(|r| {
-            let path = r
-                .uri
-                .path()
-                .trim_start_matches("/api/v1")
-                .to_owned();
+            let path = r.uri.path().trim_start_matches("/api/v1").to_owned();
             let path = path
                 .split('/')
                 .map(

@@ -183,3 +183,120 @@ impl Drop for SurrealServer {
         self.stop();
     }
 }
+
+/// One HTTP/1.1 request on a fresh connection to 127.0.0.1:`port`: the status and body.
+/// Plain sockets, so that the tests talk to the real server as any client would.
+pub fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> std::io::Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(60)))?;
+    let body = body.unwrap_or("");
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes())?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no status in {response:?}")))?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+/// `registre serve` on a free port of 127.0.0.1, killed when dropped.
+pub struct Service {
+    child: std::process::Child,
+    pub port: u16,
+    pub log: std::path::PathBuf,
+}
+
+impl Service {
+    pub fn start(database: &str, log: &Path, extra: &[&str]) -> Self {
+        let port = free_port();
+        let port_text = port.to_string();
+        let mut args = vec!["serve", "--database", database, "--port", &port_text];
+        args.extend(extra);
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_registre"))
+            .args(&args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap();
+        wait_for_port(port, &mut child, log);
+        Service {
+            child,
+            port,
+            log: log.to_owned(),
+        }
+    }
+
+    /// The first administrator's password, as `serve` printed it on first start.
+    pub fn first_admin_password(&self) -> String {
+        std::fs::read_to_string(&self.log)
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("Mot de passe (affiché une seule fois) : "))
+            .expect("the first start prints the password")
+            .to_owned()
+    }
+
+    /// SIGKILL, as a crash or a power cut would stop it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// An API token for `login`, created with a password (HTTP Basic).
+pub fn api_token(port: u16, login: &str, password: &str, body: &str) -> String {
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{login}:{password}"));
+    let (status, answer) = http(
+        port,
+        "POST",
+        "/api/v1/tokens",
+        &[
+            ("Authorization", &format!("Basic {basic}")),
+            ("Content-Type", "application/json"),
+        ],
+        Some(body),
+    )
+    .unwrap();
+    assert_eq!(status, 201, "{answer}");
+    let value: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    value["token"].as_str().unwrap().to_owned()
+}

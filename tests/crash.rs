@@ -1,0 +1,203 @@
+//! Crash safety: a client writes 2 000 activities through the API of a real `registre serve`
+//! process, which is killed with SIGKILL at a random moment. After a restart, every write that
+//! was answered 2xx is there, intact; the client then finishes, and the register audits.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code"
+)]
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+
+const DEMO: &str = include_str!("../examples/commune-demo.yaml");
+const WRITES: usize = 2_000;
+const ORG: &str = "commune-crash";
+
+fn activity(i: usize) -> Value {
+    static TEMPLATE: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    let mut activity = TEMPLATE
+        .get_or_init(|| {
+            let demo = common::load(DEMO);
+            serde_json::to_value(&demo.organisations[0].activities()[3]).unwrap()
+        })
+        .clone();
+    activity["id"] = json!(format!("activite-{i:04}"));
+    activity["name"] = json!(format!("Activité n° {i} — cantine « {i} »"));
+    activity
+}
+
+/// Writes activities `range` until the server stops answering; returns those answered 2xx.
+fn write(port: u16, token: &str, range: std::ops::Range<usize>, acked: &AtomicUsize) -> Vec<usize> {
+    let auth = format!("Bearer {token}");
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    let mut done = Vec::new();
+    for i in range {
+        let body = activity(i).to_string();
+        match common::http(
+            port,
+            "POST",
+            &format!("/api/v1/organisations/{ORG}/activities"),
+            &headers,
+            Some(&body),
+        ) {
+            Ok((status, answer)) if (200..300).contains(&status) => {
+                done.push(i);
+                acked.fetch_add(1, Ordering::SeqCst);
+                let _ = answer;
+            }
+            Ok((status, answer)) => panic!("write {i}: {status} {answer}"),
+            Err(_) => break,
+        }
+    }
+    done
+}
+
+#[test]
+fn every_acknowledged_write_survives_a_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("surrealkv://{}", dir.path().join("db").display());
+    let log = dir.path().join("serve.log");
+    let mut service = common::Service::start(&database, &log, &["--no-demo"]);
+    let password = service.first_admin_password();
+    let token = common::api_token(
+        service.port,
+        "admin@registre.invalid",
+        &password,
+        r#"{"name": "crash", "role": "admin"}"#,
+    );
+    let auth = format!("Bearer {token}");
+    let mut org = serde_json::to_value(&common::load(DEMO).organisations[0]).unwrap();
+    org["id"] = json!(ORG);
+    org.as_object_mut().unwrap().remove("activities");
+    let (status, answer) = common::http(
+        service.port,
+        "POST",
+        "/api/v1/organisations",
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        Some(&org.to_string()),
+    )
+    .unwrap();
+    assert_eq!(status, 201, "{answer}");
+
+    // The kill lands after a random number of acknowledged writes, while writes are in flight.
+    let seed: u64 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let kill_after = rng.random_range(20..WRITES / 2);
+    let delay = std::time::Duration::from_micros(rng.random_range(0..20_000));
+    println!("seed {seed}: SIGKILL after {kill_after} acknowledged writes + {delay:?}");
+    let acked = Arc::new(AtomicUsize::new(0));
+    let port = service.port;
+    let writer = {
+        let acked = acked.clone();
+        let token = token.clone();
+        std::thread::spawn(move || write(port, &token, 0..WRITES, &acked))
+    };
+    while acked.load(Ordering::SeqCst) < kill_after && !writer.is_finished() {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    std::thread::sleep(delay);
+    service.kill();
+    let done = writer.join().unwrap();
+    assert!(
+        done.len() >= kill_after && done.len() < WRITES,
+        "{} writes acknowledged",
+        done.len()
+    );
+
+    let service = common::Service::start(&database, &log, &["--no-demo"]);
+    let auth = format!("Bearer {token}");
+    let headers = [("Authorization", auth.as_str())];
+    for &i in &done {
+        let (status, answer) = common::http(
+            service.port,
+            "GET",
+            &format!("/api/v1/organisations/{ORG}/activities/activite-{i:04}"),
+            &headers,
+            None,
+        )
+        .unwrap();
+        assert_eq!(status, 200, "acknowledged write {i} lost: {answer}");
+        let stored: Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(stored, activity(i), "write {i} is not intact");
+    }
+
+    // The client finishes: the write in flight at the kill may or may not have landed.
+    let rest_start = done.last().map_or(0, |last| last + 1);
+    let (status, answer) = common::http(
+        service.port,
+        "GET",
+        &format!("/api/v1/organisations/{ORG}/activities/activite-{rest_start:04}"),
+        &headers,
+        None,
+    )
+    .unwrap();
+    let first_missing = if status == 200 {
+        rest_start + 1
+    } else {
+        rest_start
+    };
+    let _ = answer;
+    let started = std::time::Instant::now();
+    let more = write(
+        service.port,
+        &token,
+        first_missing..WRITES,
+        &AtomicUsize::new(0),
+    );
+    assert_eq!(more.len(), WRITES - first_missing);
+    println!("{} writes in {:?}", more.len(), started.elapsed());
+
+    let (status, list) = common::http(
+        service.port,
+        "GET",
+        &format!("/api/v1/organisations/{ORG}/activities"),
+        &headers,
+        None,
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+    let list: Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(list["activities"].as_array().unwrap().len(), WRITES);
+
+    let (status, register) = common::http(
+        service.port,
+        "GET",
+        &format!("/api/v1/organisations/{ORG}/register"),
+        &headers,
+        None,
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(
+        common::load(&register).organisations[0].activities().len(),
+        WRITES
+    );
+    let (status, report) = common::http(
+        service.port,
+        "GET",
+        &format!("/api/v1/organisations/{ORG}/audit"),
+        &headers,
+        None,
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{report}");
+    let report: Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(report["activities"], WRITES);
+}
