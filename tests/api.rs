@@ -139,7 +139,7 @@ impl Api {
         };
         let mut request = request.header(bearer(token));
         if let Some(body) = body {
-            request = request.header(ContentType::JSON).body(body.to_owned());
+            request = request.header(ContentType::JSON).body(body);
         }
         json_of(request.dispatch().await).await
     }

@@ -363,10 +363,7 @@ async fn access(store: &Store) {
     ));
     store.revoke_token(&id, Some("dpo@opsn.fr")).await.unwrap();
     assert!(store.live_token(&hash, now).await.unwrap().is_none());
-    assert_eq!(
-        store.tokens(Some("dpo@opsn.fr")).await.unwrap()[0].revoked,
-        true
-    );
+    assert!(store.tokens(Some("dpo@opsn.fr")).await.unwrap()[0].revoked);
 
     let event = Event {
         at: now.to_string(),

@@ -1,0 +1,159 @@
+//! HTTP benchmark of `registre serve` (release build, embedded surrealkv database, demo
+//! commune): idle memory, then reading one activity under load with `wrk` on loopback
+//! (2 threads, 16 connections, 10 s), then importing the 28 000-activity synthetic register
+//! through the API. Targets (issue 3): ≥ 5 000 requests/s with p99 < 10 ms on 2 cores, idle
+//! memory < 60 MB, import < 60 s.
+//! Run with `cargo bench --bench http` (needs `wrk`: `apt-get install wrk`).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "benchmark code"
+)]
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const DURATION: &str = "10s";
+
+/// Resident memory of a process, in MB.
+fn rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kb / 1024.0
+}
+
+/// `wrk`'s latency figure (`1.23ms`, `850.00us`, `1.02s`) in milliseconds.
+fn millis(text: &str) -> f64 {
+    let (number, factor) = if let Some(n) = text.strip_suffix("us") {
+        (n, 0.001)
+    } else if let Some(n) = text.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1000.0)
+    } else {
+        (text, 1.0)
+    };
+    number.parse::<f64>().unwrap() * factor
+}
+
+fn main() {
+    if Command::new("wrk").arg("--version").output().is_err() {
+        eprintln!("wrk is needed for this benchmark: apt-get install wrk");
+        std::process::exit(2);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("surrealkv://{}", dir.path().join("db").display());
+    let service = common::Service::start(&database, &dir.path().join("serve.log"), &[]);
+    let password = service.first_admin_password();
+    let token = common::api_token(
+        service.port,
+        "admin@registre.invalid",
+        &password,
+        r#"{"name": "bench", "role": "admin"}"#,
+    );
+    let auth = format!("Authorization: Bearer {token}");
+    let url = format!(
+        "http://127.0.0.1:{}/api/v1/organisations/saint-aubin/activities/cantine",
+        service.port
+    );
+    let (status, _) = common::http(
+        service.port,
+        "GET",
+        "/api/v1/organisations/saint-aubin/activities/cantine",
+        &[("Authorization", &format!("Bearer {token}"))],
+        None,
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+
+    std::thread::sleep(Duration::from_secs(3));
+    let idle = rss_mb(service.pid());
+
+    let output = Command::new("wrk")
+        .args([
+            "-t2",
+            "-c16",
+            "-d",
+            DURATION,
+            "--latency",
+            "-H",
+            &auth,
+            &url,
+        ])
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&output.stdout).into_owned();
+    println!("{report}");
+    let requests: f64 = report
+        .lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .map(|v| v.trim().parse().unwrap())
+        .expect("wrk prints Requests/sec");
+    let p99 = report
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("99%"))
+        .map(|v| millis(v.trim()))
+        .expect("wrk prints the 99th percentile");
+    let non_2xx = report.contains("Non-2xx");
+    let loaded = rss_mb(service.pid());
+
+    // The synthetic register through the API, into the same database.
+    let binary = env!("CARGO_BIN_EXE_registre");
+    let big = dir.path().join("big.yaml");
+    let generated = Command::new(binary)
+        .args([
+            "demo",
+            "synthetic",
+            "--organisations",
+            "700",
+            "--activities",
+            "40",
+            "--seed",
+            "1",
+            "-o",
+        ])
+        .arg(&big)
+        .status()
+        .unwrap();
+    assert!(generated.success());
+    let text = std::fs::read_to_string(&big).unwrap();
+    let start = Instant::now();
+    let (status, answer) = common::http(
+        service.port,
+        "POST",
+        "/api/v1/register",
+        &[
+            ("Authorization", &format!("Bearer {token}")),
+            ("Content-Type", "application/yaml"),
+        ],
+        Some(&text),
+    )
+    .unwrap();
+    let import = start.elapsed();
+    assert_eq!(status, 200, "{answer}");
+
+    println!("idle memory after start (demo loaded): {idle:.1} MB (target < 60 MB)");
+    println!("memory after the load test: {loaded:.1} MB");
+    println!(
+        "GET one activity: {requests:.0} requests/s, p99 {p99:.2} ms (targets ≥ 5000 /s, < 10 ms){}",
+        if non_2xx {
+            " — some answers were not 2xx!"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "import of 28 000 activities through the API: {:.1} s (target < 60 s): {answer}",
+        import.as_secs_f64()
+    );
+    assert!(!non_2xx, "every request must succeed");
+}
