@@ -139,6 +139,15 @@ fn accounts_from_the_command_line() {
         "nouvelle phrase de passe assez longue\n",
     );
     assert!(passwd.status.success(), "{}", common::stderr(&passwd));
+    let disable = common::registre(&["user", "disable", "admin@opsn.fr", "--database", &url]);
+    assert!(disable.status.success(), "{}", common::stderr(&disable));
+    let unknown = common::registre(&["user", "disable", "nobody@opsn.fr", "--database", &url]);
+    assert_eq!(unknown.status.code(), Some(2));
+    let list = common::stdout(&common::registre(&["user", "list", "--database", &url]));
+    assert!(
+        list.contains("admin@opsn.fr\tClaire Dupont\tadmin (désactivé)"),
+        "{list}"
+    );
 
     // What is stored: an Argon2id hash of the new password, and the role on its organisation.
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -154,4 +163,21 @@ fn accounts_from_the_command_line() {
     ));
     assert!(!verify_password("cheval batterie agrafe correct", &hash));
     assert!(user.can(Role::Dpo, "ville") && !user.can(Role::Dpo, "ccas"));
+
+    // Every account change is in the security log, with its target.
+    let events = runtime.block_on(store.events(50)).unwrap();
+    let actions: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| (e.action.as_str(), e.target.as_deref().unwrap_or("")))
+        .collect();
+    for expected in [
+        ("user.add", "dpo@opsn.fr"),
+        ("user.passwd", "dpo@opsn.fr"),
+        ("user.disable", "admin@opsn.fr"),
+    ] {
+        assert!(
+            actions.contains(&expected),
+            "{expected:?} not in {actions:?}"
+        );
+    }
 }

@@ -86,6 +86,7 @@ pub fn run(command: UserCommand) -> Result<ExitCode, Failure> {
             runtime
                 .block_on(store.add_user(&user, &hash, Timestamp::now()))
                 .map_err(store_failure)?;
+            logged(&runtime, &store, "user.add", &user.login)?;
             println!("compte `{}` créé ({})", user.login, role.as_str());
         }
         UserCommand::List { database } => {
@@ -122,6 +123,7 @@ pub fn run(command: UserCommand) -> Result<ExitCode, Failure> {
             runtime
                 .block_on(store.set_password(&login, &hash, Timestamp::now()))
                 .map_err(store_failure)?;
+            logged(&runtime, &store, "user.passwd", &login)?;
             println!("mot de passe de `{login}` changé");
         }
         UserCommand::Disable { login, database } => set_disabled(&login, true, &database)?,
@@ -156,6 +158,12 @@ fn set_disabled(login: &str, disabled: bool, database: &Database) -> Result<(), 
     runtime
         .block_on(store.set_disabled(login, disabled, Timestamp::now()))
         .map_err(store_failure)?;
+    let action = if disabled {
+        "user.disable"
+    } else {
+        "user.enable"
+    };
+    logged(&runtime, &store, action, login)?;
     let state = if disabled {
         "désactivé"
     } else {
@@ -163,4 +171,28 @@ fn set_disabled(login: &str, disabled: bool, database: &Database) -> Result<(), 
     };
     println!("compte `{login}` {state}");
     Ok(())
+}
+
+/// Writes an account change made from the command line to the security log.
+fn logged(
+    runtime: &tokio::runtime::Runtime,
+    store: &crate::store::Store,
+    action: &str,
+    login: &str,
+) -> Result<(), Failure> {
+    let actor = format!(
+        "ligne de commande ({})",
+        std::env::var("USER").unwrap_or_else(|_| "inconnu".into())
+    );
+    let event = crate::store::Event {
+        at: Timestamp::now().to_string(),
+        actor,
+        action: action.to_owned(),
+        target: Some(login.to_owned()),
+        success: true,
+        address: None,
+    };
+    runtime
+        .block_on(store.log_event(&event))
+        .map_err(store_failure)
 }
