@@ -57,11 +57,20 @@ fn build(text: &str, with_lines: bool) -> Result<(Value, LineIndex), YamlError> 
         with_lines,
         ..TreeBuilder::default()
     };
+    // Events are pulled one by one: the parser's own `load` recurses once per nesting level,
+    // which a hostile upload would turn into a stack overflow.
     let mut parser = Parser::new_from_str(text);
-    parser.load(&mut builder, true).map_err(|e| YamlError {
-        line: Some(e.marker().line()),
-        message: format!("YAML illisible : {}", e.info()),
-    })?;
+    loop {
+        let (event, mark) = parser.next_token().map_err(|e| YamlError {
+            line: Some(e.marker().line()),
+            message: format!("YAML illisible : {}", e.info()),
+        })?;
+        let end = event == Event::StreamEnd;
+        builder.on_event(event, mark);
+        if end || builder.error.is_some() {
+            break;
+        }
+    }
     if let Some(error) = builder.error {
         return Err(error);
     }
@@ -73,6 +82,9 @@ enum Frame {
     Sequence(Vec<Value>),
     Mapping(Map<String, Value>, Option<String>),
 }
+
+/// The deepest nesting read; a register needs fewer than ten levels.
+const MAX_DEPTH: usize = 100;
 
 #[derive(Default)]
 struct TreeBuilder {
@@ -158,6 +170,14 @@ impl TreeBuilder {
     }
 
     fn open(&mut self, frame: Frame, mark: Marker) {
+        if self.stack.len() >= MAX_DEPTH {
+            // Registers are a few levels deep; the tree is walked recursively afterwards.
+            self.fail(
+                mark,
+                format!("imbrication trop profonde (plus de {MAX_DEPTH} niveaux)"),
+            );
+            return;
+        }
         if self.is_key_position() {
             self.fail(mark, "une clé doit être un texte simple".to_owned());
         }

@@ -152,4 +152,18 @@ fn deep_nesting_and_huge_lines_are_refused_or_read_without_panic() {
         "é".repeat(1_000_000)
     );
     load_any(&long, SourceFormat::Yaml);
+
+    // Block-style nesting, read where the web service reads uploads: a thread with a small
+    // stack.
+    let block = format!("format: registre/v1\norganisations:\n{}x\n", "- ".repeat(100_000));
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            load_any(&block, SourceFormat::Yaml);
+            let error = registre::yaml::parse(&block).unwrap_err();
+            assert!(error.message.contains("imbrication"), "{}", error.message);
+        })
+        .unwrap()
+        .join()
+        .unwrap();
 }
