@@ -33,6 +33,8 @@ pub struct App {
     pub templates: Templates,
     pub sessions: Sessions,
     pub throttle: Throttle,
+    /// Password checks running at once (Argon2id is memory- and CPU-hard by design).
+    pub password_checks: rocket::tokio::sync::Semaphore,
 }
 
 impl App {
@@ -43,6 +45,7 @@ impl App {
             templates,
             sessions: Sessions::default(),
             throttle: Throttle::default(),
+            password_checks: rocket::tokio::sync::Semaphore::new(2),
         }
     }
 

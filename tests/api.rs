@@ -282,7 +282,13 @@ async fn no_route_shows_or_changes_another_organisations_data() {
 async fn browser_sessions_are_isolated_and_need_the_csrf_token() {
     let api = api().await;
     let app = api.client.rocket().state::<App>().unwrap();
-    let session_id = app.sessions.open(&login_of("dpo"));
+    let (_, hash) = app
+        .store
+        .user_with_hash(&login_of("dpo"))
+        .await
+        .unwrap()
+        .unwrap();
+    let session_id = app.sessions.open(&login_of("dpo"), &hash);
     let csrf = app.sessions.get(&session_id).unwrap().csrf;
     let cookie = || Cookie::new(SESSION_COOKIE, session_id.clone());
 
@@ -329,6 +335,20 @@ async fn browser_sessions_are_isolated_and_need_the_csrf_token() {
         .dispatch()
         .await;
     assert_eq!(with.status(), Status::Ok);
+
+    // A new password ends the session.
+    let new_hash = hash_password("Another-Long-Passphrase-2026").unwrap();
+    app.store
+        .set_password(&login_of("dpo"), &new_hash, Timestamp::now())
+        .await
+        .unwrap();
+    let after = api
+        .client
+        .get(format!("/api/v1/organisations/{OWN}"))
+        .private_cookie(cookie())
+        .dispatch()
+        .await;
+    assert_eq!(after.status(), Status::Unauthorized);
 }
 
 /// Each bad body of a write route, with the field path the answer must name.
@@ -549,11 +569,18 @@ fn bad_inputs() -> Vec<BadInput> {
         "organisations[0].activities[1].purposes[0]",
     );
 
-    add("post", "/tokens", "dpo", "{".into(), Status::BadRequest, "");
     add(
         "post",
         "/tokens",
-        "dpo",
+        "basic:dpo",
+        "{".into(),
+        Status::BadRequest,
+        "",
+    );
+    add(
+        "post",
+        "/tokens",
+        "basic:dpo",
         json!({ "name": 3, "role": "agent", "organisation": OWN }).to_string(),
         Status::UnprocessableEntity,
         "name",
@@ -561,7 +588,7 @@ fn bad_inputs() -> Vec<BadInput> {
     add(
         "post",
         "/tokens",
-        "dpo",
+        "basic:dpo",
         json!({ "name": "x", "role": "roi", "organisation": OWN }).to_string(),
         Status::UnprocessableEntity,
         "role",
@@ -569,7 +596,7 @@ fn bad_inputs() -> Vec<BadInput> {
     add(
         "post",
         "/tokens",
-        "dpo",
+        "basic:dpo",
         json!({ "name": "x", "role": "agent", "organisation": OWN, "days": 5000 }).to_string(),
         Status::UnprocessableEntity,
         "days",
@@ -577,7 +604,7 @@ fn bad_inputs() -> Vec<BadInput> {
     add(
         "post",
         "/tokens",
-        "dpo",
+        "basic:dpo",
         json!({ "name": "x", "role": "agent" }).to_string(),
         Status::UnprocessableEntity,
         "organisation",
@@ -604,7 +631,10 @@ async fn bad_input_is_refused_with_its_field_and_changes_nothing() {
             "post" => api.client.post(uri),
             _ => api.client.put(uri),
         }
-        .header(bearer(&api.tokens[case.token]))
+        .header(match case.token.strip_prefix("basic:") {
+            Some(role) => basic(&login_of(role), PASSWORD),
+            None => bearer(&api.tokens[case.token]),
+        })
         .header(if content_type_yaml {
             ContentType::new("application", "yaml")
         } else {
@@ -803,7 +833,7 @@ async fn importing_then_exporting_the_demo_gives_the_same_register() {
             Some(&registre::model::to_json(&common::load(DEMO))),
         )
         .await;
-    assert_eq!(status, Status::NotFound, "the CCAS is not the DPO's");
+    assert_eq!(status, Status::Forbidden, "the CCAS is not the DPO's");
 }
 
 #[rocket::async_test]
@@ -839,16 +869,22 @@ async fn tokens_die_with_revocation_and_disabled_accounts() {
         me["grants"],
         json!([{ "role": "agent", "organisation": OWN }])
     );
-    // No more than the holder's own rights.
-    let (status, _) = api
-        .call(
-            "post",
-            "/tokens",
-            &token,
-            Some(&json!({ "name": "x", "role": "dpo", "organisation": OWN }).to_string()),
-        )
+    // A token cannot mint another (which could outlive it), and a password gives no more
+    // than the holder's own rights.
+    let request = json!({ "name": "x", "role": "agent", "organisation": OWN }).to_string();
+    assert_eq!(
+        api.call("post", "/tokens", &token, Some(&request)).await.0,
+        Status::Forbidden
+    );
+    let stronger = api
+        .client
+        .post("/api/v1/tokens")
+        .header(basic(&login_of("agent"), PASSWORD))
+        .header(ContentType::JSON)
+        .body(json!({ "name": "x", "role": "dpo", "organisation": OWN }).to_string())
+        .dispatch()
         .await;
-    assert_eq!(status, Status::Forbidden);
+    assert_eq!(stronger.status(), Status::Forbidden);
 
     let (status, _) = api
         .call(
@@ -873,7 +909,18 @@ async fn tokens_die_with_revocation_and_disabled_accounts() {
     assert_eq!(status, Status::NoContent);
     assert_eq!(api.call("get", "/me", &token, None).await.0, Status::Ok);
 
-    let (_, list) = api.call("get", "/tokens", &token, None).await;
+    // Tokens are managed with the password (or a session), not with a token.
+    assert_eq!(
+        api.call("get", "/tokens", &token, None).await.0,
+        Status::Forbidden
+    );
+    let listed = api
+        .client
+        .get("/api/v1/tokens")
+        .header(basic(&login_of("agent"), PASSWORD))
+        .dispatch()
+        .await;
+    let (_, list) = json_of(listed).await;
     let mine = list["tokens"].as_array().unwrap();
     assert!(mine.iter().all(|t| t["owner"] == login_of("agent")));
     assert!(
@@ -881,10 +928,19 @@ async fn tokens_die_with_revocation_and_disabled_accounts() {
         "only hashes are kept, never shown"
     );
     let id = mine[0]["id"].as_str().unwrap();
-    let (status, _) = api
-        .call("delete", &format!("/tokens/{id}"), &token, None)
+    assert_eq!(
+        api.call("delete", &format!("/tokens/{id}"), &token, None)
+            .await
+            .0,
+        Status::Forbidden
+    );
+    let revoked = api
+        .client
+        .delete(format!("/api/v1/tokens/{id}"))
+        .header(basic(&login_of("agent"), PASSWORD))
+        .dispatch()
         .await;
-    assert_eq!(status, Status::NoContent);
+    assert_eq!(revoked.status(), Status::NoContent);
     assert_eq!(
         api.call("get", "/me", &token, None).await.0,
         Status::Unauthorized
@@ -1073,4 +1129,43 @@ async fn the_openapi_document_lists_exactly_the_mounted_routes() {
         (status, body["error"].as_str()),
         (Status::Unauthorized, Some("unauthenticated"))
     );
+}
+
+#[rocket::async_test]
+async fn sources_are_checked_within_what_the_caller_sees() {
+    let api = api().await;
+    let dpo = &api.tokens["dpo"];
+    let base = format!("/organisations/{OWN}/activities");
+    // A chain: the new activity takes data from one that itself takes data from the
+    // electoral list.
+    let mut chained = own_activity();
+    chained["id"] = json!("relance-aines");
+    chained["sources"] =
+        json!([{ "activity": "invitation-repas-aines", "categories": ["identite"] }]);
+    let (status, body) = api
+        .call("post", &base, dpo, Some(&chained.to_string()))
+        .await;
+    assert_eq!(status, Status::Created, "{body}");
+
+    // Another organisation's activity reads as missing, whether or not it exists: the same
+    // answer for both.
+    let mut answers = Vec::new();
+    for missing in ["colis-aines", "n-existe-pas"] {
+        let mut foreign = own_activity();
+        foreign["id"] = json!("tiree-du-ccas");
+        foreign["sources"] = json!([{ "activity": missing, "organisation": FOREIGN }]);
+        let (status, body) = api
+            .call("post", &base, dpo, Some(&foreign.to_string()))
+            .await;
+        assert_eq!(status, Status::UnprocessableEntity, "{body}");
+        assert!(
+            body["errors"][0]["path"]
+                .as_str()
+                .unwrap()
+                .starts_with("sources[0]"),
+            "{body}"
+        );
+        answers.push(body);
+    }
+    assert_eq!(answers[0], answers[1]);
 }

@@ -155,7 +155,10 @@ fn deep_nesting_and_huge_lines_are_refused_or_read_without_panic() {
 
     // Block-style nesting, read where the web service reads uploads: a thread with a small
     // stack.
-    let block = format!("format: registre/v1\norganisations:\n{}x\n", "- ".repeat(100_000));
+    let block = format!(
+        "format: registre/v1\norganisations:\n{}x\n",
+        "- ".repeat(100_000)
+    );
     std::thread::Builder::new()
         .stack_size(2 << 20)
         .spawn(move || {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use subtle::ConstantTimeEq;
 
-use super::token::random_secret;
+use super::token::{random_secret, token_hash};
 
 /// A session ends after this long without a request.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -18,6 +18,8 @@ pub struct Session {
     pub login: String,
     /// The synchronizer token every form and state-changing request of the session carries.
     pub csrf: String,
+    /// A fingerprint of the password hash at sign-in: a new password ends the session.
+    credential: String,
     last_seen: Instant,
 }
 
@@ -26,6 +28,14 @@ impl Session {
     pub fn csrf_matches(&self, token: &str) -> bool {
         self.csrf.as_bytes().ct_eq(token.as_bytes()).into()
     }
+
+    /// Whether the account's password is still the one the session signed in with.
+    pub fn credential_matches(&self, password_hash: &str) -> bool {
+        self.credential
+            .as_bytes()
+            .ct_eq(token_hash(password_hash).as_bytes())
+            .into()
+    }
 }
 
 /// The live sessions, by session id.
@@ -33,12 +43,13 @@ impl Session {
 pub struct Sessions(Mutex<HashMap<String, Session>>);
 
 impl Sessions {
-    /// Opens a session; returns its id.
-    pub fn open(&self, login: &str) -> String {
+    /// Opens a session for an account whose password hash is `password_hash`; returns its id.
+    pub fn open(&self, login: &str, password_hash: &str) -> String {
         let id = random_secret();
         let session = Session {
             login: login.to_owned(),
             csrf: random_secret(),
+            credential: token_hash(password_hash),
             last_seen: Instant::now(),
         };
         let mut sessions = self.0.lock().unwrap_or_else(|e| e.into_inner());
@@ -69,47 +80,60 @@ pub const MAX_FAILURES: usize = 5;
 /// The window failures are counted in, and how long a throttled key waits.
 pub const THROTTLE_WINDOW: Duration = Duration::from_secs(15 * 60);
 
-/// Counts failed sign-ins by key (a login, an address): past [`MAX_FAILURES`] within the
-/// window, sign-in is refused until the oldest failure leaves it, whatever the password.
+/// Most keys tracked at once: past this, sign-in is refused until old attempts expire, so
+/// that a spray of logins cannot exhaust memory.
+const MAX_KEYS: usize = 100_000;
+
+/// Counts sign-in attempts by key (a login, an address). An attempt is counted *before* the
+/// password is checked, so that concurrent guesses cannot slip past the limit; a successful
+/// one is then taken back. Past [`MAX_FAILURES`] within the window, sign-in is refused until
+/// the oldest attempt leaves it, whatever the password.
 #[derive(Default)]
 pub struct Throttle(Mutex<HashMap<String, Vec<Instant>>>);
 
 impl Throttle {
-    /// `Some(seconds to wait)` when any of the keys is throttled.
-    pub fn blocked(&self, keys: &[&str]) -> Option<u64> {
-        let mut failures = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        keys.iter()
+    /// Counts an attempt on every key, or refuses it: `Err(seconds to wait)`.
+    pub fn attempt(&self, keys: &[&str]) -> Result<(), u64> {
+        let mut attempts = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if attempts.len() >= MAX_KEYS {
+            attempts.retain(|_, times| {
+                times.retain(|t| t.elapsed() < THROTTLE_WINDOW);
+                !times.is_empty()
+            });
+            if attempts.len() >= MAX_KEYS {
+                return Err(THROTTLE_WINDOW.as_secs());
+            }
+        }
+        let wait = keys
+            .iter()
             .filter_map(|key| {
-                let times = failures.get_mut(*key)?;
+                let times = attempts.get_mut(*key)?;
                 times.retain(|t| t.elapsed() < THROTTLE_WINDOW);
                 (times.len() >= MAX_FAILURES).then(|| {
                     let oldest = times.iter().min().copied().unwrap_or_else(Instant::now);
                     THROTTLE_WINDOW.saturating_sub(oldest.elapsed()).as_secs() + 1
                 })
             })
-            .max()
-    }
-
-    pub fn fail(&self, keys: &[&str]) {
-        let mut failures = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if failures.len() > 100_000 {
-            // Bounded memory under a spray of logins: forget expired entries.
-            failures.retain(|_, times| times.iter().any(|t| t.elapsed() < THROTTLE_WINDOW));
+            .max();
+        if let Some(wait) = wait {
+            return Err(wait);
         }
         for key in keys {
-            failures
+            attempts
                 .entry((*key).to_owned())
                 .or_default()
                 .push(Instant::now());
         }
+        Ok(())
     }
 
-    /// A successful sign-in clears the login's count (not the address's).
-    pub fn succeed(&self, login: &str) {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(login);
+    /// Takes back a successful attempt: the login starts afresh, the address loses one count.
+    pub fn succeed(&self, login: &str, address: Option<&str>) {
+        let mut attempts = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        attempts.remove(login);
+        if let Some(times) = address.and_then(|a| attempts.get_mut(a)) {
+            times.pop();
+        }
     }
 }
 
@@ -120,22 +144,33 @@ mod tests {
     #[test]
     fn throttle_blocks_after_repeated_failures() {
         let throttle = Throttle::default();
-        for _ in 0..MAX_FAILURES - 1 {
-            throttle.fail(&["a@ville.fr", "10.0.0.1"]);
+        for _ in 0..MAX_FAILURES {
+            assert_eq!(throttle.attempt(&["a@ville.fr", "10.0.0.1"]), Ok(()));
         }
-        assert_eq!(throttle.blocked(&["a@ville.fr"]), None);
-        throttle.fail(&["a@ville.fr", "10.0.0.1"]);
-        assert!(throttle.blocked(&["a@ville.fr"]).is_some_and(|s| s > 800));
-        assert!(throttle.blocked(&["autre@ville.fr", "10.0.0.1"]).is_some());
-        throttle.succeed("a@ville.fr");
-        assert_eq!(throttle.blocked(&["a@ville.fr", "10.0.0.2"]), None);
+        let refused = throttle.attempt(&["a@ville.fr", "10.0.0.2"]);
+        assert!(refused.is_err_and(|s| s > 800), "{refused:?}");
+        assert!(throttle.attempt(&["autre@ville.fr", "10.0.0.1"]).is_err());
+        throttle.succeed("a@ville.fr", None);
+        assert_eq!(throttle.attempt(&["a@ville.fr", "10.0.0.2"]), Ok(()));
+    }
+
+    #[test]
+    fn successful_sign_ins_do_not_throttle_an_office() {
+        let throttle = Throttle::default();
+        for i in 0..3 * MAX_FAILURES {
+            let login = format!("agent{i}@ville.fr");
+            assert_eq!(throttle.attempt(&[&login, "10.0.0.1"]), Ok(()));
+            throttle.succeed(&login, Some("10.0.0.1"));
+        }
     }
 
     #[test]
     fn sessions_carry_a_csrf_token() {
         let sessions = Sessions::default();
-        let id = sessions.open("a@ville.fr");
+        let id = sessions.open("a@ville.fr", "$argon2id$old");
         let session = sessions.get(&id).unwrap();
+        assert!(session.credential_matches("$argon2id$old"));
+        assert!(!session.credential_matches("$argon2id$new"));
         assert_eq!(session.login, "a@ville.fr");
         assert!(session.csrf_matches(&session.csrf.clone()));
         assert!(!session.csrf_matches("autre"));

@@ -46,6 +46,9 @@ fn figment(args: &ServeArgs) -> Figment {
     let defaults = Config {
         log_level: LogLevel::Critical,
         cli_colors: false,
+        // The client's address is the socket's: a header saying otherwise is trusted only when
+        // Rocket.toml names one (behind a reverse proxy), else throttling could be dodged.
+        ip_header: None,
         ..Config::default()
     };
     let mut figment = Figment::from(Serialized::defaults(defaults))

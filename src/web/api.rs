@@ -302,9 +302,16 @@ async fn write_activity(
         organisations: Vec::new(),
     };
     for (source_org, source_activity) in named_sources(&body, org) {
-        let Some(activity) = app.store.activity(&source_org, &source_activity).await? else {
+        // A source the caller may not read is treated as missing: its existence is not
+        // revealed, and it cannot be tied to activities of an organisation they do not see.
+        if !caller.may(Need::Read, &source_org) {
+            continue;
+        }
+        let Some(mut activity) = app.store.activity(&source_org, &source_activity).await? else {
             continue;
         };
+        // Only the entry is checked: the source's own sources are not loaded.
+        activity.sources = None;
         match sources
             .organisations
             .iter_mut()
@@ -462,6 +469,11 @@ pub async fn import(
     caller: Caller,
     body: Result<RegisterText, ApiError>,
 ) -> ApiResult<Json<Value>> {
+    if !caller.is_admin() && !caller.rights.grants.iter().any(|g| g.role == Role::Dpo) {
+        return Err(ApiError::Forbidden(
+            "l'import est réservé aux DPO et aux administrateurs".into(),
+        ));
+    }
     let body = body?;
     let pack = app.pack.clone();
     let register = rocket::tokio::task::spawn_blocking(move || {
@@ -472,11 +484,15 @@ pub async fn import(
     .map_err(|e| ApiError::Invalid(e.errors.into_iter().map(Into::into).collect()))?;
     let existing: BTreeSet<String> = app.store.organisation_ids().await?.into_iter().collect();
     for org in &register.organisations {
-        if existing.contains(&org.id) {
-            caller.require(Need::Edit, &org.id)?;
-        } else if !caller.is_admin() {
+        let allowed = if existing.contains(&org.id) {
+            caller.may(Need::Edit, &org.id)
+        } else {
+            caller.is_admin()
+        };
+        if !allowed {
+            // The same answer whether the organisation is missing or someone else's.
             return Err(ApiError::Forbidden(format!(
-                "seul un administrateur peut créer l'organisme `{}`",
+                "vous ne pouvez pas écrire l'organisme `{}` (il n'est pas parmi les vôtres ; seul un administrateur crée un organisme)",
                 org.id
             )));
         }
@@ -541,6 +557,17 @@ pub async fn organisation_audit(
 
 #[get("/audit")]
 pub async fn audit_all(app: &State<App>, caller: Caller) -> ApiResult<Json<Value>> {
+    let auditable = caller.is_admin()
+        || caller
+            .rights
+            .grants
+            .iter()
+            .any(|g| matches!(g.role, Role::Dpo | Role::Auditor));
+    if !auditable {
+        return Err(ApiError::Forbidden(
+            "les audits sont réservés aux auditeurs, DPO et administrateurs".into(),
+        ));
+    }
     let register = app.store.register(None).await?;
     audit_visible(app, &caller, register, None).await
 }
@@ -548,8 +575,24 @@ pub async fn audit_all(app: &State<App>, caller: Caller) -> ApiResult<Json<Value
 /// The longest an API token lives.
 const MAX_TOKEN_DAYS: i64 = 366;
 
+/// Tokens are managed with a password or a browser session, never with a token: a token
+/// cannot mint a longer-lived one, nor list or revoke its owner's others.
+fn refuse_token_caller(caller: &Caller) -> ApiResult<()> {
+    if caller.token.is_some() {
+        return Err(ApiError::Forbidden(
+            "les jetons se gèrent avec le mot de passe (HTTP Basic) ou une session, pas avec un jeton".into(),
+        ));
+    }
+    Ok(())
+}
+
 #[get("/tokens")]
-pub async fn tokens(app: &State<App>, caller: Caller) -> ApiResult<Json<Value>> {
+pub async fn tokens(
+    app: &State<App>,
+    login: Result<PasswordLogin, ApiError>,
+) -> ApiResult<Json<Value>> {
+    let caller = login?.0;
+    refuse_token_caller(&caller)?;
     let owner = (!caller.is_admin()).then(|| caller.login().to_owned());
     let list = app.store.tokens(owner.as_deref()).await?;
     Ok(Json(json!({ "tokens": list })))
@@ -564,6 +607,7 @@ pub async fn create_token(
     body: Result<JsonBody, ApiError>,
 ) -> ApiResult<Created> {
     let caller = login?.0;
+    refuse_token_caller(&caller)?;
     let body = body?.0;
     let mut fields = Fields::new(&body);
     let name = fields.text("name", true);
@@ -704,7 +748,13 @@ impl<'a> Fields<'a> {
 }
 
 #[delete("/tokens/<id>")]
-pub async fn revoke_token(app: &State<App>, caller: Caller, id: &str) -> ApiResult<Status> {
+pub async fn revoke_token(
+    app: &State<App>,
+    login: Result<PasswordLogin, ApiError>,
+    id: &str,
+) -> ApiResult<Status> {
+    let caller = login?.0;
+    refuse_token_caller(&caller)?;
     let owner = (!caller.is_admin()).then(|| caller.login().to_owned());
     app.store.revoke_token(id, owner.as_deref()).await?;
     app.log(caller.login(), "token.revoke", Some(id), true, None)

@@ -23,6 +23,8 @@ pub struct Caller {
     pub rights: User,
     /// The session's CSRF token, for browser sessions.
     pub csrf: Option<String>,
+    /// The API token's id, when the request came with one.
+    pub token: Option<String>,
 }
 
 /// What a route needs on an organisation.
@@ -120,6 +122,7 @@ async fn identify(app: &App, req: &Request<'_>) -> Result<Option<Caller>, ApiErr
             author: format!("{} (jeton « {} »)", rights.login, token.name),
             rights,
             csrf: None,
+            token: Some(token.id),
         }));
     }
     let Some(session_id) = req
@@ -132,10 +135,11 @@ async fn identify(app: &App, req: &Request<'_>) -> Result<Option<Caller>, ApiErr
     let Some(session) = app.sessions.get(&session_id) else {
         return Ok(None);
     };
-    let Some((user, _)) = app.store.user_with_hash(&session.login).await? else {
+    let Some((user, hash)) = app.store.user_with_hash(&session.login).await? else {
         return Ok(None);
     };
-    if user.disabled {
+    // A disabled account, or a password changed since sign-in, ends the session.
+    if user.disabled || !session.credential_matches(&hash) {
         app.sessions.close(&session_id);
         return Ok(None);
     }
@@ -153,5 +157,6 @@ async fn identify(app: &App, req: &Request<'_>) -> Result<Option<Caller>, ApiErr
         author: user.login.clone(),
         rights: user,
         csrf: Some(session.csrf),
+        token: None,
     }))
 }

@@ -22,20 +22,21 @@ const DECOY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$Wt8Y5QfOvLg4IV2W1e6kR1mQ0OtmwDm3kmbqjvCg5e8";
 
 impl App {
-    /// Checks a login and password. Refused while the login or the address is throttled;
-    /// every attempt goes to the security log.
+    /// Checks a login and password; gives the account and its password hash (which a session
+    /// remembers, to end when the password changes). Refused while the login or the address
+    /// is throttled; every attempt goes to the security log.
     pub async fn sign_in(
         &self,
         login: &str,
         password: &str,
         address: Option<IpAddr>,
-    ) -> Result<User, ApiError> {
+    ) -> Result<(User, String), ApiError> {
         let address = address.map(|a| a.to_string());
         let keys: Vec<&str> = [Some(login), address.as_deref()]
             .into_iter()
             .flatten()
             .collect();
-        if let Some(wait) = self.throttle.blocked(&keys) {
+        if let Err(wait) = self.throttle.attempt(&keys) {
             self.log(login, "login.throttled", None, false, address.as_deref())
                 .await;
             return Err(ApiError::Throttled(wait));
@@ -45,19 +46,25 @@ impl App {
             .as_ref()
             .map_or(DECOY_HASH.to_owned(), |(_, hash)| hash.clone());
         let password = password.to_owned();
-        let matches =
+        // Each check takes ~19 MiB and a core for a while: a few at a time, the rest wait.
+        let matches = {
+            let _permit = self
+                .password_checks
+                .acquire()
+                .await
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
             rocket::tokio::task::spawn_blocking(move || verify_password(&password, &hash))
                 .await
-                .unwrap_or(false);
+                .unwrap_or(false)
+        };
         match found {
-            Some((user, _)) if matches && !user.disabled => {
-                self.throttle.succeed(login);
+            Some((user, hash)) if matches && !user.disabled => {
+                self.throttle.succeed(login, address.as_deref());
                 self.log(login, "login", None, true, address.as_deref())
                     .await;
-                Ok(user)
+                Ok((user, hash))
             }
             _ => {
-                self.throttle.fail(&keys);
                 self.log(login, "login", None, false, address.as_deref())
                     .await;
                 Err(ApiError::Unauthenticated)
@@ -89,10 +96,11 @@ impl<'r> FromRequest<'r> for PasswordLogin {
             return Outcome::Error(reject(req, ApiError::Internal("état absent".into())));
         };
         match app.sign_in(&login, &password, req.client_ip()).await {
-            Ok(user) => Outcome::Success(PasswordLogin(Caller {
+            Ok((user, _)) => Outcome::Success(PasswordLogin(Caller {
                 author: user.login.clone(),
                 rights: user,
                 csrf: None,
+                token: None,
             })),
             Err(e) => Outcome::Error(reject(req, e)),
         }

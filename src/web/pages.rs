@@ -90,9 +90,9 @@ async fn login(
         ));
     }
     match app.sign_in(form.login, form.password, req_ip.0).await {
-        Ok(user) => {
+        Ok((user, hash)) => {
             jar.remove_private(LOGIN_CSRF_COOKIE);
-            let id = app.sessions.open(&user.login);
+            let id = app.sessions.open(&user.login, &hash);
             jar.add_private(private_cookie(SESSION_COOKIE, id));
             Ok(Redirect::to("/"))
         }
