@@ -33,6 +33,7 @@ pub struct App {
     pub templates: Templates,
     pub sessions: Sessions,
     pub throttle: Throttle,
+    pub token_cache: caller::TokenCache,
     /// Password checks running at once (Argon2id is memory- and CPU-hard by design).
     pub password_checks: rocket::tokio::sync::Semaphore,
 }
@@ -45,6 +46,7 @@ impl App {
             templates,
             sessions: Sessions::default(),
             throttle: Throttle::default(),
+            token_cache: caller::TokenCache::default(),
             password_checks: rocket::tokio::sync::Semaphore::new(2),
         }
     }

@@ -757,6 +757,7 @@ pub async fn revoke_token(
     refuse_token_caller(&caller)?;
     let owner = (!caller.is_admin()).then(|| caller.login().to_owned());
     app.store.revoke_token(id, owner.as_deref()).await?;
+    app.token_cache.clear();
     app.log(caller.login(), "token.revoke", Some(id), true, None)
         .await;
     Ok(Status::NoContent)
@@ -787,6 +788,7 @@ async fn set_disabled(
     app.store
         .set_disabled(login, disabled, Timestamp::now())
         .await?;
+    app.token_cache.clear();
     let action = if disabled {
         "user.disable"
     } else {

@@ -1,6 +1,10 @@
 //! Who is calling: an API token (`Authorization: Bearer rgt_…`) or a browser session, and what
 //! they may do. Every route asks here for role *and* organisation.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use jiff::Timestamp;
 use rocket::http::Method;
 use rocket::request::{FromRequest, Outcome, Request};
@@ -104,11 +108,11 @@ async fn identify(app: &App, req: &Request<'_>) -> Result<Option<Caller>, ApiErr
         let Some(token) = header.strip_prefix("Bearer ") else {
             return Ok(None);
         };
-        let Some((token, owner)) = app
-            .store
-            .live_token(&token_hash(token.trim()), Timestamp::now())
-            .await?
-        else {
+        let hash = token_hash(token.trim());
+        if let Some(caller) = app.token_cache.get(&hash) {
+            return Ok(Some(caller));
+        }
+        let Some((token, owner)) = app.store.live_token(&hash, Timestamp::now()).await? else {
             return Ok(None);
         };
         let rights = User {
@@ -118,12 +122,14 @@ async fn identify(app: &App, req: &Request<'_>) -> Result<Option<Caller>, ApiErr
             }],
             ..owner
         };
-        return Ok(Some(Caller {
+        let caller = Caller {
             author: format!("{} (jeton « {} »)", rights.login, token.name),
             rights,
             csrf: None,
             token: Some(token.id),
-        }));
+        };
+        app.token_cache.put(hash, caller.clone());
+        return Ok(Some(caller));
     }
     let Some(session_id) = req
         .cookies()
@@ -159,4 +165,42 @@ async fn identify(app: &App, req: &Request<'_>) -> Result<Option<Caller>, ApiErr
         csrf: Some(session.csrf),
         token: None,
     }))
+}
+
+/// How long a checked API token is trusted without asking the database again. Revocations and
+/// disabled accounts take effect at once on this server (the cache is emptied) and within
+/// this delay on the other servers of a shared database.
+pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// Most tokens remembered at once.
+const TOKEN_CACHE_ENTRIES: usize = 10_000;
+
+/// Recently checked API tokens, by hash: reading one activity then costs one query, not two.
+#[derive(Default)]
+pub struct TokenCache(Mutex<HashMap<String, (Instant, Caller)>>);
+
+impl TokenCache {
+    fn get(&self, hash: &str) -> Option<Caller> {
+        let cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .get(hash)
+            .filter(|(at, _)| at.elapsed() < TOKEN_CACHE_TTL)
+            .map(|(_, caller)| caller.clone())
+    }
+
+    fn put(&self, hash: String, caller: Caller) {
+        let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= TOKEN_CACHE_ENTRIES {
+            cache.retain(|_, (at, _)| at.elapsed() < TOKEN_CACHE_TTL);
+            if cache.len() >= TOKEN_CACHE_ENTRIES {
+                cache.clear();
+            }
+        }
+        cache.insert(hash, (Instant::now(), caller));
+    }
+
+    /// Forgets every token: after a revocation or an account change.
+    pub fn clear(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
 }
