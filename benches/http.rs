@@ -86,7 +86,9 @@ fn main() {
     .unwrap();
     assert_eq!(status, 200);
 
-    std::thread::sleep(Duration::from_secs(5));
+    // At rest: tokio ends idle pool threads after 10 s, and with them what the one-off
+    // first-start work (Argon2id hash, demo import) left with the allocator.
+    std::thread::sleep(Duration::from_secs(12));
     let first_idle = rss_mb(service.pid());
 
     let output = Command::new("wrk")

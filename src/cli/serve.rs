@@ -121,8 +121,13 @@ async fn first_start(store: &Store, pack: &PolicyPack, no_demo: bool) -> Result<
     let now = Timestamp::now();
     if store.users().await.map_err(store_failure)?.is_empty() {
         let password = random_secret();
-        let hash =
-            hash_password(&password).map_err(|e| Failure::Input(format!("registre: {e}")))?;
+        // Hashed on a pool thread, as sign-ins are, rather than on the thread that then waits
+        // for the server to stop: there the allocator would keep Argon2id's 19 MiB for good.
+        let secret = password.clone();
+        let hash = tokio::task::spawn_blocking(move || hash_password(&secret))
+            .await
+            .map_err(|e| Failure::Input(format!("registre: {e}")))?
+            .map_err(|e| Failure::Input(format!("registre: {e}")))?;
         let admin = User {
             login: FIRST_ADMIN.to_owned(),
             name: "Administrateur".to_owned(),
