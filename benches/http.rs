@@ -19,6 +19,16 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 const DURATION: &str = "10s";
+/// The activity read under load.
+const ACTIVITY: &str = "/api/v1/organisations/saint-aubin/activities/cantine";
+
+/// Reads the activity once, checking the answer.
+fn read_activity(port: u16, token: &str) {
+    let auth = format!("Bearer {token}");
+    let (status, _) =
+        common::http(port, "GET", ACTIVITY, &[("Authorization", &auth)], None).unwrap();
+    assert_eq!(status, 200);
+}
 
 /// Resident memory of a process in MB: total, anonymous (the heap and stacks: the server's
 /// own), and file-backed (pages of the executable mapped in).
@@ -72,19 +82,8 @@ fn main() {
         r#"{"name": "bench", "role": "admin"}"#,
     );
     let auth = format!("Authorization: Bearer {token}");
-    let url = format!(
-        "http://127.0.0.1:{}/api/v1/organisations/saint-aubin/activities/cantine",
-        service.port
-    );
-    let (status, _) = common::http(
-        service.port,
-        "GET",
-        "/api/v1/organisations/saint-aubin/activities/cantine",
-        &[("Authorization", &format!("Bearer {token}"))],
-        None,
-    )
-    .unwrap();
-    assert_eq!(status, 200);
+    let url = format!("http://127.0.0.1:{}{ACTIVITY}", service.port);
+    read_activity(service.port, &token);
 
     // At rest: tokio ends idle pool threads after 10 s, and with them what the one-off
     // first-start work (Argon2id hash, demo import) left with the allocator.
@@ -122,15 +121,7 @@ fn main() {
     // A server as it usually runs: restarted on its database (the demo), then left alone.
     service.kill();
     service = common::Service::start(&database, &log, &[]);
-    let (status, _) = common::http(
-        service.port,
-        "GET",
-        "/api/v1/organisations/saint-aubin/activities/cantine",
-        &[("Authorization", &format!("Bearer {token}"))],
-        None,
-    )
-    .unwrap();
-    assert_eq!(status, 200);
+    read_activity(service.port, &token);
     std::thread::sleep(Duration::from_secs(5));
     let restarted_idle = rss_mb(service.pid());
 
