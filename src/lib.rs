@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cli;
 pub mod demo;
 pub mod model;
+pub mod notice;
 pub mod render;
 pub mod store;
 pub mod vocabulary;
