@@ -50,6 +50,39 @@ impl Period {
     }
 }
 
+impl Period {
+    /// The period in French words, as a notice says it: `P2Y6M` → « 2 ans et 6 mois »,
+    /// `permanent` → « sans limite de durée »; `None` when the text is not a period.
+    pub fn in_words(&self) -> Option<String> {
+        if self.is_permanent() {
+            return Some("sans limite de durée".to_owned());
+        }
+        self.days()?;
+        let span: jiff::Span = self.0.parse().ok()?;
+        let unit = |n: i64, one: &str, many: &str| match n {
+            0 => None,
+            1 => Some(format!("1 {one}")),
+            n => Some(format!("{n} {many}")),
+        };
+        let parts: Vec<String> = [
+            unit(i64::from(span.get_years()), "an", "ans"),
+            unit(i64::from(span.get_months()), "mois", "mois"),
+            unit(i64::from(span.get_weeks()), "semaine", "semaines"),
+            unit(i64::from(span.get_days()), "jour", "jours"),
+            unit(i64::from(span.get_hours()), "heure", "heures"),
+            unit(span.get_minutes(), "minute", "minutes"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        match parts.split_last() {
+            None => Some("aucune conservation".to_owned()),
+            Some((last, [])) => Some(last.clone()),
+            Some((last, rest)) => Some(format!("{} et {last}", rest.join(", "))),
+        }
+    }
+}
+
 impl fmt::Display for Period {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -70,6 +103,19 @@ mod tests {
         assert_eq!(days("P2W"), Some(14));
         assert_eq!(days("PT36H"), Some(2));
         assert_eq!(days("permanent"), Some(PERMANENT_DAYS));
+    }
+
+    #[test]
+    fn says_itself_in_french() {
+        let words = |s: &str| Period::new(s).in_words();
+        assert_eq!(words("P1Y").as_deref(), Some("1 an"));
+        assert_eq!(words("P2Y6M").as_deref(), Some("2 ans et 6 mois"));
+        assert_eq!(words("P1Y2M3D").as_deref(), Some("1 an, 2 mois et 3 jours"));
+        assert_eq!(words("P30D").as_deref(), Some("30 jours"));
+        assert_eq!(words("P2W").as_deref(), Some("2 semaines"));
+        assert_eq!(words("PT36H").as_deref(), Some("36 heures"));
+        assert_eq!(words("permanent").as_deref(), Some("sans limite de durée"));
+        assert_eq!(words("P1X"), None);
     }
 
     #[test]
