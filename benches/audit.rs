@@ -11,6 +11,9 @@
     reason = "benchmark code"
 )]
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::fs::File;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -60,22 +63,7 @@ fn main() {
     let register = dir.join("big.yaml");
 
     let start = Instant::now();
-    let status = Command::new(binary)
-        .args([
-            "demo",
-            "synthetic",
-            "--organisations",
-            "700",
-            "--activities",
-            "40",
-            "--seed",
-            "1",
-            "--output",
-        ])
-        .arg(&register)
-        .status()
-        .expect("registre starts");
-    assert!(status.success(), "the synthetic register is written");
+    common::write_synthetic_register(&register);
     let size = File::open(&register)
         .and_then(|f| f.metadata())
         .map(|m| m.len())

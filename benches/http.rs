@@ -126,24 +126,8 @@ fn main() {
     let restarted_idle = rss_mb(service.pid());
 
     // The synthetic register through the API, into the same database.
-    let binary = env!("CARGO_BIN_EXE_registre");
     let big = dir.path().join("big.yaml");
-    let generated = Command::new(binary)
-        .args([
-            "demo",
-            "synthetic",
-            "--organisations",
-            "700",
-            "--activities",
-            "40",
-            "--seed",
-            "1",
-            "-o",
-        ])
-        .arg(&big)
-        .status()
-        .unwrap();
-    assert!(generated.success());
+    common::write_synthetic_register(&big);
     let text = std::fs::read_to_string(&big).unwrap();
     let start = Instant::now();
     let (status, answer) = common::http(

@@ -10,6 +10,9 @@
     reason = "benchmark code"
 )]
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -32,21 +35,7 @@ fn main() {
     let register = dir.path().join("big.yaml");
     let database = format!("surrealkv://{}", dir.path().join("db").display());
     let register_arg = register.to_str().unwrap();
-    timed(
-        binary,
-        &[
-            "demo",
-            "synthetic",
-            "--organisations",
-            "700",
-            "--activities",
-            "40",
-            "--seed",
-            "1",
-            "--output",
-            register_arg,
-        ],
-    );
+    common::write_synthetic_register(&register);
 
     let first = timed(binary, &["import", register_arg, "--database", &database]);
     let again = timed(binary, &["import", register_arg, "--database", &database]);

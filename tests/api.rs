@@ -91,6 +91,15 @@ fn basic(login: &str, password: &str) -> Header<'static> {
     Header::new("Authorization", format!("Basic {encoded}"))
 }
 
+/// The value of a page's hidden `csrf` field.
+fn csrf_field(html: &str) -> String {
+    html.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page has a CSRF field")
+        .to_owned()
+}
+
 fn bearer(token: &str) -> Header<'static> {
     Header::new("Authorization", format!("Bearer {token}"))
 }
@@ -1017,14 +1026,7 @@ async fn the_sign_in_page_works_without_javascript_and_checks_its_csrf_token() {
     assert!(csp.contains("default-src 'none'") && !csp.contains("script-src"));
     let html = page.into_string().await.unwrap();
     assert!(html.contains("lang=\"fr\"") && !html.contains("<script"));
-    let csrf = html
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let csrf = csrf_field(&html);
 
     let forged = client
         .post("/connexion")
@@ -1038,14 +1040,7 @@ async fn the_sign_in_page_works_without_javascript_and_checks_its_csrf_token() {
     assert_eq!(forged.status(), Status::Forbidden);
     // A failed attempt renders a fresh form with a new token.
     let html = forged.into_string().await.unwrap();
-    let csrf2 = html
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let csrf2 = csrf_field(&html);
     assert_ne!(csrf, csrf2);
     let signed_in = client
         .post("/connexion")
@@ -1062,14 +1057,7 @@ async fn the_sign_in_page_works_without_javascript_and_checks_its_csrf_token() {
     let html = home.into_string().await.unwrap();
     assert!(html.contains(&login_of("agent")));
     assert!(html.len() < 30_000);
-    let logout_csrf = html
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let logout_csrf = csrf_field(&html);
     let out = client
         .post("/deconnexion")
         .header(ContentType::Form)

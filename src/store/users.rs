@@ -98,20 +98,13 @@ impl Store {
         password_hash: &str,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let updated: Vec<Value> = self
-            .db
-            .query("UPDATE user SET password_hash = $hash, updated_at = <datetime>$at WHERE login = $login RETURN login")
-            .bind(("login", login.to_owned()))
-            .bind(("hash", password_hash.to_owned()))
-            .bind(("at", now.to_string()))
-            .await?
-            .take(0)?;
-        if updated.is_empty() {
-            return Err(StoreError::NotFound(format!(
-                "utilisateur `{login}` inconnu"
-            )));
-        }
-        Ok(())
+        self.update_user(
+            login,
+            "password_hash = $value",
+            Value::String(password_hash.to_owned()),
+            now,
+        )
+        .await
     }
 }
 
@@ -124,11 +117,26 @@ impl Store {
         disabled: bool,
         now: Timestamp,
     ) -> Result<(), StoreError> {
+        self.update_user(login, "disabled = $value", Value::Bool(disabled), now)
+            .await
+    }
+
+    /// Sets one field of an account (`assignment`, with the new value bound as `$value`);
+    /// an unknown login is an error.
+    async fn update_user(
+        &self,
+        login: &str,
+        assignment: &str,
+        value: Value,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         let updated: Vec<Value> = self
             .db
-            .query("UPDATE user SET disabled = $disabled, updated_at = <datetime>$at WHERE login = $login RETURN login")
+            .query(format!(
+                "UPDATE user SET {assignment}, updated_at = <datetime>$at WHERE login = $login RETURN login"
+            ))
             .bind(("login", login.to_owned()))
-            .bind(("disabled", disabled))
+            .bind(("value", value))
             .bind(("at", now.to_string()))
             .await?
             .take(0)?;

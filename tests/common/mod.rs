@@ -300,3 +300,24 @@ pub fn api_token(port: u16, login: &str, password: &str, body: &str) -> String {
     let value: serde_json::Value = serde_json::from_str(&answer).unwrap();
     value["token"].as_str().unwrap().to_owned()
 }
+
+/// Writes the benchmarks' synthetic register (700 organisations × 40 activities, seed 1, about
+/// 40 MB of YAML) to `path`.
+pub fn write_synthetic_register(path: &Path) {
+    let status = Command::new(env!("CARGO_BIN_EXE_registre"))
+        .args([
+            "demo",
+            "synthetic",
+            "--organisations",
+            "700",
+            "--activities",
+            "40",
+            "--seed",
+            "1",
+            "--output",
+        ])
+        .arg(path)
+        .status()
+        .expect("registre starts");
+    assert!(status.success(), "the synthetic register is written");
+}
