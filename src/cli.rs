@@ -54,6 +54,11 @@ pub enum Command {
     Backup(store::FileArgs),
     /// Restaure une sauvegarde dans une base neuve.
     Restore(store::FileArgs),
+    /// Notice d'information d'une activité (RGPD art. 13 et 14) : HTML, PDF, texte ou mention
+    /// courte.
+    Notice(notice::DocumentArgs),
+    /// Formulaire de consentement d'une activité fondée sur le consentement : HTML ou PDF.
+    ConsentForm(notice::DocumentArgs),
     /// Comptes des utilisateurs du service.
     User {
         #[command(subcommand)]
@@ -157,6 +162,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Import(args) => store::import(&args),
         Command::Export(args) => store::export(&args),
         Command::History(args) => store::history(&args),
+        Command::Notice(args) => notice::document(&args, notice::Kind::Notice),
+        Command::ConsentForm(args) => notice::document(&args, notice::Kind::ConsentForm),
         Command::User { command } => users::run(command),
         Command::Backup(args) => store::backup(&args),
         Command::Restore(args) => store::restore(&args),
@@ -171,6 +178,7 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
+mod notice;
 mod serve;
 mod store;
 mod users;

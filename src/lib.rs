@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod demo;
+pub mod digest;
 pub mod model;
 pub mod notice;
 pub mod render;

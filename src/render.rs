@@ -1,6 +1,9 @@
 //! The handlebars registry of every HTML page and document: templates are compiled into the
 //! binary and registered once, in strict mode, so the CLI and the web render alike.
 
+pub mod pdf;
+pub mod typography;
+
 use handlebars::Handlebars;
 use include_dir::{Dir, include_dir};
 use serde::Serialize;
@@ -17,6 +20,15 @@ pub enum RenderError {
     Template { name: String, message: String },
     #[error("rendu de `{name}` impossible : {message}")]
     Render { name: String, message: String },
+}
+
+/// How a document gets its style sheet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// `<link>` to `/assets/registre.css`: pages of the web service.
+    Linked,
+    /// `<style>` in the page: files written by the CLI.
+    Inline,
 }
 
 /// Every template, ready to render. Cheap to share: build once.
@@ -50,6 +62,33 @@ impl Templates {
                 name: name.to_owned(),
                 message: e.to_string(),
             })
+    }
+
+    /// Renders a citizen document (`templates/notice/…`) with its style sheet linked, for
+    /// the web, or inlined, for a file that must stand alone.
+    pub fn document<T: Serialize>(
+        &self,
+        name: &str,
+        model: &T,
+        style: Style,
+    ) -> Result<String, RenderError> {
+        let mut data = serde_json::to_value(model).map_err(|e| RenderError::Render {
+            name: name.to_owned(),
+            message: e.to_string(),
+        })?;
+        if let Some(fields) = data.as_object_mut() {
+            let css = match style {
+                Style::Inline => Self::asset("registre.css"),
+                Style::Linked => None,
+            };
+            fields.insert("style".to_owned(), css.into());
+        }
+        self.render(name, &data)
+    }
+
+    /// A binary file shipped with the templates (a font), by path under `templates/`.
+    pub fn file(path: &str) -> Option<&'static [u8]> {
+        TEMPLATES.get_file(path).map(|f| f.contents())
     }
 
     /// A static file shipped with the templates (the style sheet), by path.

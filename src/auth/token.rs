@@ -4,7 +4,6 @@
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
 
 /// The prefix that tells a registre API token apart (and lets secret scanners find leaks).
 pub const TOKEN_PREFIX: &str = "rgt_";
@@ -30,8 +29,7 @@ pub fn new_token() -> (String, String) {
 
 /// The stored form of a token: SHA-256, lowercase hex.
 pub fn token_hash(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::digest::sha256_hex(token.as_bytes())
 }
 
 #[cfg(test)]

@@ -17,17 +17,9 @@ pub fn retention_in_words(retention: &Retention, vocabulary: &Vocabulary) -> Opt
     }
     if let Some(fate) = &retention.final_fate {
         let label = vocabulary.label(Kind::RetentionFinal, fate);
-        sentence.push_str(&format!(", puis {}", lowercase_first(label)));
+        sentence.push_str(&format!(", puis {}", super::build::lowercase(label)));
     }
     Some(sentence)
-}
-
-fn lowercase_first(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }
 
 #[cfg(test)]

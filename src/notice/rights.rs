@@ -46,6 +46,22 @@ impl Right {
     }
 }
 
+impl Right {
+    /// The right after « droit », for a one-line mention: « d'accès », « à l'effacement ».
+    pub fn short(self) -> &'static str {
+        match self {
+            Right::Access => "d'accès",
+            Right::Rectification => "de rectification",
+            Right::Erasure => "à l'effacement",
+            Right::Restriction => "à la limitation",
+            Right::Objection => "d'opposition",
+            Right::Portability => "à la portabilité",
+            Right::WithdrawConsent => "de retrait du consentement",
+            Right::Complaint => "de réclamation auprès de la CNIL",
+        }
+    }
+}
+
 /// Whether a right holds under a legal basis, and on what condition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "holds", content = "condition")]

@@ -1,0 +1,166 @@
+//! `registre notice` and `registre consent-form`: an activity's documents, from a register
+//! file (offline) or from the database.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::ValueEnum;
+
+use super::store::{Database, open, store_failure};
+use super::{Failure, load_pack, read_register};
+use crate::model::{Activity, Organisation, Register};
+use crate::notice::{self, Context, Missing};
+use crate::render::{Style, Templates};
+
+#[derive(Debug, clap::Args)]
+pub struct DocumentArgs {
+    /// Identifiant de l'organisme.
+    #[arg(long)]
+    pub organisation: String,
+    /// Identifiant de l'activité.
+    #[arg(long)]
+    pub activity: String,
+    #[arg(long, value_enum, default_value = "html")]
+    pub format: DocumentFormat,
+    /// Fichier de registre à lire (la base de données sinon).
+    #[arg(long)]
+    pub register: Option<PathBuf>,
+    /// Fichier de sortie (sortie standard sinon).
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Adresse publique du service, pour les liens imprimés (https://registre.exemple.fr).
+    #[arg(long, env = "REGISTRE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Sortie en erreur (code 1) si le registre ne donne pas toutes les informations requises.
+    #[arg(long)]
+    pub strict: bool,
+    #[command(flatten)]
+    pub database: Database,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DocumentFormat {
+    /// Page HTML autonome (feuille de style incluse).
+    Html,
+    /// PDF A4 imprimable.
+    Pdf,
+    /// Texte brut.
+    Text,
+    /// Mention courte pour le bas d'un formulaire (texte).
+    Mention,
+    /// Le modèle du document, en JSON.
+    Json,
+}
+
+/// Which document of the activity.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    Notice,
+    ConsentForm,
+}
+
+pub fn document(args: &DocumentArgs, kind: Kind) -> Result<ExitCode, Failure> {
+    let pack = load_pack(None).map_err(|e| Failure::Input(format!("registre: {e}")))?;
+    let register = match &args.register {
+        Some(path) => read_register(path, &pack)?.1,
+        None => {
+            let (runtime, store) = open(&args.database)?;
+            runtime
+                .block_on(store.organisation_with_sources(&args.organisation))
+                .map_err(store_failure)?
+        }
+    };
+    let (organisation, activity) = find(&register, &args.organisation, &args.activity)?;
+    let context = Context {
+        vocabulary: &pack.vocabulary,
+        countries: &pack.countries,
+        register: &register,
+        public_url: args.public_url.as_deref(),
+    };
+    let templates = Templates::builtin().map_err(|e| Failure::Input(format!("registre: {e}")))?;
+    let failed = |e: &dyn std::fmt::Display| Failure::Input(format!("registre: {e}"));
+    let (bytes, missing): (Vec<u8>, Vec<Missing>) = match kind {
+        Kind::Notice => {
+            let notice =
+                notice::notice(&context, organisation, activity).map_err(|e| failed(&e))?;
+            let bytes = match args.format {
+                DocumentFormat::Html => templates
+                    .document("notice/notice", &notice, Style::Inline)
+                    .map_err(|e| failed(&e))?
+                    .into_bytes(),
+                DocumentFormat::Pdf => notice.pdf().map_err(|e| failed(&e))?,
+                DocumentFormat::Text => notice.text().into_bytes(),
+                DocumentFormat::Mention => notice.mention_text().into_bytes(),
+                DocumentFormat::Json => json(&notice),
+            };
+            (bytes, notice.missing)
+        }
+        Kind::ConsentForm => {
+            let form =
+                notice::consent_form(&context, organisation, activity).map_err(|e| failed(&e))?;
+            let bytes = match args.format {
+                DocumentFormat::Html => templates
+                    .document("notice/consent-form", &form, Style::Inline)
+                    .map_err(|e| failed(&e))?
+                    .into_bytes(),
+                DocumentFormat::Pdf => form.pdf().map_err(|e| failed(&e))?,
+                DocumentFormat::Text | DocumentFormat::Mention => form.text().into_bytes(),
+                DocumentFormat::Json => json(&form),
+            };
+            (bytes, form.missing)
+        }
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, &bytes).map_err(|e| {
+            Failure::Input(format!(
+                "registre: {} : écriture impossible : {e}",
+                path.display()
+            ))
+        })?,
+        None => io::stdout().lock().write_all(&bytes)?,
+    }
+    for gap in &missing {
+        eprintln!(
+            "registre: information manquante : {} ({})",
+            gap.information, gap.field
+        );
+    }
+    Ok(if args.strict && !missing.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn json<T: serde::Serialize>(model: &T) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(model).unwrap_or_default();
+    bytes.push(b'\n');
+    bytes
+}
+
+fn find<'r>(
+    register: &'r Register,
+    organisation: &str,
+    activity: &str,
+) -> Result<(&'r Organisation, &'r Activity), Failure> {
+    let org = register
+        .organisations
+        .iter()
+        .find(|o| o.id == organisation)
+        .ok_or_else(|| {
+            Failure::Input(format!(
+                "registre: --organisation : organisme `{organisation}` introuvable"
+            ))
+        })?;
+    let act = org
+        .activities()
+        .iter()
+        .find(|a| a.id == activity)
+        .ok_or_else(|| {
+            Failure::Input(format!(
+                "registre: --activity : activité `{activity}` introuvable dans `{organisation}`"
+            ))
+        })?;
+    Ok((org, act))
+}

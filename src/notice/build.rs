@@ -1,0 +1,873 @@
+//! The notice of one activity, item by item of RGPD art. 13 and 14 (LEGAL.md §2).
+
+use crate::model::{Activity, ActivitySource, Organisation, Source};
+use crate::vocabulary::Kind;
+
+use super::rights::{Right, RightHolds, rights_for};
+use super::{
+    Block, Context, Item, Missing, Named, Notice, NoticeError, Section, Version, notice_path,
+    retention_in_words, typeset,
+};
+
+/// The CNIL, where every person may complain (art. 77).
+pub const CNIL_ADDRESS: &str = "CNIL, 3 place de Fontenoy, TSA 80715, 75334 Paris Cedex 07";
+pub const CNIL_COMPLAINT_URL: &str = "https://www.cnil.fr/fr/adresser-une-plainte";
+
+/// The notice of `activity`, held by `organisation`.
+pub fn notice(
+    context: &Context,
+    organisation: &Organisation,
+    activity: &Activity,
+) -> Result<Notice, NoticeError> {
+    let mut builder = Builder::new(context, organisation, activity)?;
+    let mut sections = vec![
+        builder.controller(),
+        builder.dpo(),
+        builder.purposes(),
+        builder.legal_basis(),
+        builder.data(),
+    ];
+    sections.extend(builder.origin());
+    sections.extend([
+        builder.recipients(),
+        builder.transfers(),
+        builder.retention(),
+        builder.automated_decision(),
+        builder.rights(),
+    ]);
+    typeset(&mut sections);
+    let articles = builder.articles();
+    let link = context.link(&notice_path(&organisation.id, &activity.id));
+    let mention = builder.mention(&link);
+    let mut notice = Notice {
+        organisation: Named::of_organisation(organisation),
+        activity: Named::of_activity(activity),
+        title: format!("Vos données personnelles : {}", activity.name),
+        articles,
+        intro: intro(organisation, articles),
+        sections,
+        mention,
+        link,
+        missing: builder.gaps.missing,
+        version: Version::default(),
+    };
+    notice.title = crate::render::typography::french(&notice.title);
+    notice.version = Version::of("notice", &notice);
+    Ok(notice)
+}
+
+fn intro(organisation: &Organisation, articles: &str) -> String {
+    crate::render::typography::french(&format!(
+        "{} vous informe sur l'utilisation de vos données personnelles, comme le prévoit le \
+         règlement général sur la protection des données (RGPD, art. {articles}).",
+        organisation.name
+    ))
+}
+
+/// The register fields a document needs and does not find, with their place in the file.
+pub(super) struct Gaps {
+    /// The activity the fields belong to; organisation fields when absent.
+    activity: Option<String>,
+    pub missing: Vec<Missing>,
+}
+
+impl Gaps {
+    pub fn of_organisation() -> Self {
+        Gaps {
+            activity: None,
+            missing: Vec::new(),
+        }
+    }
+
+    /// Records a gap and returns the block that says it where the information belongs.
+    pub fn gap(&mut self, field: &str, information: &str) -> Block {
+        let field = match &self.activity {
+            Some(activity) if !field.starts_with("dpo") && !field.starts_with("organisation") => {
+                format!("activities[{activity}].{field}")
+            }
+            _ => field.to_owned(),
+        };
+        self.missing.push(Missing {
+            field,
+            information: information.to_owned(),
+        });
+        Block::missing(format!(
+            "Information non renseignée dans le registre : {information}."
+        ))
+    }
+}
+
+/// What every section needs, and the gaps found so far.
+struct Builder<'a> {
+    context: &'a Context<'a>,
+    organisation: &'a Organisation,
+    activity: &'a Activity,
+    gaps: Gaps,
+}
+
+impl<'a> Builder<'a> {
+    fn new(
+        context: &'a Context<'a>,
+        organisation: &'a Organisation,
+        activity: &'a Activity,
+    ) -> Result<Self, NoticeError> {
+        if activity.role() == crate::model::Role::Processor {
+            return Err(NoticeError::Processor {
+                activity: activity.id.clone(),
+                controller: activity
+                    .on_behalf_of
+                    .as_ref()
+                    .map_or_else(|| "un autre responsable".to_owned(), |p| p.name.clone()),
+            });
+        }
+        Ok(Builder {
+            context,
+            organisation,
+            activity,
+            gaps: Gaps {
+                activity: Some(activity.id.clone()),
+                missing: Vec::new(),
+            },
+        })
+    }
+
+    fn label(&self, kind: Kind, id: &'a str) -> &'a str {
+        self.context.vocabulary.label(kind, id)
+    }
+
+    fn gap(&mut self, field: &str, information: &str) -> Block {
+        self.gaps.gap(field, information)
+    }
+
+    fn legal_basis_id(&self) -> Option<&'a str> {
+        self.activity.legal_basis.as_deref()
+    }
+
+    fn is_consent(&self) -> bool {
+        self.legal_basis_id() == Some("consentement")
+            || self.activity.special_category_exception.as_deref() == Some("consentement-explicite")
+    }
+
+    /// Data not collected from the person (art. 14): taken from another activity or received
+    /// from an outside body.
+    fn indirect_sources(&self) -> impl Iterator<Item = &'a Source> + use<'a> {
+        self.activity
+            .sources()
+            .iter()
+            .filter(|s| !matches!(s, Source::Person(_)))
+    }
+
+    fn collects_from_person(&self) -> bool {
+        let sources = self.activity.sources();
+        sources.is_empty() || sources.iter().any(|s| matches!(s, Source::Person(_)))
+    }
+
+    fn articles(&self) -> &'static str {
+        match (
+            self.collects_from_person(),
+            self.indirect_sources().next().is_some(),
+        ) {
+            (true, true) => "13 et 14",
+            (false, true) => "14",
+            _ => "13",
+        }
+    }
+
+    fn controller(&mut self) -> Section {
+        controller(
+            self.organisation,
+            self.activity.joint_controllers(),
+            &mut self.gaps,
+        )
+    }
+
+    fn dpo(&mut self) -> Section {
+        dpo(self.organisation, &mut self.gaps)
+    }
+
+    fn purposes(&mut self) -> Section {
+        let purposes = self.activity.purposes();
+        let mut blocks = Vec::new();
+        if purposes.is_empty() {
+            blocks.push(self.gap("purposes", "les finalités du traitement"));
+        } else {
+            blocks.push(Block::paragraph("Vos données sont utilisées pour :"));
+            blocks.push(Block::list(
+                purposes
+                    .iter()
+                    .map(|p| Item::text(self.label(Kind::Purpose, p)))
+                    .collect(),
+            ));
+        }
+        if let Some(description) = self.activity.description.as_ref() {
+            blocks.push(Block::paragraph(description));
+        }
+        Section {
+            id: "finalites",
+            heading: "Pourquoi vos données sont-elles utilisées ?".to_owned(),
+            blocks,
+        }
+    }
+
+    fn legal_basis(&mut self) -> Section {
+        let organisation = &self.organisation.name;
+        let text = self.activity.legal_basis_text.clone();
+        let mut blocks = Vec::new();
+        match self.legal_basis_id() {
+            None => blocks.push(self.gap("legal_basis", "la base légale du traitement")),
+            Some(basis) => {
+                let article = self
+                    .context
+                    .vocabulary
+                    .term(Kind::LegalBasis, basis)
+                    .and_then(|t| t.article.as_deref())
+                    .unwrap_or("6.1");
+                let sentence = match basis {
+                    "consentement" => "Vos données sont traitées avec votre consentement".to_owned(),
+                    "contrat" => "Le traitement est nécessaire à l'exécution d'un contrat auquel vous êtes partie, ou de mesures prises à votre demande avant sa conclusion".to_owned(),
+                    "obligation-legale" => format!("Le traitement est imposé par la loi à {organisation}"),
+                    "interets-vitaux" => "Le traitement est nécessaire à la sauvegarde de vos intérêts vitaux ou de ceux d'une autre personne".to_owned(),
+                    "mission-interet-public" => "Le traitement est nécessaire à l'exécution d'une mission d'intérêt public ou relevant de l'exercice de l'autorité publique dont est investi le responsable du traitement".to_owned(),
+                    "interet-legitime" => format!("Le traitement est fondé sur l'intérêt légitime poursuivi par {organisation}"),
+                    other => self.label(Kind::LegalBasis, other).to_owned(),
+                };
+                blocks.push(Block::paragraph(format!(
+                    "{sentence} (RGPD, art. {article})."
+                )));
+                // Art. 6.3: a legal obligation or a public task is laid down by a text; art.
+                // 13.1.d: the legitimate interests pursued must be stated.
+                let needs_text = matches!(
+                    basis,
+                    "obligation-legale" | "mission-interet-public" | "interet-legitime"
+                );
+                match (text, basis) {
+                    (Some(text), "interet-legitime") => {
+                        blocks.push(Block::list(vec![Item::term("Intérêts poursuivis", text)]))
+                    }
+                    (Some(text), _) => {
+                        blocks.push(Block::list(vec![Item::term("Texte de référence", text)]))
+                    }
+                    (None, "interet-legitime") => blocks
+                        .push(self.gap("legal_basis_text", "les intérêts légitimes poursuivis")),
+                    (None, _) if needs_text => blocks
+                        .push(self.gap("legal_basis_text", "le texte qui fonde le traitement")),
+                    (None, _) => {}
+                }
+            }
+        }
+        if self.special_categories().next().is_some() {
+            match self.activity.special_category_exception.as_deref() {
+                Some(exception) => {
+                    let term = self
+                        .context
+                        .vocabulary
+                        .term(Kind::SpecialCategoryException, exception);
+                    let label = term.map_or(exception, |t| t.label.as_str());
+                    let article = term
+                        .and_then(|t| t.article.as_deref())
+                        .map(|a| format!(" (RGPD, art. {a})"))
+                        .unwrap_or_default();
+                    blocks.push(Block::paragraph(format!(
+                        "Les données sensibles ne sont traitées que sur ce fondement : {}{article}.",
+                        lowercase(label)
+                    )));
+                }
+                None => blocks.push(self.gap(
+                    "special_category_exception",
+                    "l'exception de l'article 9 qui permet de traiter des données sensibles",
+                )),
+            }
+        }
+        Section {
+            id: "base-legale",
+            heading: "Sur quelle base légale ?".to_owned(),
+            blocks,
+        }
+    }
+
+    fn special_categories(&self) -> impl Iterator<Item = &'a String> + use<'a> {
+        let vocabulary = self.context.vocabulary;
+        self.activity
+            .data_categories()
+            .iter()
+            .filter(move |c| vocabulary.is_within(Kind::DataCategory, c, "categorie-particuliere"))
+    }
+
+    /// Art. 13.2.e: whether each item is required, and what follows from not giving it. The
+    /// register gives one legal basis per activity, so the answer is the same for every
+    /// category collected from the person.
+    fn data(&mut self) -> Section {
+        let categories = self.activity.data_categories();
+        let mut blocks = Vec::new();
+        if categories.is_empty() {
+            blocks.push(self.gap("data_categories", "les catégories de données traitées"));
+        }
+        let collected = self.collects_from_person();
+        let required = self.legal_basis_id().map(|b| b != "consentement");
+        let status = match (collected, required) {
+            (true, Some(true)) => Some("obligatoire"),
+            (true, Some(false)) => Some("facultatif"),
+            _ => None,
+        };
+        if !categories.is_empty() {
+            blocks.push(Block::list(
+                categories
+                    .iter()
+                    .map(|c| {
+                        let label = self.label(Kind::DataCategory, c);
+                        match status {
+                            Some(status) => Item::term(label, status),
+                            None => Item::text(label),
+                        }
+                    })
+                    .collect(),
+            ));
+        }
+        if collected && let Some(consequence) = self.consequence() {
+            blocks.push(Block::paragraph(consequence));
+        }
+        Section {
+            id: "donnees",
+            heading: "Quelles données ?".to_owned(),
+            blocks,
+        }
+    }
+
+    /// The consequence of not giving the data, per legal basis.
+    fn consequence(&self) -> Option<String> {
+        let bundled = self
+            .activity
+            .consent
+            .as_ref()
+            .and_then(|c| c.bundled)
+            .unwrap_or(false);
+        Some(match self.legal_basis_id()? {
+            "consentement" if bundled => {
+                "Ces données sont facultatives : sans votre consentement, elles ne sont pas traitées.".to_owned()
+            }
+            "consentement" => "Ces données sont facultatives : sans votre consentement, elles ne sont pas traitées, et refuser ne vous prive d'aucun service.".to_owned(),
+            "contrat" => "Ces données sont obligatoires pour conclure le contrat : sans elles, il ne peut être conclu ni exécuté.".to_owned(),
+            "obligation-legale" => "Leur fourniture est imposée par la loi : sans elles, la démarche ne peut pas aboutir.".to_owned(),
+            "interets-vitaux" => "Ces données sont nécessaires pour vous protéger ou protéger une autre personne.".to_owned(),
+            "interet-legitime" => "Ces données sont nécessaires au traitement ; vous pouvez vous opposer à leur utilisation (voir vos droits).".to_owned(),
+            _ => "Ces données sont nécessaires à l'instruction de votre demande : sans elles, elle ne peut pas être traitée.".to_owned(),
+        })
+    }
+
+    /// Art. 14.2.f: where the data come from, naming the source's organisation and nature.
+    fn origin(&mut self) -> Option<Section> {
+        let sources: Vec<&Source> = self.indirect_sources().collect();
+        if sources.is_empty() {
+            return None;
+        }
+        let mut items = Vec::new();
+        let mut blocks = vec![Block::paragraph(
+            "Tout ou partie de ces données n'a pas été recueilli auprès de vous. Elles proviennent de :",
+        )];
+        for (index, source) in sources.into_iter().enumerate() {
+            match source {
+                Source::Activity(source) => match self.source_activity(source) {
+                    Some(item) => items.push(item),
+                    None => blocks.push(self.gap(
+                        &format!("sources[{index}]"),
+                        &format!("le traitement d'origine `{}`", source.activity),
+                    )),
+                },
+                Source::External(external) => {
+                    let mut text = "organisme extérieur".to_owned();
+                    if let Some(law) = &external.legal_text {
+                        text.push_str(&format!(", qui les transmet en application de : {law}"));
+                    }
+                    items.push(Item::term(&external.external, text));
+                }
+                Source::Person(_) => {}
+            }
+        }
+        blocks.insert(1, Block::list(items));
+        Some(Section {
+            id: "origine",
+            heading: "D'où viennent ces données ?".to_owned(),
+            blocks,
+        })
+    }
+
+    /// The source activity named by its organisation and its nature (the activity's name and
+    /// the categories taken); `None` when the register does not hold it.
+    fn source_activity(&self, source: &ActivitySource) -> Option<Item> {
+        let organisation_id = source
+            .organisation
+            .as_deref()
+            .unwrap_or(&self.organisation.id);
+        let organisation = if organisation_id == self.organisation.id {
+            self.organisation
+        } else {
+            self.context
+                .register
+                .organisations
+                .iter()
+                .find(|o| o.id == organisation_id)?
+        };
+        let activity = organisation
+            .activities()
+            .iter()
+            .find(|a| a.id == source.activity)?;
+        let categories = source
+            .categories
+            .as_deref()
+            .unwrap_or(activity.data_categories());
+        let mut text = format!("fichier « {} »", activity.name);
+        if !categories.is_empty() {
+            let labels: Vec<String> = categories
+                .iter()
+                .map(|c| lowercase(self.label(Kind::DataCategory, c)))
+                .collect();
+            text.push_str(&format!(" ; données reprises : {}", labels.join(" ; ")));
+        }
+        Some(Item::term(&organisation.name, text))
+    }
+
+    fn recipients(&mut self) -> Section {
+        let mut items: Vec<Item> = self
+            .activity
+            .recipients()
+            .iter()
+            .map(|r| match &r.kind {
+                Some(kind) => Item::term(&r.name, lowercase(self.label(Kind::RecipientType, kind))),
+                None => Item::text(&r.name),
+            })
+            .collect();
+        items.extend(self.activity.processors().iter().map(|p| {
+            Item::term(
+                &p.name,
+                format!(
+                    "prestataire agissant pour le compte de {} (sous-traitant)",
+                    self.organisation.name
+                ),
+            )
+        }));
+        let mut blocks = Vec::new();
+        if self.activity.recipients.is_none() {
+            blocks.push(self.gap("recipients", "les destinataires des données"));
+        }
+        if items.is_empty() {
+            if self.activity.recipients.is_some() {
+                blocks.push(Block::paragraph(
+                    "Seuls les agents habilités du responsable du traitement ont accès à vos données.",
+                ));
+            }
+        } else {
+            blocks.insert(
+                0,
+                Block::paragraph(
+                    "Dans la limite de leurs attributions, vos données sont communiquées à :",
+                ),
+            );
+            blocks.insert(1, Block::list(items));
+        }
+        Section {
+            id: "destinataires",
+            heading: "Qui reçoit vos données ?".to_owned(),
+            blocks,
+        }
+    }
+
+    fn transfers(&mut self) -> Section {
+        let mut blocks = Vec::new();
+        match self.activity.transfers.as_deref() {
+            None => blocks.push(self.gap(
+                "transfers",
+                "si les données sont transférées hors de l'Union européenne",
+            )),
+            Some([]) => blocks.push(Block::paragraph(
+                "Vos données ne sont pas transférées en dehors de l'Union européenne.",
+            )),
+            Some(transfers) => {
+                blocks.push(Block::paragraph(
+                    "Vos données sont transférées en dehors de l'Union européenne :",
+                ));
+                let mut items = Vec::new();
+                let mut gaps = Vec::new();
+                for (index, transfer) in transfers.iter().enumerate() {
+                    let country = self
+                        .context
+                        .countries
+                        .get(&transfer.country)
+                        .map_or(transfer.country.as_str(), |c| c.name.as_str());
+                    let safeguard = match transfer.safeguard.as_deref() {
+                        Some("aucune") | None => {
+                            gaps.push(index);
+                            "sans garantie renseignée".to_owned()
+                        }
+                        Some(id) => format!(
+                            "garantie : {}",
+                            lowercase(self.label(Kind::TransferSafeguard, id))
+                        ),
+                    };
+                    items.push(Item::term(
+                        &transfer.recipient,
+                        format!("{country} ; {safeguard}"),
+                    ));
+                }
+                blocks.push(Block::list(items));
+                for index in gaps {
+                    blocks.push(self.gap(
+                        &format!("transfers[{index}].safeguard"),
+                        "la garantie encadrant le transfert hors de l'Union européenne",
+                    ));
+                }
+            }
+        }
+        Section {
+            id: "transferts",
+            heading: "Vos données quittent-elles l'Union européenne ?".to_owned(),
+            blocks,
+        }
+    }
+
+    fn retention(&mut self) -> Section {
+        let vocabulary = self.context.vocabulary;
+        let retention = self.activity.retention.as_ref();
+        let sentence = retention.and_then(|r| retention_in_words(r, vocabulary));
+        let mut blocks = vec![match sentence {
+            Some(sentence) => Block::paragraph(format!("Vos données sont conservées {sentence}.")),
+            None => self.gap("retention.active", "la durée de conservation"),
+        }];
+        let per_category = retention.and_then(|r| r.per_category.as_ref());
+        let items: Vec<Item> = per_category
+            .into_iter()
+            .flatten()
+            .filter_map(|(category, rule)| {
+                let general = retention?;
+                let merged = crate::model::Retention {
+                    active: rule.active.clone().or_else(|| general.active.clone()),
+                    intermediate: rule.intermediate.clone(),
+                    final_fate: rule
+                        .final_fate
+                        .clone()
+                        .or_else(|| general.final_fate.clone()),
+                    start: general.start.clone(),
+                    per_category: None,
+                };
+                let sentence = retention_in_words(&merged, vocabulary)?;
+                Some(Item::term(
+                    self.label(Kind::DataCategory, category),
+                    sentence,
+                ))
+            })
+            .collect();
+        if !items.is_empty() {
+            blocks.push(Block::paragraph("Avec ces exceptions :"));
+            blocks.push(Block::list(items));
+        }
+        Section {
+            id: "conservation",
+            heading: "Combien de temps vos données sont-elles conservées ?".to_owned(),
+            blocks,
+        }
+    }
+
+    fn automated_decision(&mut self) -> Section {
+        let block = match self.activity.automated_decision {
+            Some(false) => Block::paragraph(
+                "Aucune décision vous concernant n'est prise sur le seul fondement d'un traitement automatisé.",
+            ),
+            Some(true) => Block::paragraph(
+                "Ce traitement comporte une décision fondée exclusivement sur un traitement automatisé (RGPD, art. 22). Vous pouvez demander l'intervention d'un agent, présenter votre point de vue et contester la décision.",
+            ),
+            None => self.gap(
+                "automated_decision",
+                "si une décision automatisée est prise",
+            ),
+        };
+        Section {
+            id: "decision-automatisee",
+            heading: "Décision automatisée".to_owned(),
+            blocks: vec![block],
+        }
+    }
+
+    fn rights(&mut self) -> Section {
+        let mut blocks = Vec::new();
+        let rights = self.legal_basis_id().and_then(rights_for);
+        match &rights {
+            None => {
+                blocks.push(self.gap("legal_basis", "la base légale, dont dépendent vos droits"))
+            }
+            Some(rights) => {
+                blocks.push(Block::paragraph("Vous disposez des droits suivants :"));
+                let items = rights
+                    .iter()
+                    .filter(|(right, _)| *right != Right::Complaint)
+                    .map(|(right, holds)| match holds {
+                        RightHolds::Yes => Item::text(capitalise(right.label())),
+                        RightHolds::When(condition) => {
+                            Item::text(format!("{}, {condition}", capitalise(right.label())))
+                        }
+                    })
+                    .collect();
+                blocks.push(Block::list(items));
+            }
+        }
+        if self.is_consent() {
+            blocks.push(self.withdrawal());
+        }
+        blocks.extend(exercise(self.organisation));
+        Section {
+            id: "droits",
+            heading: "Quels sont vos droits ?".to_owned(),
+            blocks,
+        }
+    }
+
+    /// Art. 7.3: withdrawing is as easy as consenting, through the channels of the register.
+    fn withdrawal(&mut self) -> Block {
+        let channels = self
+            .activity
+            .consent
+            .as_ref()
+            .map(|c| c.withdrawal())
+            .unwrap_or_default();
+        if channels.is_empty() {
+            return self.gap("consent.withdrawal", "comment retirer votre consentement");
+        }
+        let labels: Vec<String> = channels
+            .iter()
+            .map(|c| lowercase(self.label(Kind::WithdrawalChannel, c)))
+            .collect();
+        Block::paragraph(format!(
+            "Vous pouvez retirer votre consentement à tout moment, aussi simplement que vous l'avez donné : {}. Le retrait ne remet pas en cause ce qui a été fait avant lui.",
+            labels.join(", ")
+        ))
+    }
+
+    /// The short mention for the bottom of a form (art. 13, first layer of the CNIL's
+    /// layered information).
+    fn mention(&self, link: &str) -> Vec<String> {
+        let organisation = &self.organisation.name;
+        let purposes: Vec<&str> = self
+            .activity
+            .purposes()
+            .iter()
+            .map(|p| self.label(Kind::Purpose, p))
+            .collect();
+        let mut lines = vec![if self.collects_from_person() {
+            format!(
+                "Les informations recueillies sur ce formulaire sont enregistrées par {organisation} pour : {}.",
+                lowercase(&purposes.join(" ; "))
+            )
+        } else {
+            format!(
+                "Des informations vous concernant sont utilisées par {organisation} pour : {}.",
+                lowercase(&purposes.join(" ; "))
+            )
+        }];
+        if let Some(basis) = self.legal_basis_id() {
+            lines.push(format!(
+                "Base légale : {}.",
+                lowercase(self.label(Kind::LegalBasis, basis))
+            ));
+        }
+        if let Some(consequence) = self.consequence().filter(|_| self.collects_from_person()) {
+            lines.push(consequence);
+        }
+        if let Some(sentence) = self
+            .activity
+            .retention
+            .as_ref()
+            .and_then(|r| retention_in_words(r, self.context.vocabulary))
+        {
+            lines.push(format!("Conservation : {sentence}."));
+        }
+        let rights = self
+            .legal_basis_id()
+            .and_then(rights_for)
+            .unwrap_or_default();
+        let names: Vec<&str> = rights
+            .iter()
+            .filter(|(r, _)| *r != Right::Complaint)
+            .map(|(r, _)| r.short())
+            .collect();
+        let (who, items) = contact(self.organisation);
+        let reach = items
+            .first()
+            .map(|item| format!(" ({})", item.text))
+            .unwrap_or_default();
+        lines.push(format!(
+            "Vous disposez d'un droit {} : adressez-vous à {who}{reach}. Vous pouvez saisir la CNIL.",
+            names.join(", ")
+        ));
+        lines.push(format!("Pour en savoir plus : {link}"));
+        lines
+            .iter()
+            .map(|l| crate::render::typography::french(l))
+            .collect()
+    }
+}
+
+/// Who the controller is and how to reach them (art. 13.1.a), with the joint controllers.
+pub(super) fn controller(
+    organisation: &Organisation,
+    joint: &[crate::model::Party],
+    gaps: &mut Gaps,
+) -> Section {
+    let mut items = vec![Item::term("Responsable du traitement", &organisation.name)];
+    if let Some(representative) = &organisation.representative {
+        let role = representative
+            .role
+            .as_deref()
+            .unwrap_or("représentant légal");
+        items.push(Item::term(
+            "Représenté par",
+            format!("{}, {}", representative.name, lowercase(role)),
+        ));
+    }
+    items.extend(
+        organisation
+            .address
+            .as_ref()
+            .map(|a| Item::term("Adresse", a)),
+    );
+    items.extend(
+        organisation
+            .email
+            .as_ref()
+            .map(|e| Item::term("Courriel", e).link(format!("mailto:{e}"))),
+    );
+    items.extend(
+        organisation
+            .phone
+            .as_ref()
+            .map(|p| Item::term("Téléphone", p)),
+    );
+    let mut blocks = vec![Block::list(items)];
+    if organisation.address.is_none() && organisation.email.is_none() {
+        blocks.push(gaps.gap(
+            "organisation.address",
+            "l'adresse ou le courriel du responsable du traitement",
+        ));
+    }
+    if !joint.is_empty() {
+        blocks.push(Block::paragraph(
+            "Ce traitement est mis en œuvre conjointement avec (art. 26) :",
+        ));
+        blocks.push(Block::list(
+            joint
+                .iter()
+                .map(|p| match &p.email {
+                    Some(e) => Item::term(&p.name, e).link(format!("mailto:{e}")),
+                    None => Item::text(&p.name),
+                })
+                .collect(),
+        ));
+    }
+    Section {
+        id: "responsable",
+        heading: "Qui traite vos données ?".to_owned(),
+        blocks,
+    }
+}
+
+/// The DPO and how to reach them (art. 13.1.b).
+pub(super) fn dpo(organisation: &Organisation, gaps: &mut Gaps) -> Section {
+    let blocks = match &organisation.dpo {
+        None => vec![gaps.gap("dpo", "le délégué à la protection des données")],
+        Some(dpo) => {
+            let mut items = vec![Item::term("Délégué", &dpo.name)];
+            items.extend(
+                dpo.organisation
+                    .as_ref()
+                    .map(|o| Item::term("Structure", o)),
+            );
+            items.extend(
+                dpo.email
+                    .as_ref()
+                    .map(|e| Item::term("Courriel", e).link(format!("mailto:{e}"))),
+            );
+            items.extend(dpo.phone.as_ref().map(|p| Item::term("Téléphone", p)));
+            let mut blocks = vec![
+                Block::paragraph(format!(
+                    "{} a désigné un délégué à la protection des données, que vous pouvez \
+                     contacter pour toute question sur vos données :",
+                    organisation.name
+                )),
+                Block::list(items),
+            ];
+            if dpo.email.is_none() && dpo.phone.is_none() {
+                blocks.push(gaps.gap("dpo.email", "le moyen de contacter le délégué"));
+            }
+            blocks
+        }
+    };
+    Section {
+        id: "delegue",
+        heading: "Délégué à la protection des données".to_owned(),
+        blocks,
+    }
+}
+
+/// Who answers requests: the DPO when there is one, else the controller.
+pub(super) fn contact(organisation: &Organisation) -> (String, Vec<Item>) {
+    let mut items = Vec::new();
+    let (who, email, phone) = match &organisation.dpo {
+        Some(dpo) => (
+            format!("votre délégué à la protection des données ({})", dpo.name),
+            dpo.email.as_ref(),
+            dpo.phone.as_ref(),
+        ),
+        None => (
+            organisation.name.clone(),
+            organisation.email.as_ref(),
+            organisation.phone.as_ref(),
+        ),
+    };
+    items.extend(email.map(|e| Item::term("Courriel", e).link(format!("mailto:{e}"))));
+    items.extend(phone.map(|p| Item::term("Téléphone", p)));
+    items.extend(
+        organisation
+            .address
+            .as_ref()
+            .map(|a| Item::term("Courrier", format!("{}, {a}", organisation.name))),
+    );
+    (who, items)
+}
+
+/// How to exercise one's rights, post-mortem directives and the CNIL: the same for every
+/// activity of an organisation.
+pub(super) fn exercise(organisation: &Organisation) -> Vec<Block> {
+    let (who, items) = contact(organisation);
+    vec![
+        Block::paragraph(
+            "Vous pouvez aussi définir des directives sur le sort de vos données après votre décès (loi Informatique et Libertés, art. 85).",
+        ),
+        Block::paragraph(format!(
+            "Pour exercer vos droits, adressez-vous à {who}. Une réponse vous est apportée dans un délai d'un mois, qui peut être prolongé de deux mois si la demande est complexe (RGPD, art. 12.3).",
+        )),
+        Block::list(items),
+        Block::paragraph(
+            "Si vous estimez, après nous avoir contactés, que vos droits ne sont pas respectés, vous pouvez adresser une réclamation à la CNIL (RGPD, art. 77) :",
+        ),
+        Block::list(vec![
+            Item::term("En ligne", CNIL_COMPLAINT_URL).link(CNIL_COMPLAINT_URL),
+            Item::term("Par courrier", CNIL_ADDRESS),
+        ]),
+    ]
+}
+
+pub(super) fn lowercase(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        // Keep acronyms (« CNIL », « BCR ») as they are.
+        Some(first) if !chars.clone().next().is_some_and(char::is_uppercase) => {
+            first.to_lowercase().chain(chars).collect()
+        }
+        _ => text.to_owned(),
+    }
+}
+
+fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}

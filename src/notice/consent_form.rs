@@ -1,0 +1,227 @@
+//! The consent form of a consent-based activity (RGPD art. 4.11, 7 and 8; EDPB guidelines
+//! 05/2020): one unticked choice per purpose, and per medium when the data are published;
+//! the information consent requires first; how to withdraw; who signs.
+
+use serde::Serialize;
+
+use crate::model::{Activity, Organisation, ParentalConsent};
+use crate::vocabulary::Kind;
+
+use super::build::lowercase;
+use super::{Context, Missing, Named, NoticeError, Section, Version, notice};
+
+/// The sections of the notice a person must have read before consenting (EDPB guidelines
+/// 05/2020 §64: who, why, what data, withdrawal, automated decisions, transfers), in order.
+const INFORMATION: [&str; 6] = [
+    "responsable",
+    "finalites",
+    "donnees",
+    "conservation",
+    "transferts",
+    "decision-automatisee",
+];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConsentForm {
+    pub organisation: Named,
+    pub activity: Named,
+    pub title: String,
+    pub intro: String,
+    /// What the person must know before consenting, taken from the notice.
+    pub information: Vec<Section>,
+    /// One group per purpose: a fieldset on the web, a block of boxes on paper.
+    pub groups: Vec<ChoiceGroup>,
+    pub withdrawal: String,
+    /// The people who sign: the person, or the holders of parental authority.
+    pub signatories: Vec<String>,
+    /// Who must sign for a minor, and why (LIL art. 45).
+    pub minors: Option<String>,
+    /// What identifies the child the form is about, when minors are concerned.
+    pub child_fields: Vec<String>,
+    /// The full notice, and the version of it this form refers to.
+    pub notice_link: String,
+    pub notice_version: Version,
+    pub missing: Vec<Missing>,
+    pub version: Version,
+}
+
+/// The choices of one purpose.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ChoiceGroup {
+    pub legend: String,
+    pub choices: Vec<Choice>,
+}
+
+/// One box, unticked: its id is what a consent record stores (`purpose` or
+/// `purpose:medium`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Choice {
+    pub id: String,
+    pub label: String,
+}
+
+/// The consent form of `activity`; an error when its legal basis is not consent.
+pub fn consent_form(
+    context: &Context,
+    organisation: &Organisation,
+    activity: &Activity,
+) -> Result<ConsentForm, NoticeError> {
+    let consent_based = activity.legal_basis.as_deref() == Some("consentement")
+        || activity.special_category_exception.as_deref() == Some("consentement-explicite");
+    if !consent_based {
+        return Err(NoticeError::NotConsentBased {
+            activity: activity.id.clone(),
+        });
+    }
+    let notice = notice(context, organisation, activity)?;
+    let withdrawal = notice
+        .sections
+        .iter()
+        .filter(|s| s.id == "droits")
+        .flat_map(|s| &s.blocks)
+        .find_map(|b| {
+            b.paragraph
+                .clone()
+                .filter(|p| p.contains("retirer votre consentement"))
+                .or_else(|| b.missing.clone())
+        })
+        .unwrap_or_default();
+    let information = INFORMATION
+        .iter()
+        .filter_map(|id| notice.sections.iter().find(|s| s.id == *id).cloned())
+        .collect();
+    let mut missing = notice.missing.clone();
+    let (signatories, minors) = signatories(context, activity, &mut missing);
+    let typeset = crate::render::typography::french;
+    let mut form = ConsentForm {
+        organisation: notice.organisation.clone(),
+        activity: notice.activity.clone(),
+        title: typeset(&format!("Formulaire de consentement : {}", activity.name)),
+        intro: typeset(&intro(organisation, activity)),
+        information,
+        groups: groups(context, activity),
+        withdrawal,
+        signatories,
+        child_fields: if minors.is_some() {
+            vec![
+                "Nom et prénom de l'enfant".to_owned(),
+                "Date de naissance de l'enfant".to_owned(),
+            ]
+        } else {
+            Vec::new()
+        },
+        minors: minors.map(|m| typeset(&m)),
+        notice_link: notice.link.clone(),
+        notice_version: notice.version.clone(),
+        missing,
+        version: Version::default(),
+    };
+    form.version = Version::of("consent-form", &form);
+    Ok(form)
+}
+
+fn intro(organisation: &Organisation, activity: &Activity) -> String {
+    let mut intro = format!(
+        "{} vous demande votre accord pour les utilisations ci-dessous. Chaque accord est distinct : cochez seulement ce que vous acceptez. Ne rien cocher revient à refuser",
+        organisation.name
+    );
+    // A consent made a condition of a service is not free (art. 7.4): then the form must not
+    // promise there is no consequence; the audit reports the defect.
+    let bundled = activity.consent.as_ref().and_then(|c| c.bundled) == Some(true);
+    intro.push_str(if bundled {
+        "."
+    } else {
+        ", sans aucune conséquence pour vous."
+    });
+    intro
+}
+
+/// One group per purpose. When the activity publishes (recipients of type `public`), each
+/// medium is its own choice: accepting the bulletin is not accepting social networks.
+fn groups(context: &Context, activity: &Activity) -> Vec<ChoiceGroup> {
+    let media: Vec<&str> = activity
+        .recipients()
+        .iter()
+        .filter(|r| r.kind.as_deref() == Some("public"))
+        .map(|r| r.name.as_str())
+        .collect();
+    activity
+        .purposes()
+        .iter()
+        .map(|purpose| {
+            let label = context.vocabulary.label(Kind::Purpose, purpose);
+            let choices = if media.is_empty() {
+                vec![Choice {
+                    id: purpose.clone(),
+                    label: format!("J'accepte : {}", lowercase(label)),
+                }]
+            } else {
+                media
+                    .iter()
+                    .enumerate()
+                    .map(|(index, medium)| Choice {
+                        id: format!("{purpose}:{}", index + 1),
+                        label: format!("J'accepte : {medium}"),
+                    })
+                    .collect()
+            };
+            ChoiceGroup {
+                legend: crate::render::typography::french(label),
+                choices: choices
+                    .into_iter()
+                    .map(|c| Choice {
+                        label: crate::render::typography::french(&c.label),
+                        ..c
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// Who signs: the person, or for minors the holders of parental authority the register asks
+/// for. Under 15, a minor consents jointly with them; from 15, alone (LIL art. 45).
+fn signatories(
+    context: &Context,
+    activity: &Activity,
+    missing: &mut Vec<Missing>,
+) -> (Vec<String>, Option<String>) {
+    let concerns_minors = activity.data_subjects().iter().any(|s| {
+        context
+            .vocabulary
+            .is_within(Kind::DataSubject, s, "mineurs")
+    });
+    if !concerns_minors {
+        return (vec!["La personne concernée".to_owned()], None);
+    }
+    let parental = activity.consent.as_ref().and_then(|c| c.parental_consent);
+    let holders = match parental {
+        Some(ParentalConsent::BothHolders) => vec![
+            "Premier titulaire de l'autorité parentale".to_owned(),
+            "Second titulaire de l'autorité parentale".to_owned(),
+        ],
+        Some(ParentalConsent::OneHolder) => vec!["Titulaire de l'autorité parentale".to_owned()],
+        Some(ParentalConsent::None) | None => {
+            if parental.is_none() {
+                missing.push(Missing {
+                    field: format!("activities[{}].consent.parental_consent", activity.id),
+                    information: "qui consent pour les mineurs".to_owned(),
+                });
+            }
+            Vec::new()
+        }
+    };
+    let mut signatories = holders;
+    signatories.push("L'enfant, s'il est en âge de signer".to_owned());
+    let explanation = "Pour un enfant de moins de 15 ans, le consentement est donné conjointement par l'enfant et par le ou les titulaires de l'autorité parentale ; à partir de 15 ans, l'enfant consent lui-même (loi Informatique et Libertés, art. 45).".to_owned();
+    (signatories, Some(explanation))
+}
+
+impl ConsentForm {
+    /// Every choice id, in form order: what a consent record may hold.
+    pub fn choice_ids(&self) -> impl Iterator<Item = &str> {
+        self.groups
+            .iter()
+            .flat_map(|g| g.choices.iter().map(|c| c.id.as_str()))
+    }
+}

@@ -1,0 +1,42 @@
+//! French typography for every text a citizen reads: a non-breaking space before « : » and
+//! after « and before », a narrow one before ; ! ?, so a line never starts with a colon.
+
+/// No-break space (U+00A0), before a colon and inside guillemets.
+pub const NBSP: char = '\u{a0}';
+/// Narrow no-break space (U+202F), before ; ! ?.
+pub const NNBSP: char = '\u{202f}';
+
+/// `text` with the spaces around French punctuation made non-breaking. Only existing spaces
+/// change: `https://` or `10:30` stay as they are.
+pub fn french(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut chars = text.chars().peekable();
+    let mut previous = None;
+    while let Some(c) = chars.next() {
+        let next = chars.peek().copied();
+        let replaced = match (previous, c, next) {
+            (_, ' ', Some(':' | '»')) => NBSP,
+            (_, ' ', Some(';' | '!' | '?')) => NNBSP,
+            (Some('«'), ' ', _) => NBSP,
+            _ => c,
+        };
+        out.push(replaced);
+        previous = Some(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spaces_before_french_punctuation_do_not_break() {
+        assert_eq!(
+            french("Contact : « DPO » ; vite ! non ?"),
+            "Contact\u{a0}: «\u{a0}DPO\u{a0}»\u{202f}; vite\u{202f}! non\u{202f}?"
+        );
+        assert_eq!(french("https://x.fr à 10:30"), "https://x.fr à 10:30");
+        assert_eq!(french(""), "");
+    }
+}
