@@ -7,6 +7,7 @@
 //! register can be rebuilt as it stood on any date.
 
 mod access;
+mod documents;
 mod history;
 mod records;
 mod users;
@@ -22,6 +23,7 @@ use surrealdb::opt::auth::Root;
 use thiserror::Error;
 
 pub use access::{EVENT_RETENTION_DAYS, Event, Token};
+pub use documents::{DocumentVersion, RENDERING_FORMATS};
 pub use history::{Change, FieldChange, Operation};
 pub use records::{Dependent, WriteMode, Written};
 
@@ -32,13 +34,17 @@ const NAMESPACE: &str = "registre";
 const DATABASE: &str = "registre";
 
 /// Schema migrations, applied in order, each once, each in one transaction.
-pub const MIGRATIONS: [(&str, &str); 3] = [
+pub const MIGRATIONS: [(&str, &str); 4] = [
     (
         "001-register",
         include_str!("store/schema/001-register.surql"),
     ),
     ("002-users", include_str!("store/schema/002-users.surql")),
     ("003-access", include_str!("store/schema/003-access.surql")),
+    (
+        "004-documents",
+        include_str!("store/schema/004-documents.surql"),
+    ),
 ];
 
 /// A problem of the database, never of the register (registers are checked before storing).

@@ -4,6 +4,7 @@
 mod api;
 mod body;
 mod caller;
+mod documents;
 mod error;
 mod login;
 pub mod openapi;
@@ -36,6 +37,10 @@ pub struct App {
     pub token_cache: caller::TokenCache,
     /// Password checks running at once (Argon2id is memory- and CPU-hard by design).
     pub password_checks: rocket::tokio::sync::Semaphore,
+    /// Address of the public pages, for the links printed on paper (relative links if unset).
+    pub public_url: Option<String>,
+    /// Document versions already stored by this process.
+    pub recorded: documents::Recorded,
 }
 
 impl App {
@@ -48,6 +53,8 @@ impl App {
             throttle: Throttle::default(),
             token_cache: caller::TokenCache::default(),
             password_checks: rocket::tokio::sync::Semaphore::new(2),
+            public_url: None,
+            recorded: documents::Recorded::default(),
         }
     }
 
@@ -84,6 +91,7 @@ pub fn rocket(app: App, figment: rocket::figment::Figment) -> Rocket<Build> {
         .manage(app)
         .mount("/api/v1", api::routes())
         .mount("/", pages::routes())
+        .mount("/", documents::public_routes())
         .register("/api", catchers![api_catcher])
         .register("/", catchers![pages::page_catcher])
         .attach(AdHoc::on_response("security headers", |_, response| {

@@ -240,7 +240,8 @@ async fn no_route_shows_or_changes_another_organisations_data() {
             .path
             .replace("{org}", FOREIGN)
             .replace("{id}", &foreign_id)
-            .replace("{login}", &login_of("admin"));
+            .replace("{login}", &login_of("admin"))
+            .replace("{version}", "0123456789ab");
         let body = foreign_body(route.method, route.path);
         for role in ["dpo", "agent", "auditor"] {
             let (status, value) = api

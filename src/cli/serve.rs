@@ -90,7 +90,10 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode, Failure> {
             .setting_or_init("secret_key", new_secret_key())
             .await
             .map_err(store_failure)?;
-        let app = App::new(store, Arc::new(pack), templates);
+        let mut app = App::new(store, Arc::new(pack), templates);
+        app.public_url = std::env::var("REGISTRE_PUBLIC_URL")
+            .ok()
+            .or_else(|| figment.extract_inner::<String>("public_url").ok());
         let rocket = web::rocket(app, figment.merge(("secret_key", secret))).attach(
             AdHoc::on_liftoff("address", |rocket| {
                 Box::pin(async move {

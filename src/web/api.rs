@@ -23,7 +23,7 @@ use crate::model::{self, Register};
 use crate::store::{Change, WriteMode, Written};
 use crate::vocabulary::Kind;
 
-type ApiResult<T> = Result<T, ApiError>;
+use super::error::ApiResult;
 
 /// A JSON answer with a status other than 200 (201 for creations).
 pub struct Created(pub Value);
@@ -837,5 +837,9 @@ pub fn routes() -> Vec<rocket::Route> {
         disable_user,
         enable_user,
         openapi,
+        super::documents::activity_notice,
+        super::documents::activity_consent_form,
+        super::documents::document_versions,
+        super::documents::document_version,
     ]
 }

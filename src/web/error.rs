@@ -30,6 +30,9 @@ impl From<InputError> for FieldError {
     }
 }
 
+/// The result of an API route.
+pub type ApiResult<T> = Result<T, ApiError>;
+
 /// Why a request failed.
 #[derive(Debug, Clone)]
 pub enum ApiError {

@@ -1,0 +1,52 @@
+// Runs axe-core on each page given on the command line, in headless Chromium, and prints one
+// JSON line per page: {"url", "violations": [{"id", "impact", "help", "targets"}]}.
+// Pages have no script of their own; axe is injected by the browser driver (CSP bypassed
+// for the check only). With SCREENSHOTS=DIR, also saves a full-page PNG of each page.
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { chromium } from "playwright-core";
+
+const require = createRequire(import.meta.url);
+const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
+
+const browser = await chromium.launch({
+  executablePath,
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+});
+let failed = false;
+try {
+  const context = await browser.newContext({ bypassCSP: true, locale: "fr-FR" });
+  const page = await context.newPage();
+  for (const [index, url] of process.argv.slice(2).entries()) {
+    const response = await page.goto(url, { waitUntil: "load" });
+    if (!response || response.status() !== 200) {
+      console.log(JSON.stringify({ url, error: `HTTP ${response ? response.status() : "no answer"}` }));
+      failed = true;
+      continue;
+    }
+    await page.addScriptTag({ content: axeSource });
+    const result = await page.evaluate(async () => await globalThis.axe.run(document));
+    const violations = result.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      targets: v.nodes.map((n) => n.target.join(" ")),
+    }));
+    console.log(JSON.stringify({ url, violations, passes: result.passes.length }));
+    if (process.env.SCREENSHOTS) {
+      await page.screenshot({ path: `${process.env.SCREENSHOTS}/page-${index}.png`, fullPage: true });
+    }
+  }
+} finally {
+  await browser.close();
+}
+process.exit(failed ? 1 : 0);
