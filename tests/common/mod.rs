@@ -321,3 +321,56 @@ pub fn write_synthetic_register(path: &Path) {
         .expect("registre starts");
     assert!(status.success(), "the synthetic register is written");
 }
+
+/// Runs `pdftotext` (poppler-utils, installed by scripts/test.sh) on `pdf` with `args`.
+fn pdftotext(pdf: &[u8], args: &[&str]) -> String {
+    use std::io::Write;
+    let mut child = Command::new("pdftotext")
+        .args(args)
+        .args(["-", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("pdftotext is needed to read PDFs back ({e}): install poppler-utils, or run scripts/test.sh")
+        });
+    child.stdin.take().unwrap().write_all(pdf).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "pdftotext failed");
+    String::from_utf8(output.stdout).expect("pdftotext writes UTF-8")
+}
+
+/// The text of a PDF as a reader extracts it, whitespace (line breaks, no-break spaces)
+/// folded into single spaces.
+pub fn pdf_text(pdf: &[u8]) -> String {
+    fold(&pdftotext(pdf, &["-enc", "UTF-8"]))
+}
+
+/// `text` with every run of whitespace (line breaks, no-break spaces) made one space.
+pub fn fold(text: &str) -> String {
+    text.split(|c: char| c.is_whitespace() || c == '\u{a0}' || c == '\u{202f}')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// For each page of a PDF, the rightmost and lowest extent of its words (in points, from the
+/// top left), as `pdftotext -bbox` reports them.
+pub fn pdf_word_extents(pdf: &[u8]) -> Vec<(usize, f64, f64)> {
+    let boxes = pdftotext(pdf, &["-bbox", "-enc", "UTF-8"]);
+    let attribute = |tag: &str, name: &str| -> f64 {
+        let start = tag.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+        tag[start..].split('"').next().unwrap().parse().unwrap()
+    };
+    let mut pages = Vec::new();
+    for tag in boxes.split('<') {
+        if tag.starts_with("page ") {
+            pages.push((pages.len() + 1, 0.0f64, 0.0f64));
+        } else if tag.starts_with("word ") {
+            let page = pages.last_mut().expect("words are inside pages");
+            page.1 = page.1.max(attribute(tag, "xMax"));
+            page.2 = page.2.max(attribute(tag, "yMax"));
+        }
+    }
+    pages
+}
