@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every check of registre, as CI runs it: formatting, lints, then the whole test suite.
-# Needs only a Rust toolchain (rustup); installs the rustfmt and clippy components if missing.
+# Needs a Rust toolchain (rustup) and Debian's apt: installs the rustfmt and clippy components,
+# Chromium, poppler-utils and Node.js when missing, and the browser tests' npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,21 @@ for component in rustfmt clippy; do
     rustup component add "$component"
   fi
 done
+
+echo "== Chromium, poppler-utils (pdftotext) and Node.js for the page and PDF tests"
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+if ((${#missing[@]})); then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo=sudo; fi
+  $sudo apt-get update -q
+  $sudo apt-get install -y -q "${missing[@]}"
+fi
+echo "== axe-core and playwright-core (tests/browser, versions locked)"
+npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -143,16 +143,41 @@ impl From<Problem> for Status {
     }
 }
 
-/// Renders document `kind` of `org` (and `activity`) as `format`, and stores its version.
-/// `public` serves only what the register flags as public.
-async fn serve(
-    app: &App,
+/// A document asked for.
+struct Wanted<'a> {
     kind: Kind,
-    org: &str,
-    activity: Option<&str>,
+    org: &'a str,
+    activity: Option<&'a str>,
     format: Format,
+    /// Serve only what the register flags as public (pages without sign-in).
     public: bool,
-) -> Result<Served, Problem> {
+    /// Page of a long list (organisation pages), from 1.
+    page: usize,
+}
+
+impl<'a> Wanted<'a> {
+    fn public(kind: Kind, org: &'a str, activity: Option<&'a str>, format: Format) -> Self {
+        Wanted {
+            kind,
+            org,
+            activity,
+            format,
+            public: true,
+            page: 1,
+        }
+    }
+}
+
+/// Renders a document, and stores its version.
+async fn serve(app: &App, wanted: Wanted<'_>) -> Result<Served, Problem> {
+    let Wanted {
+        kind,
+        org,
+        activity,
+        format,
+        public,
+        page: page_number,
+    } = wanted;
     let register = app.store.organisation_with_sources(org).await?;
     let organisation = register
         .organisations
@@ -208,12 +233,14 @@ async fn serve(
             app,
             kind,
             format,
+            page_number,
             &notice::privacy_page(&context, organisation),
         )?,
         Kind::PublicRegister => page(
             app,
             kind,
             format,
+            page_number,
             &notice::public_register(&context, organisation),
         )?,
     };
@@ -249,18 +276,28 @@ impl Rendered {
     }
 }
 
-/// The organisation pages exist in HTML and JSON.
+/// Activities on one page of an organisation page: a commune with 40 activities gets four
+/// light pages rather than one heavy one.
+const PER_PAGE: usize = 10;
+
+/// The organisation pages exist in HTML, page by page, and JSON, whole. Their version is the
+/// whole document's.
 fn page<T: Serialize + HasVersion>(
     app: &App,
     kind: Kind,
     format: Format,
+    number: usize,
     model: &T,
 ) -> Result<Rendered, Problem> {
     let bytes = match format {
-        Format::Html => app
-            .templates
-            .document(kind.template(), model, Style::Linked)?
-            .into_bytes(),
+        Format::Html => {
+            let mut data =
+                serde_json::to_value(model).map_err(|e| Problem::Internal(e.to_string()))?;
+            paginate(&mut data, number)?;
+            app.templates
+                .document(kind.template(), &data, Style::Linked)?
+                .into_bytes()
+        }
         Format::Json => json(model)?,
         other => {
             return Err(Problem::NotFound(format!(
@@ -270,6 +307,34 @@ fn page<T: Serialize + HasVersion>(
         }
     };
     Rendered::of(model, model.version(), bytes)
+}
+
+/// Keeps page `number` of `data.activities` and adds `pagination` (null when one page is
+/// enough); a page past the end is not found.
+fn paginate(data: &mut serde_json::Value, number: usize) -> Result<(), Problem> {
+    let Some(activities) = data.get_mut("activities").and_then(|a| a.as_array_mut()) else {
+        return Ok(());
+    };
+    let pages = activities.len().div_ceil(PER_PAGE).max(1);
+    if number == 0 || number > pages {
+        return Err(Problem::NotFound(format!("page {number} introuvable")));
+    }
+    let kept: Vec<serde_json::Value> = activities
+        .drain(..)
+        .skip((number - 1) * PER_PAGE)
+        .take(PER_PAGE)
+        .collect();
+    *activities = kept;
+    let pagination = (pages > 1).then(|| {
+        serde_json::json!({
+            "page": number,
+            "pages": pages,
+            "previous": (number > 1).then(|| number - 1),
+            "next": (number < pages).then(|| number + 1),
+        })
+    });
+    data["pagination"] = serde_json::json!(pagination);
+    Ok(())
 }
 
 trait HasVersion {
@@ -337,25 +402,45 @@ fn split_extension(file: &str) -> (&str, Format) {
     }
 }
 
-#[get("/o/<org>/confidentialite")]
-async fn privacy_page(app: &State<App>, org: &str) -> Result<Served, Status> {
-    Ok(serve(app, Kind::PrivacyPage, org, None, Format::Html, true).await?)
+#[get("/o/<org>/confidentialite?<page>")]
+async fn privacy_page(app: &State<App>, org: &str, page: Option<usize>) -> Result<Served, Status> {
+    let wanted = Wanted {
+        page: page.unwrap_or(1),
+        ..Wanted::public(Kind::PrivacyPage, org, None, Format::Html)
+    };
+    Ok(serve(app, wanted).await?)
 }
 
-#[get("/o/<org>/registre")]
-async fn public_register(app: &State<App>, org: &str) -> Result<Served, Status> {
-    Ok(serve(app, Kind::PublicRegister, org, None, Format::Html, true).await?)
+#[get("/o/<org>/registre?<page>")]
+async fn public_register(
+    app: &State<App>,
+    org: &str,
+    page: Option<usize>,
+) -> Result<Served, Status> {
+    let wanted = Wanted {
+        page: page.unwrap_or(1),
+        ..Wanted::public(Kind::PublicRegister, org, None, Format::Html)
+    };
+    Ok(serve(app, wanted).await?)
 }
 
 #[get("/o/<org>/traitements/<file>")]
 async fn public_notice(app: &State<App>, org: &str, file: &str) -> Result<Served, Status> {
     let (activity, format) = split_extension(file);
-    Ok(serve(app, Kind::Notice, org, Some(activity), format, true).await?)
+    Ok(serve(
+        app,
+        Wanted::public(Kind::Notice, org, Some(activity), format),
+    )
+    .await?)
 }
 
 #[get("/o/<org>/traitements/<activity>/mention")]
 async fn public_mention(app: &State<App>, org: &str, activity: &str) -> Result<Served, Status> {
-    Ok(serve(app, Kind::Mention, org, Some(activity), Format::Html, true).await?)
+    Ok(serve(
+        app,
+        Wanted::public(Kind::Mention, org, Some(activity), Format::Html),
+    )
+    .await?)
 }
 
 #[get("/o/<org>/consentement/<activity>")]
@@ -366,11 +451,7 @@ async fn public_consent_form(
 ) -> Result<Served, Status> {
     Ok(serve(
         app,
-        Kind::ConsentForm,
-        org,
-        Some(activity),
-        Format::Html,
-        true,
+        Wanted::public(Kind::ConsentForm, org, Some(activity), Format::Html),
     )
     .await?)
 }
@@ -379,11 +460,7 @@ async fn public_consent_form(
 async fn public_consent_pdf(app: &State<App>, org: &str, activity: &str) -> Result<Served, Status> {
     Ok(serve(
         app,
-        Kind::ConsentForm,
-        org,
-        Some(activity),
-        Format::Pdf,
-        true,
+        Wanted::public(Kind::ConsentForm, org, Some(activity), Format::Pdf),
     )
     .await?)
 }
@@ -409,7 +486,11 @@ pub async fn activity_notice(
 ) -> ApiResult<Served> {
     caller.require(Need::Read, org)?;
     let format = format.unwrap_or(Format::Json);
-    Ok(serve(app, Kind::Notice, org, Some(id), format, false).await?)
+    let wanted = Wanted {
+        public: false,
+        ..Wanted::public(Kind::Notice, org, Some(id), format)
+    };
+    Ok(serve(app, wanted).await?)
 }
 
 #[get("/organisations/<org>/activities/<id>/consent-form?<format>")]
@@ -422,7 +503,11 @@ pub async fn activity_consent_form(
 ) -> ApiResult<Served> {
     caller.require(Need::Read, org)?;
     let format = format.unwrap_or(Format::Json);
-    Ok(serve(app, Kind::ConsentForm, org, Some(id), format, false).await?)
+    let wanted = Wanted {
+        public: false,
+        ..Wanted::public(Kind::ConsentForm, org, Some(id), format)
+    };
+    Ok(serve(app, wanted).await?)
 }
 
 #[get("/organisations/<org>/documents")]

@@ -168,6 +168,67 @@ async fn home(app: &State<App>, caller: Option<Caller>) -> Result<Page, Redirect
     ))
 }
 
+/// An organisation's activities and, for each, its documents in one click: the notice
+/// (page, PDF, short mention), the consent form, and what the register lacks for them.
+#[get("/organisations/<org>")]
+async fn organisation(
+    app: &State<App>,
+    caller: Option<Caller>,
+    org: &str,
+) -> Result<Page, Result<Redirect, Status>> {
+    let Some(caller) = caller.filter(|c| c.csrf.is_some()) else {
+        return Err(Ok(Redirect::to("/connexion")));
+    };
+    if !caller.may(super::caller::Need::Read, org) {
+        return Err(Err(Status::NotFound));
+    }
+    let register = app
+        .store
+        .organisation_with_sources(org)
+        .await
+        .map_err(|e| {
+            eprintln!("registre: {e}");
+            Err(Status::InternalServerError)
+        })?;
+    let Some(organisation) = register.organisations.iter().find(|o| o.id == org) else {
+        return Err(Err(Status::NotFound));
+    };
+    let context = crate::notice::Context {
+        vocabulary: &app.pack.vocabulary,
+        countries: &app.pack.countries,
+        register: &register,
+        public_url: app.public_url.as_deref(),
+    };
+    let activities: Vec<Value> = organisation
+        .activities()
+        .iter()
+        .map(|activity| {
+            let notice = crate::notice::notice(&context, organisation, activity);
+            let consent = crate::notice::consent_form(&context, organisation, activity).is_ok();
+            json!({
+                "id": activity.id,
+                "name": activity.name,
+                "public": activity.public == Some(true),
+                "consent": consent,
+                "notice": notice.is_ok(),
+                "missing": notice.map(|n| n.missing).unwrap_or_default(),
+            })
+        })
+        .collect();
+    let session = json!({ "login": caller.login(), "csrf": caller.csrf });
+    Ok(page(
+        app,
+        Status::Ok,
+        "web/organisation",
+        json!({
+            "title": organisation.name,
+            "organisation": { "id": organisation.id, "name": organisation.name },
+            "activities": activities,
+            "session": session,
+        }),
+    ))
+}
+
 #[get("/assets/<file>")]
 fn asset(file: &str) -> Option<(ContentType, &'static str)> {
     let content_type = ContentType::from_extension(file.rsplit_once('.')?.1)?;
@@ -203,5 +264,5 @@ pub fn page_catcher(status: Status, req: &Request<'_>) -> Page {
 }
 
 pub fn routes() -> Vec<rocket::Route> {
-    rocket::routes![login_page, login, logout, home, asset]
+    rocket::routes![login_page, login, logout, home, organisation, asset]
 }

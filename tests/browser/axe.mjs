@@ -1,7 +1,8 @@
 // Runs axe-core on each page given on the command line, in headless Chromium, and prints one
-// JSON line per page: {"url", "violations": [{"id", "impact", "help", "targets"}]}.
+// JSON line per page: {"url", "status", "violations": [{"id", "impact", "help", "targets"}]}.
 // Pages have no script of their own; axe is injected by the browser driver (CSP bypassed
-// for the check only). With SCREENSHOTS=DIR, also saves a full-page PNG of each page.
+// for the check only). With SCREENSHOTS=DIR, also saves a full-page PNG of each page. With
+// SIGN_IN=URL, LOGIN and PASSWORD, signs in through the form first, as an agent would.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
@@ -26,10 +27,16 @@ let failed = false;
 try {
   const context = await browser.newContext({ bypassCSP: true, locale: "fr-FR" });
   const page = await context.newPage();
+  if (process.env.SIGN_IN) {
+    await page.goto(process.env.SIGN_IN);
+    await page.fill("#login", process.env.LOGIN);
+    await page.fill("#password", process.env.PASSWORD);
+    await Promise.all([page.waitForNavigation(), page.click("button[type=submit]")]);
+  }
   for (const [index, url] of process.argv.slice(2).entries()) {
     const response = await page.goto(url, { waitUntil: "load" });
-    if (!response || response.status() !== 200) {
-      console.log(JSON.stringify({ url, error: `HTTP ${response ? response.status() : "no answer"}` }));
+    if (!response) {
+      console.log(JSON.stringify({ url, error: "no answer" }));
       failed = true;
       continue;
     }
@@ -41,7 +48,7 @@ try {
       help: v.help,
       targets: v.nodes.map((n) => n.target.join(" ")),
     }));
-    console.log(JSON.stringify({ url, violations, passes: result.passes.length }));
+    console.log(JSON.stringify({ url, final: page.url(), status: response.status(), violations, passes: result.passes.length }));
     if (process.env.SCREENSHOTS) {
       await page.screenshot({ path: `${process.env.SCREENSHOTS}/page-${index}.png`, fullPage: true });
     }

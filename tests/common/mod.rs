@@ -193,6 +193,35 @@ pub fn http(
     headers: &[(&str, &str)],
     body: Option<&str>,
 ) -> std::io::Result<(u16, String)> {
+    let answer = http_raw(port, method, path, headers, body)?;
+    let body = String::from_utf8(answer.body).map_err(std::io::Error::other)?;
+    Ok((answer.status, body))
+}
+
+/// An answer as received: status, headers (names in lower case) and body bytes.
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// [`http`], keeping the headers and the body as bytes (PDF files).
+pub fn http_raw(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> std::io::Result<Answer> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(std::time::Duration::from_secs(60)))?;
@@ -207,18 +236,28 @@ pub fn http(
     request.push_str("\r\n");
     request.push_str(body);
     stream.write_all(request.as_bytes())?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let status = response
-        .split(' ')
-        .nth(1)
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no end of headers"))?;
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("no status in {response:?}")))?;
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Ok((status, body))
+        .ok_or_else(|| std::io::Error::other(format!("no status in {head:?}")))?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Ok(Answer {
+        status,
+        headers,
+        body: response[split + 4..].to_vec(),
+    })
 }
 
 /// `registre serve` on a free port of 127.0.0.1, killed when dropped.
@@ -373,4 +412,53 @@ pub fn pdf_word_extents(pdf: &[u8]) -> Vec<(usize, f64, f64)> {
         }
     }
     pages
+}
+
+/// Signs in through the sign-in form, as a browser does; the `Cookie` header of the session.
+pub fn sign_in(port: u16, login: &str, password: &str) -> String {
+    let cookies = |answer: &Answer| -> Vec<String> {
+        answer
+            .headers
+            .iter()
+            .filter(|(name, _)| name == "set-cookie")
+            .filter_map(|(_, value)| value.split(';').next().map(str::to_owned))
+            .collect()
+    };
+    let form = http_raw(port, "GET", "/connexion", &[], None).unwrap();
+    let page = String::from_utf8(form.body.clone()).unwrap();
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the sign-in form carries a CSRF token");
+    let encode = |text: &str| -> String {
+        text.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    let body = format!(
+        "csrf={}&login={}&password={}",
+        encode(csrf),
+        encode(login),
+        encode(password)
+    );
+    let cookie = cookies(&form).join("; ");
+    let answer = http_raw(
+        port,
+        "POST",
+        "/connexion",
+        &[
+            ("Cookie", &cookie),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        Some(&body),
+    )
+    .unwrap();
+    assert_eq!(answer.status, 303, "sign-in refused");
+    cookies(&answer).join("; ")
 }

@@ -1,0 +1,188 @@
+//! Every page a citizen or an agent sees, in headless Chromium: axe-core finds no
+//! accessibility violation (RGAA / WCAG 2.1 AA and axe's best practices), no page carries a
+//! script, and each weighs under 30 KB with its style sheet. The documents' PDFs are served
+//! with their version, and each version shown is stored.
+//!
+//! Needs Chromium, Node.js and the packages of tests/browser (scripts/test.sh installs them);
+//! without them the test fails, it does not skip.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::process::Command;
+
+use serde_json::Value;
+
+const HOSTILE: &str = include_str!("notice/hostile.yaml");
+
+#[test]
+fn every_page_passes_axe_without_javascript_and_under_30_kb() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("surrealkv://{}", dir.path().join("db").display());
+    let log = dir.path().join("serve.log");
+    let service = common::Service::start(&database, &log, &[]);
+    let port = service.port;
+    let token = common::api_token(
+        port,
+        "admin@registre.invalid",
+        &service.first_admin_password(),
+        r#"{"name": "pages", "role": "admin"}"#,
+    );
+    let auth = format!("Bearer {token}");
+    let get = |path: &str| {
+        let (status, body) =
+            common::http(port, "GET", path, &[("Authorization", &auth)], None).unwrap();
+        assert_eq!(status, 200, "{path}: {body}");
+        serde_json::from_str::<Value>(&body).unwrap()
+    };
+    // The demo, and a register full of markup, script and 3 000-character words.
+    let (status, answer) = common::http(
+        port,
+        "POST",
+        "/api/v1/register",
+        &[("Authorization", &auth)],
+        Some(HOSTILE),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{answer}");
+
+    // Signed in (the browser signs in first): the home page and an organisation's documents.
+    let mut pages = vec![
+        ("/".to_owned(), 200),
+        ("/organisations/saint-aubin".to_owned(), 200),
+        ("/organisations/hostile".to_owned(), 200),
+        ("/o/inconnu/registre".to_owned(), 404),
+    ];
+    let mut pdfs = Vec::new();
+    for org in ["saint-aubin", "ccas-saint-aubin", "hostile"] {
+        let list = get(&format!(
+            "/api/v1/organisations/{org}/activities?public=true"
+        ));
+        let activities = list["activities"].as_array().unwrap();
+        // Organisation pages list ten activities a page.
+        let count = activities.len().div_ceil(10).max(1);
+        for page in 1..=count {
+            pages.push((format!("/o/{org}/confidentialite?page={page}"), 200));
+            pages.push((format!("/o/{org}/registre?page={page}"), 200));
+        }
+        pages.push((format!("/o/{org}/registre?page={}", count + 1), 404));
+        for activity in activities {
+            let id = activity["id"].as_str().unwrap();
+            pages.push((format!("/o/{org}/traitements/{id}"), 200));
+            pages.push((format!("/o/{org}/traitements/{id}/mention"), 200));
+            pdfs.push(format!("/o/{org}/traitements/{id}.pdf"));
+            if activity["legal_basis"] == "consentement" {
+                pages.push((format!("/o/{org}/consentement/{id}"), 200));
+                pdfs.push(format!("/o/{org}/consentement/{id}/formulaire.pdf"));
+            }
+        }
+    }
+    assert!(pages.len() > 40, "{}", pages.len());
+    assert!(
+        pages
+            .iter()
+            .any(|(p, _)| p == "/o/saint-aubin/registre?page=2"),
+        "the demo commune's register takes two pages"
+    );
+
+    // Weight and scripts, as a browser without JavaScript receives them.
+    let password = service.first_admin_password();
+    let cookie = common::sign_in(port, "admin@registre.invalid", &password);
+    let (_, css) = common::http(port, "GET", "/assets/registre.css", &[], None).unwrap();
+    for (path, status) in &pages {
+        let answer = common::http_raw(port, "GET", path, &[("Cookie", &cookie)], None).unwrap();
+        assert_eq!(answer.status, *status, "{path}");
+        let html = String::from_utf8(answer.body).unwrap();
+        assert!(
+            html.len() + css.len() < 30_000,
+            "{path}: {} bytes of HTML and {} of CSS",
+            html.len(),
+            css.len()
+        );
+        assert!(!html.to_lowercase().contains("<script"), "{path}");
+        assert!(html.contains("<html lang=\"fr\">"), "{path}");
+    }
+    // A page not published gives 404, even when the activity exists.
+    let answer =
+        common::http_raw(port, "GET", "/o/saint-aubin/traitements/paie", &[], None).unwrap();
+    assert_eq!(answer.status, 404);
+
+    // axe-core in headless Chromium, on every page.
+    let urls: Vec<String> = pages
+        .iter()
+        .map(|(path, _)| format!("http://127.0.0.1:{port}{path}"))
+        .collect();
+    let output = Command::new("node")
+        .env("SIGN_IN", format!("http://127.0.0.1:{port}/connexion"))
+        .env("LOGIN", "admin@registre.invalid")
+        .env("PASSWORD", &password)
+        .arg("tests/browser/axe.mjs")
+        .args(&urls)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("node is needed for the browser tests ({e}): run scripts/test.sh")
+        });
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the browser check failed (Chromium and tests/browser/node_modules are installed by scripts/test.sh):\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let results: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(results.len(), pages.len());
+    for (result, (path, status)) in results.iter().zip(&pages) {
+        assert_eq!(result["status"], *status, "{path}");
+        // No redirection: the signed-in pages were seen signed in.
+        assert_eq!(result["final"], result["url"], "{path}");
+        assert!(
+            result["passes"].as_u64().unwrap() > 10,
+            "{path}: axe did not run"
+        );
+        assert_eq!(
+            result["violations"].as_array().unwrap().len(),
+            0,
+            "{path}: {:#}",
+            result["violations"]
+        );
+    }
+
+    // The PDFs: served with their version and hash, under 100 KB.
+    for path in &pdfs {
+        let answer = common::http_raw(port, "GET", path, &[], None).unwrap();
+        assert_eq!(answer.status, 200, "{path}");
+        assert_eq!(answer.header("content-type"), Some("application/pdf"));
+        assert!(answer.body.starts_with(b"%PDF-"), "{path}");
+        assert!(
+            answer.body.len() < 100_000,
+            "{path}: {} bytes",
+            answer.body.len()
+        );
+        let etag = answer.header("etag").unwrap();
+        assert_eq!(
+            etag.trim_matches('"'),
+            registre::digest::sha256_hex(&answer.body)
+        );
+        assert_eq!(answer.header("x-document-version").unwrap().len(), 12);
+    }
+
+    // Every version shown is stored, with the hash of each file served from it.
+    let versions = get("/api/v1/organisations/saint-aubin/documents");
+    let versions = versions["versions"].as_array().unwrap();
+    let photos = versions
+        .iter()
+        .find(|v| v["kind"] == "consent-form" && v["activity"] == "photos")
+        .unwrap();
+    assert_eq!(photos["renderings"]["pdf"].as_str().unwrap().len(), 64);
+    assert_eq!(photos["renderings"]["html"].as_str().unwrap().len(), 64);
+    let id = photos["version"].as_str().unwrap();
+    let stored = get(&format!("/api/v1/organisations/saint-aubin/documents/{id}"));
+    assert_eq!(stored["content"]["activity"]["id"], "photos");
+    assert_eq!(stored["sha256"], photos["sha256"]);
+    let form = get("/api/v1/organisations/saint-aubin/activities/photos/consent-form");
+    assert_eq!(form["version"]["id"], id);
+}
