@@ -22,6 +22,7 @@ use crate::vocabulary::{Countries, Vocabulary};
 pub use build::notice;
 pub use consent_form::{Choice, ConsentForm, consent_form};
 pub use pages::{PrivacyPage, PublicRegister, privacy_page, public_register};
+pub use print::{Format, Render, json};
 pub use retention::retention_in_words;
 pub use rights::{Right, RightHolds, rights_for};
 pub use version::Version;

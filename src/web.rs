@@ -31,7 +31,7 @@ use crate::store::{Event, Store};
 pub struct App {
     pub store: Store,
     pub pack: Arc<PolicyPack>,
-    pub templates: Templates,
+    pub templates: Arc<Templates>,
     pub sessions: Sessions,
     pub throttle: Throttle,
     pub token_cache: caller::TokenCache,
@@ -48,7 +48,7 @@ impl App {
         App {
             store,
             pack,
-            templates,
+            templates: Arc::new(templates),
             sessions: Sessions::default(),
             throttle: Throttle::default(),
             token_cache: caller::TokenCache::default(),

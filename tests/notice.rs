@@ -460,3 +460,46 @@ fn the_mention_is_short_and_points_to_the_full_notice() {
     let error = notice::notice(&context(&processor), org, &org.activities()[0]).unwrap_err();
     assert!(error.to_string().contains("Commune cliente"));
 }
+
+#[test]
+fn documents_printed_from_the_database_keep_their_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("surrealkv://{}", dir.path().join("db").display());
+    let imported = common::registre(&[
+        "import",
+        "examples/commune-demo.yaml",
+        "--database",
+        &database,
+    ]);
+    assert!(imported.status.success(), "{}", common::stderr(&imported));
+    let pdf = dir.path().join("photos.pdf");
+    let printed = common::registre(&[
+        "consent-form",
+        "--database",
+        &database,
+        "--organisation",
+        "saint-aubin",
+        "--activity",
+        "photos",
+        "--format",
+        "pdf",
+        "--output",
+        pdf.to_str().unwrap(),
+    ]);
+    assert!(printed.status.success(), "{}", common::stderr(&printed));
+    let bytes = std::fs::read(&pdf).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let versions = runtime.block_on(async {
+        let store = registre::store::Store::open(&database, None).await.unwrap();
+        store.document_versions("saint-aubin").await.unwrap()
+    });
+    assert_eq!(versions.len(), 1);
+    assert_eq!(versions[0].kind, "consent-form");
+    assert_eq!(versions[0].activity.as_deref(), Some("photos"));
+    assert_eq!(
+        versions[0].renderings["pdf"],
+        registre::digest::sha256_hex(&bytes)
+    );
+    // The version printed on the paper is the stored one.
+    assert!(common::pdf_text(&bytes).contains(&versions[0].version));
+}

@@ -6,11 +6,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::ValueEnum;
+use jiff::Timestamp;
 
 use super::store::{Database, open, store_failure};
 use super::{Failure, load_pack, read_register};
+use crate::digest::sha256_hex;
 use crate::model::{Activity, Organisation, Register};
-use crate::notice::{self, Context, Missing};
+use crate::notice::{self, Context, Render};
 use crate::render::{Style, Templates};
 
 #[derive(Debug, clap::Args)]
@@ -60,15 +62,30 @@ pub enum Kind {
     ConsentForm,
 }
 
+impl From<DocumentFormat> for notice::Format {
+    fn from(format: DocumentFormat) -> Self {
+        match format {
+            DocumentFormat::Html => notice::Format::Html,
+            DocumentFormat::Pdf => notice::Format::Pdf,
+            DocumentFormat::Text => notice::Format::Text,
+            DocumentFormat::Mention => notice::Format::Mention,
+            DocumentFormat::Json => notice::Format::Json,
+        }
+    }
+}
+
 pub fn document(args: &DocumentArgs, kind: Kind) -> Result<ExitCode, Failure> {
     let pack = load_pack(None).map_err(|e| Failure::Input(format!("registre: {e}")))?;
-    let register = match &args.register {
-        Some(path) => read_register(path, &pack)?.1,
+    let failed = |e: &dyn std::fmt::Display| Failure::Input(format!("registre: {e}"));
+    // From the database, the versions printed are stored, as those the web shows are.
+    let (register, database) = match &args.register {
+        Some(path) => (read_register(path, &pack)?.1, None),
         None => {
             let (runtime, store) = open(&args.database)?;
-            runtime
+            let register = runtime
                 .block_on(store.organisation_with_sources(&args.organisation))
-                .map_err(store_failure)?
+                .map_err(store_failure)?;
+            (register, Some((runtime, store)))
         }
     };
     let (organisation, activity) = find(&register, &args.organisation, &args.activity)?;
@@ -78,39 +95,42 @@ pub fn document(args: &DocumentArgs, kind: Kind) -> Result<ExitCode, Failure> {
         register: &register,
         public_url: args.public_url.as_deref(),
     };
-    let templates = Templates::builtin().map_err(|e| Failure::Input(format!("registre: {e}")))?;
-    let failed = |e: &dyn std::fmt::Display| Failure::Input(format!("registre: {e}"));
-    let (bytes, missing): (Vec<u8>, Vec<Missing>) = match kind {
+    let templates = Templates::builtin().map_err(|e| failed(&e))?;
+    let format = notice::Format::from(args.format);
+    let (bytes, missing, version, content, kind_id) = match kind {
         Kind::Notice => {
             let notice =
                 notice::notice(&context, organisation, activity).map_err(|e| failed(&e))?;
-            let bytes = match args.format {
-                DocumentFormat::Html => templates
-                    .document("notice/notice", &notice, Style::Inline)
-                    .map_err(|e| failed(&e))?
-                    .into_bytes(),
-                DocumentFormat::Pdf => notice.pdf().map_err(|e| failed(&e))?,
-                DocumentFormat::Text => notice.text().into_bytes(),
-                DocumentFormat::Mention => notice.mention_text().into_bytes(),
-                DocumentFormat::Json => json(&notice),
-            };
-            (bytes, notice.missing)
+            let bytes = notice
+                .render(&templates, format, Style::Inline)
+                .map_err(|e| failed(&e))?;
+            let content = serde_json::to_value(&notice).map_err(|e| failed(&e))?;
+            (bytes, notice.missing, notice.version, content, "notice")
         }
         Kind::ConsentForm => {
             let form =
                 notice::consent_form(&context, organisation, activity).map_err(|e| failed(&e))?;
-            let bytes = match args.format {
-                DocumentFormat::Html => templates
-                    .document("notice/consent-form", &form, Style::Inline)
-                    .map_err(|e| failed(&e))?
-                    .into_bytes(),
-                DocumentFormat::Pdf => form.pdf().map_err(|e| failed(&e))?,
-                DocumentFormat::Text | DocumentFormat::Mention => form.text().into_bytes(),
-                DocumentFormat::Json => json(&form),
-            };
-            (bytes, form.missing)
+            let bytes = form
+                .render(&templates, format, Style::Inline)
+                .map_err(|e| failed(&e))?;
+            let content = serde_json::to_value(&form).map_err(|e| failed(&e))?;
+            (bytes, form.missing, form.version, content, "consent-form")
         }
     };
+    if let Some((runtime, store)) = &database {
+        runtime
+            .block_on(store.record_document(
+                kind_id,
+                &organisation.id,
+                Some(&activity.id),
+                &version,
+                &content,
+                format.id(),
+                &sha256_hex(&bytes),
+                Timestamp::now(),
+            ))
+            .map_err(store_failure)?;
+    }
     match &args.output {
         Some(path) => std::fs::write(path, &bytes).map_err(|e| {
             Failure::Input(format!(
@@ -131,12 +151,6 @@ pub fn document(args: &DocumentArgs, kind: Kind) -> Result<ExitCode, Failure> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-fn json<T: serde::Serialize>(model: &T) -> Vec<u8> {
-    let mut bytes = serde_json::to_vec_pretty(model).unwrap_or_default();
-    bytes.push(b'\n');
-    bytes
 }
 
 fn find<'r>(

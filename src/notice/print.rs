@@ -1,7 +1,7 @@
 //! Notices and consent forms laid out for paper: their sections become a PDF flow.
 
-use crate::render::RenderError;
 use crate::render::pdf::{self, Document, Flow};
+use crate::render::{RenderError, Style, Templates};
 
 use super::{ConsentForm, Notice, Section};
 
@@ -176,6 +176,98 @@ impl ConsentForm {
             ),
             id: self.version.sha256.clone(),
             flow,
+        })
+    }
+}
+
+/// The formats a notice or a consent form is rendered in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A page (the citizen's full document).
+    Html,
+    /// A4, to print.
+    Pdf,
+    /// Plain text.
+    Text,
+    /// The notice's short mention, as text (the form's text for a consent form).
+    Mention,
+    /// The short mention as a page.
+    MentionHtml,
+    /// The document's model.
+    Json,
+}
+
+impl Format {
+    /// The name a stored version gives the files of this format.
+    pub fn id(self) -> &'static str {
+        match self {
+            Format::Html | Format::MentionHtml => "html",
+            Format::Pdf => "pdf",
+            Format::Text => "text",
+            Format::Mention => "mention",
+            Format::Json => "json",
+        }
+    }
+}
+
+/// A model as a pretty JSON file.
+pub fn json<T: serde::Serialize>(model: &T) -> Result<Vec<u8>, RenderError> {
+    let mut bytes = serde_json::to_vec_pretty(model).map_err(|e| RenderError::Render {
+        name: "json".to_owned(),
+        message: e.to_string(),
+    })?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// A document that renders to files.
+pub trait Render {
+    /// The document as a file of `format`; HTML gets its style sheet as `style` says.
+    fn render(
+        &self,
+        templates: &Templates,
+        format: Format,
+        style: Style,
+    ) -> Result<Vec<u8>, RenderError>;
+}
+
+impl Render for Notice {
+    fn render(
+        &self,
+        templates: &Templates,
+        format: Format,
+        style: Style,
+    ) -> Result<Vec<u8>, RenderError> {
+        Ok(match format {
+            Format::Html => templates
+                .document("notice/notice", self, style)?
+                .into_bytes(),
+            Format::MentionHtml => templates
+                .document("notice/mention", self, style)?
+                .into_bytes(),
+            Format::Pdf => self.pdf()?,
+            Format::Text => self.text().into_bytes(),
+            Format::Mention => self.mention_text().into_bytes(),
+            Format::Json => json(self)?,
+        })
+    }
+}
+
+/// A consent form has no short mention: `Mention` gives its text.
+impl Render for ConsentForm {
+    fn render(
+        &self,
+        templates: &Templates,
+        format: Format,
+        style: Style,
+    ) -> Result<Vec<u8>, RenderError> {
+        Ok(match format {
+            Format::Html | Format::MentionHtml => templates
+                .document("notice/consent-form", self, style)?
+                .into_bytes(),
+            Format::Pdf => self.pdf()?,
+            Format::Text | Format::Mention => self.text().into_bytes(),
+            Format::Json => json(self)?,
         })
     }
 }

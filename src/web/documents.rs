@@ -17,15 +17,13 @@ use super::caller::{Caller, Need};
 use super::error::{ApiError, ApiResult};
 use crate::digest::sha256_hex;
 use crate::model::Organisation;
-use crate::notice::{self, Context, NoticeError, Version};
+use crate::notice::{self, Context, Format, NoticeError, Render, Version};
 use crate::render::Style;
 
 /// Which document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Notice,
-    /// The notice's short mention, for the bottom of a form.
-    Mention,
     ConsentForm,
     PrivacyPage,
     PublicRegister,
@@ -35,7 +33,7 @@ impl Kind {
     fn id(self) -> &'static str {
         match self {
             // The mention says part of the notice: it is one version of it.
-            Kind::Notice | Kind::Mention => "notice",
+            Kind::Notice => "notice",
             Kind::ConsentForm => "consent-form",
             Kind::PrivacyPage => "privacy-page",
             Kind::PublicRegister => "public-register",
@@ -45,7 +43,6 @@ impl Kind {
     fn template(self) -> &'static str {
         match self {
             Kind::Notice => "notice/notice",
-            Kind::Mention => "notice/mention",
             Kind::ConsentForm => "notice/consent-form",
             Kind::PrivacyPage => "notice/privacy",
             Kind::PublicRegister => "notice/register",
@@ -53,9 +50,9 @@ impl Kind {
     }
 }
 
-/// How it is served.
+/// The `format` of an API request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, rocket::FromFormField)]
-pub enum Format {
+pub enum QueryFormat {
     Json,
     Html,
     Pdf,
@@ -63,14 +60,14 @@ pub enum Format {
     Mention,
 }
 
-impl Format {
-    fn id(self) -> &'static str {
-        match self {
-            Format::Json => "json",
-            Format::Html => "html",
-            Format::Pdf => "pdf",
-            Format::Text => "text",
-            Format::Mention => "mention",
+impl From<QueryFormat> for Format {
+    fn from(format: QueryFormat) -> Self {
+        match format {
+            QueryFormat::Json => Format::Json,
+            QueryFormat::Html => Format::Html,
+            QueryFormat::Pdf => Format::Pdf,
+            QueryFormat::Text => Format::Text,
+            QueryFormat::Mention => Format::Mention,
         }
     }
 }
@@ -191,7 +188,7 @@ async fn serve(app: &App, wanted: Wanted<'_>) -> Result<Served, Problem> {
         public_url: app.public_url.as_deref(),
     };
     let rendered = match kind {
-        Kind::Notice | Kind::Mention | Kind::ConsentForm => {
+        Kind::Notice | Kind::ConsentForm => {
             let id = activity.unwrap_or_default();
             let found = organisation
                 .activities()
@@ -200,32 +197,15 @@ async fn serve(app: &App, wanted: Wanted<'_>) -> Result<Served, Problem> {
                 .ok_or_else(|| {
                     Problem::NotFound(format!("activité `{id}` introuvable dans `{org}`"))
                 })?;
-            if kind != Kind::ConsentForm {
+            if kind == Kind::Notice {
                 let notice =
                     notice::notice(&context, organisation, found).map_err(Problem::NoDocument)?;
-                let bytes = match format {
-                    Format::Pdf => notice.pdf()?,
-                    Format::Text if kind == Kind::Notice => notice.text().into_bytes(),
-                    Format::Text | Format::Mention => notice.mention_text().into_bytes(),
-                    Format::Html => app
-                        .templates
-                        .document(kind.template(), &notice, Style::Linked)?
-                        .into_bytes(),
-                    Format::Json => json(&notice)?,
-                };
+                let (notice, bytes) = off_thread(app, notice, format).await?;
                 Rendered::of(&notice, &notice.version, bytes)?
             } else {
                 let form = notice::consent_form(&context, organisation, found)
                     .map_err(Problem::NoDocument)?;
-                let bytes = match format {
-                    Format::Pdf => form.pdf()?,
-                    Format::Text | Format::Mention => form.text().into_bytes(),
-                    Format::Html => app
-                        .templates
-                        .document(kind.template(), &form, Style::Linked)?
-                        .into_bytes(),
-                    Format::Json => json(&form)?,
-                };
+                let (form, bytes) = off_thread(app, form, format).await?;
                 Rendered::of(&form, &form.version, bytes)?
             }
         }
@@ -249,6 +229,7 @@ async fn serve(app: &App, wanted: Wanted<'_>) -> Result<Served, Problem> {
         Format::Json => ContentType::JSON,
         Format::Html => ContentType::HTML,
         Format::Pdf => ContentType::PDF,
+        Format::MentionHtml => ContentType::HTML,
         Format::Text | Format::Mention => ContentType::Plain,
     };
     Ok(Served {
@@ -257,6 +238,23 @@ async fn serve(app: &App, wanted: Wanted<'_>) -> Result<Served, Problem> {
         content_type,
         version: rendered.version,
     })
+}
+
+/// Renders on a blocking thread: a PDF is milliseconds of CPU that must not hold up the
+/// workers serving other requests.
+async fn off_thread<T: Render + Send + 'static>(
+    app: &App,
+    model: T,
+    format: Format,
+) -> Result<(T, Vec<u8>), Problem> {
+    let templates = app.templates.clone();
+    let (model, bytes) = rocket::tokio::task::spawn_blocking(move || {
+        let bytes = model.render(&templates, format, Style::Linked);
+        (model, bytes)
+    })
+    .await
+    .map_err(|e| Problem::Internal(e.to_string()))?;
+    Ok((model, bytes?))
 }
 
 /// A rendering and what it was made from.
@@ -290,7 +288,7 @@ fn page<T: Serialize + HasVersion>(
     model: &T,
 ) -> Result<Rendered, Problem> {
     let bytes = match format {
-        Format::Html => {
+        Format::Html | Format::MentionHtml => {
             let mut data =
                 serde_json::to_value(model).map_err(|e| Problem::Internal(e.to_string()))?;
             paginate(&mut data, number)?;
@@ -298,7 +296,7 @@ fn page<T: Serialize + HasVersion>(
                 .document(kind.template(), &data, Style::Linked)?
                 .into_bytes()
         }
-        Format::Json => json(model)?,
+        Format::Json => notice::json(model)?,
         other => {
             return Err(Problem::NotFound(format!(
                 "pas de format `{}` pour cette page",
@@ -351,10 +349,6 @@ impl HasVersion for notice::PublicRegister {
     fn version(&self) -> &Version {
         &self.version
     }
-}
-
-fn json<T: Serialize>(model: &T) -> Result<Vec<u8>, Problem> {
-    serde_json::to_vec_pretty(model).map_err(|e| Problem::Internal(e.to_string()))
 }
 
 /// Stores the version the first time this process serves it in this format. A failure is
@@ -438,7 +432,7 @@ async fn public_notice(app: &State<App>, org: &str, file: &str) -> Result<Served
 async fn public_mention(app: &State<App>, org: &str, activity: &str) -> Result<Served, Status> {
     Ok(serve(
         app,
-        Wanted::public(Kind::Mention, org, Some(activity), Format::Html),
+        Wanted::public(Kind::Notice, org, Some(activity), Format::MentionHtml),
     )
     .await?)
 }
@@ -482,10 +476,10 @@ pub async fn activity_notice(
     caller: Caller,
     org: &str,
     id: &str,
-    format: Option<Format>,
+    format: Option<QueryFormat>,
 ) -> ApiResult<Served> {
     caller.require(Need::Read, org)?;
-    let format = format.unwrap_or(Format::Json);
+    let format = format.map_or(Format::Json, Format::from);
     let wanted = Wanted {
         public: false,
         ..Wanted::public(Kind::Notice, org, Some(id), format)
@@ -499,10 +493,10 @@ pub async fn activity_consent_form(
     caller: Caller,
     org: &str,
     id: &str,
-    format: Option<Format>,
+    format: Option<QueryFormat>,
 ) -> ApiResult<Served> {
     caller.require(Need::Read, org)?;
-    let format = format.unwrap_or(Format::Json);
+    let format = format.map_or(Format::Json, Format::from);
     let wanted = Wanted {
         public: false,
         ..Wanted::public(Kind::ConsentForm, org, Some(id), format)
