@@ -11,6 +11,7 @@ mod pages;
 mod print;
 mod retention;
 mod rights;
+mod sections;
 mod version;
 
 use serde::Serialize;
@@ -24,7 +25,7 @@ pub use consent_form::{Choice, ConsentForm, consent_form};
 pub use pages::{PrivacyPage, PublicRegister, privacy_page, public_register};
 pub use print::{Format, Render, json};
 pub use retention::retention_in_words;
-pub use rights::{Right, RightHolds, rights_for};
+pub use rights::{Right, RightHolds, rights_for, rights_of};
 pub use version::Version;
 
 /// What a notice is built from: the vocabulary for labels, the countries for transfers, the
@@ -48,6 +49,23 @@ impl Context<'_> {
         }
     }
 }
+
+/// A document that carries its version.
+pub trait Versioned {
+    fn version(&self) -> &Version;
+}
+
+macro_rules! versioned {
+    ($($document:ty),*) => {
+        $(impl Versioned for $document {
+            fn version(&self) -> &Version {
+                &self.version
+            }
+        })*
+    };
+}
+
+versioned!(Notice, ConsentForm, PrivacyPage, PublicRegister);
 
 /// The public path of an activity's notice.
 pub fn notice_path(organisation: &str, activity: &str) -> String {

@@ -23,7 +23,7 @@ use surrealdb::opt::auth::Root;
 use thiserror::Error;
 
 pub use access::{EVENT_RETENTION_DAYS, Event, Token};
-pub use documents::{DocumentVersion, RENDERING_FORMATS};
+pub use documents::{DocumentVersion, Rendering, Shown};
 pub use history::{Change, FieldChange, Operation};
 pub use records::{Dependent, WriteMode, Written};
 

@@ -39,8 +39,8 @@ pub struct App {
     pub password_checks: rocket::tokio::sync::Semaphore,
     /// Address of the public pages, for the links printed on paper (relative links if unset).
     pub public_url: Option<String>,
-    /// Document versions already stored by this process.
-    pub recorded: documents::Recorded,
+    /// Document versions stored, PDF slots and cache.
+    pub documents: documents::DocumentState,
 }
 
 impl App {
@@ -54,7 +54,7 @@ impl App {
             token_cache: caller::TokenCache::default(),
             password_checks: rocket::tokio::sync::Semaphore::new(2),
             public_url: None,
-            recorded: documents::Recorded::default(),
+            documents: documents::DocumentState::default(),
         }
     }
 

@@ -265,7 +265,7 @@ fn pdfs_read_back_with_their_accents_and_stay_small() {
                 "Combien de temps vos données sont-elles conservées ?",
                 "Quels sont vos droits ?",
                 "Droit d'accès (art. 15)",
-                "vous pouvez adresser une réclamation à la CNIL",
+                "adresser une réclamation à la CNIL",
                 "Délégué à la protection des données",
                 "Page 1 sur",
             ] {
@@ -402,8 +402,8 @@ fn consent_forms_offer_one_unticked_choice_per_purpose_and_medium() {
     assert_eq!(
         ids,
         [
-            "communication.publication-images:1",
-            "communication.publication-images:2"
+            "communication.publication-images:bulletin-municipal-imprime",
+            "communication.publication-images:site-internet-de-la-commune"
         ]
     );
     let html = templates
@@ -413,7 +413,14 @@ fn consent_forms_offer_one_unticked_choice_per_purpose_and_medium() {
     assert!(!html.contains("checked"));
     // Minors: both holders of parental authority, and the child's identity.
     assert_eq!(photos.signatories.len(), 3);
-    assert!(photos.minors.as_deref().unwrap().contains("art. 45"));
+    // A child's image: the holders' written authorisation, both for online publication.
+    assert!(
+        photos
+            .minors
+            .as_deref()
+            .unwrap()
+            .contains("Code civil, art. 9")
+    );
     assert_eq!(photos.child_fields.len(), 2);
     // The form points to the notice version it summarises.
     let notice = notice_of(&register, "saint-aubin", "photos");
@@ -497,8 +504,11 @@ fn documents_printed_from_the_database_keep_their_version() {
     assert_eq!(versions[0].kind, "consent-form");
     assert_eq!(versions[0].activity.as_deref(), Some("photos"));
     assert_eq!(
-        versions[0].renderings["pdf"],
-        registre::digest::sha256_hex(&bytes)
+        versions[0].renderings,
+        [registre::store::Rendering {
+            format: "pdf".into(),
+            sha256: registre::digest::sha256_hex(&bytes)
+        }]
     );
     // The version printed on the paper is the stored one.
     assert!(common::pdf_text(&bytes).contains(&versions[0].version));

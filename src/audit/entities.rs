@@ -250,7 +250,7 @@ impl<'a> ActivityFacts<'a> {
                 records_kept: c.records_kept,
             }),
             automated_decision: a.automated_decision.unwrap_or(false),
-            consent_based: is_consent_based(a),
+            consent_based: a.is_consent_based(),
         }
     }
 
@@ -408,12 +408,6 @@ fn category_retention<'a>(a: &'a Activity, vocabulary: &'a Vocabulary) -> Vec<(&
         }
     }
     out.into_iter().collect()
-}
-
-/// Consent (6.1.a) or explicit consent (9.2.a) is what makes the processing lawful.
-fn is_consent_based(a: &Activity) -> bool {
-    a.legal_basis.as_deref() == Some("consentement")
-        || a.special_category_exception.as_deref() == Some("consentement-explicite")
 }
 
 fn retention_periods(a: &Activity) -> impl Iterator<Item = &crate::model::Period> {

@@ -14,6 +14,7 @@ use crate::digest::sha256_hex;
 use crate::model::{Activity, Organisation, Register};
 use crate::notice::{self, Context, Render};
 use crate::render::{Style, Templates};
+use crate::store::{Rendering, Shown};
 
 #[derive(Debug, clap::Args)]
 pub struct DocumentArgs {
@@ -118,17 +119,24 @@ pub fn document(args: &DocumentArgs, kind: Kind) -> Result<ExitCode, Failure> {
         }
     };
     if let Some((runtime, store)) = &database {
+        // A standalone page (its style sheet inside) is another file than the web's page.
+        let name = match format {
+            notice::Format::Html => "html-standalone",
+            other => other.id(),
+        };
+        let shown = Shown {
+            kind: kind_id,
+            organisation: &organisation.id,
+            activity: Some(&activity.id),
+            version: &version,
+            content: &content,
+            rendering: Rendering {
+                format: name.to_owned(),
+                sha256: sha256_hex(&bytes),
+            },
+        };
         runtime
-            .block_on(store.record_document(
-                kind_id,
-                &organisation.id,
-                Some(&activity.id),
-                &version,
-                &content,
-                format.id(),
-                &sha256_hex(&bytes),
-                Timestamp::now(),
-            ))
+            .block_on(store.record_document(shown, Timestamp::now()))
             .map_err(store_failure)?;
     }
     match &args.output {

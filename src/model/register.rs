@@ -125,6 +125,12 @@ fn list<T>(items: &Option<Vec<T>>) -> &[T] {
 }
 
 impl Activity {
+    /// Consent (6.1.a) or explicit consent (9.2.a) is what makes the processing lawful.
+    pub fn is_consent_based(&self) -> bool {
+        self.legal_basis.as_deref() == Some("consentement")
+            || self.special_category_exception.as_deref() == Some("consentement-explicite")
+    }
+
     pub fn role(&self) -> Role {
         self.role.unwrap_or_default()
     }

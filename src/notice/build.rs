@@ -3,15 +3,15 @@
 use crate::model::{Activity, ActivitySource, Organisation, Source};
 use crate::vocabulary::Kind;
 
-use super::rights::{Right, RightHolds, rights_for};
+use super::rights::{Right, RightHolds, rights_of};
+use super::sections::{
+    Gaps, WITHDRAWAL_GAP, contact, controller, dpo, exercise, withdrawal_sentence,
+};
 use super::{
-    Block, Context, Item, Missing, Named, Notice, NoticeError, Section, Version, notice_path,
+    Block, Context, Item, Named, Notice, NoticeError, Section, Version, notice_path,
     retention_in_words, typeset,
 };
-
-/// The CNIL, where every person may complain (art. 77).
-pub const CNIL_ADDRESS: &str = "CNIL, 3 place de Fontenoy, TSA 80715, 75334 Paris Cedex 07";
-pub const CNIL_COMPLAINT_URL: &str = "https://www.cnil.fr/fr/adresser-une-plainte";
+use crate::render::typography::{lowercase_first, uppercase_first};
 
 /// The notice of `activity`, held by `organisation`.
 pub fn notice(
@@ -64,39 +64,6 @@ fn intro(organisation: &Organisation, articles: &str) -> String {
     ))
 }
 
-/// The register fields a document needs and does not find, with their place in the file.
-pub(super) struct Gaps {
-    /// The activity the fields belong to; organisation fields when absent.
-    activity: Option<String>,
-    pub missing: Vec<Missing>,
-}
-
-impl Gaps {
-    pub fn of_organisation() -> Self {
-        Gaps {
-            activity: None,
-            missing: Vec::new(),
-        }
-    }
-
-    /// Records a gap and returns the block that says it where the information belongs.
-    pub fn gap(&mut self, field: &str, information: &str) -> Block {
-        let field = match &self.activity {
-            Some(activity) if !field.starts_with("dpo") && !field.starts_with("organisation") => {
-                format!("activities[{activity}].{field}")
-            }
-            _ => field.to_owned(),
-        };
-        self.missing.push(Missing {
-            field,
-            information: information.to_owned(),
-        });
-        Block::missing(format!(
-            "Information non renseignée dans le registre : {information}."
-        ))
-    }
-}
-
 /// What every section needs, and the gaps found so far.
 struct Builder<'a> {
     context: &'a Context<'a>,
@@ -124,10 +91,7 @@ impl<'a> Builder<'a> {
             context,
             organisation,
             activity,
-            gaps: Gaps {
-                activity: Some(activity.id.clone()),
-                missing: Vec::new(),
-            },
+            gaps: Gaps::of_activity(activity),
         })
     }
 
@@ -144,8 +108,7 @@ impl<'a> Builder<'a> {
     }
 
     fn is_consent(&self) -> bool {
-        self.legal_basis_id() == Some("consentement")
-            || self.activity.special_category_exception.as_deref() == Some("consentement-explicite")
+        self.activity.is_consent_based()
     }
 
     /// Data not collected from the person (art. 14): taken from another activity or received
@@ -157,6 +120,8 @@ impl<'a> Builder<'a> {
             .filter(|s| !matches!(s, Source::Person(_)))
     }
 
+    /// Data collected from the person (art. 13). A register that does not say where the
+    /// data come from is read as collecting them from the person, and the gap is reported.
     fn collects_from_person(&self) -> bool {
         let sources = self.activity.sources();
         sources.is_empty() || sources.iter().any(|s| matches!(s, Source::Person(_)))
@@ -269,7 +234,7 @@ impl<'a> Builder<'a> {
                         .unwrap_or_default();
                     blocks.push(Block::paragraph(format!(
                         "Les données sensibles ne sont traitées que sur ce fondement : {}{article}.",
-                        lowercase(label)
+                        lowercase_first(label)
                     )));
                 }
                 None => blocks.push(self.gap(
@@ -302,11 +267,16 @@ impl<'a> Builder<'a> {
         if categories.is_empty() {
             blocks.push(self.gap("data_categories", "les catégories de données traitées"));
         }
+        if self.activity.sources.is_none() {
+            blocks.push(self.gap("sources", "l'origine des données"));
+        }
         let collected = self.collects_from_person();
-        let required = self.legal_basis_id().map(|b| b != "consentement");
-        let status = match (collected, required) {
-            (true, Some(true)) => Some("obligatoire"),
-            (true, Some(false)) => Some("facultatif"),
+        // Required where the law, a contract or the instruction of a request needs the data;
+        // optional under consent. Vital or legitimate interests say neither.
+        let status = match self.legal_basis_id() {
+            _ if !collected => None,
+            Some("consentement") => Some("facultatif"),
+            Some("contrat" | "obligation-legale" | "mission-interet-public") => Some("obligatoire"),
             _ => None,
         };
         if !categories.is_empty() {
@@ -335,42 +305,38 @@ impl<'a> Builder<'a> {
 
     /// The consequence of not giving the data, per legal basis.
     fn consequence(&self) -> Option<String> {
-        let bundled = self
-            .activity
-            .consent
-            .as_ref()
-            .and_then(|c| c.bundled)
-            .unwrap_or(false);
+        // Only a register that says consent is not a condition of a service backs the promise
+        // that refusing costs nothing (art. 7.4).
+        let free = self.activity.consent.as_ref().and_then(|c| c.bundled) == Some(false);
         Some(match self.legal_basis_id()? {
-            "consentement" if bundled => {
+            "consentement" if !free => {
                 "Ces données sont facultatives : sans votre consentement, elles ne sont pas traitées.".to_owned()
             }
             "consentement" => "Ces données sont facultatives : sans votre consentement, elles ne sont pas traitées, et refuser ne vous prive d'aucun service.".to_owned(),
             "contrat" => "Ces données sont obligatoires pour conclure le contrat : sans elles, il ne peut être conclu ni exécuté.".to_owned(),
             "obligation-legale" => "Leur fourniture est imposée par la loi : sans elles, la démarche ne peut pas aboutir.".to_owned(),
-            "interets-vitaux" => "Ces données sont nécessaires pour vous protéger ou protéger une autre personne.".to_owned(),
-            "interet-legitime" => "Ces données sont nécessaires au traitement ; vous pouvez vous opposer à leur utilisation (voir vos droits).".to_owned(),
+            "interets-vitaux" => "Ces données sont utilisées pour vous protéger ou protéger une autre personne.".to_owned(),
+            "interet-legitime" => "Vous pouvez vous opposer à l'utilisation de ces données (voir vos droits).".to_owned(),
             _ => "Ces données sont nécessaires à l'instruction de votre demande : sans elles, elle ne peut pas être traitée.".to_owned(),
         })
     }
 
     /// Art. 14.2.f: where the data come from, naming the source's organisation and nature.
     fn origin(&mut self) -> Option<Section> {
-        let sources: Vec<&Source> = self.indirect_sources().collect();
-        if sources.is_empty() {
-            return None;
-        }
+        // Art. 13 only: no origin to name.
+        self.indirect_sources().next()?;
         let mut items = Vec::new();
         let mut blocks = vec![Block::paragraph(
             "Tout ou partie de ces données n'a pas été recueilli auprès de vous. Elles proviennent de :",
         )];
-        for (index, source) in sources.into_iter().enumerate() {
+        // Indexed in the whole list, so that a gap points at its entry of the register.
+        for (index, source) in self.activity.sources().iter().enumerate() {
             match source {
                 Source::Activity(source) => match self.source_activity(source) {
                     Some(item) => items.push(item),
                     None => blocks.push(self.gap(
                         &format!("sources[{index}]"),
-                        &format!("le traitement d'origine `{}`", source.activity),
+                        &format!("le traitement d'origine « {} »", source.activity),
                     )),
                 },
                 Source::External(external) => {
@@ -419,7 +385,7 @@ impl<'a> Builder<'a> {
         if !categories.is_empty() {
             let labels: Vec<String> = categories
                 .iter()
-                .map(|c| lowercase(self.label(Kind::DataCategory, c)))
+                .map(|c| lowercase_first(self.label(Kind::DataCategory, c)))
                 .collect();
             text.push_str(&format!(" ; données reprises : {}", labels.join(" ; ")));
         }
@@ -432,7 +398,10 @@ impl<'a> Builder<'a> {
             .recipients()
             .iter()
             .map(|r| match &r.kind {
-                Some(kind) => Item::term(&r.name, lowercase(self.label(Kind::RecipientType, kind))),
+                Some(kind) => Item::term(
+                    &r.name,
+                    lowercase_first(self.label(Kind::RecipientType, kind)),
+                ),
                 None => Item::text(&r.name),
             })
             .collect();
@@ -476,14 +445,14 @@ impl<'a> Builder<'a> {
         match self.activity.transfers.as_deref() {
             None => blocks.push(self.gap(
                 "transfers",
-                "si les données sont transférées hors de l'Union européenne",
+                "si les données sont transférées hors de l'Espace économique européen",
             )),
             Some([]) => blocks.push(Block::paragraph(
-                "Vos données ne sont pas transférées en dehors de l'Union européenne.",
+                "Vos données ne sont pas transférées en dehors de l'Espace économique européen (Union européenne, Islande, Liechtenstein et Norvège).",
             )),
             Some(transfers) => {
                 blocks.push(Block::paragraph(
-                    "Vos données sont transférées en dehors de l'Union européenne :",
+                    "Vos données sont transférées en dehors de l'Espace économique européen (Union européenne, Islande, Liechtenstein et Norvège) :",
                 ));
                 let mut items = Vec::new();
                 let mut gaps = Vec::new();
@@ -500,7 +469,7 @@ impl<'a> Builder<'a> {
                         }
                         Some(id) => format!(
                             "garantie : {}",
-                            lowercase(self.label(Kind::TransferSafeguard, id))
+                            lowercase_first(self.label(Kind::TransferSafeguard, id))
                         ),
                     };
                     items.push(Item::term(
@@ -512,14 +481,14 @@ impl<'a> Builder<'a> {
                 for index in gaps {
                     blocks.push(self.gap(
                         &format!("transfers[{index}].safeguard"),
-                        "la garantie encadrant le transfert hors de l'Union européenne",
+                        "la garantie encadrant le transfert hors de l'Espace économique européen",
                     ));
                 }
             }
         }
         Section {
             id: "transferts",
-            heading: "Vos données quittent-elles l'Union européenne ?".to_owned(),
+            heading: "Vos données quittent-elles l'Europe ?".to_owned(),
             blocks,
         }
     }
@@ -540,7 +509,10 @@ impl<'a> Builder<'a> {
                 let general = retention?;
                 let merged = crate::model::Retention {
                     active: rule.active.clone().or_else(|| general.active.clone()),
-                    intermediate: rule.intermediate.clone(),
+                    intermediate: rule
+                        .intermediate
+                        .clone()
+                        .or_else(|| general.intermediate.clone()),
                     final_fate: rule
                         .final_fate
                         .clone()
@@ -572,7 +544,7 @@ impl<'a> Builder<'a> {
                 "Aucune décision vous concernant n'est prise sur le seul fondement d'un traitement automatisé.",
             ),
             Some(true) => Block::paragraph(
-                "Ce traitement comporte une décision fondée exclusivement sur un traitement automatisé (RGPD, art. 22). Vous pouvez demander l'intervention d'un agent, présenter votre point de vue et contester la décision.",
+                "Ce traitement comporte une décision fondée exclusivement sur un traitement automatisé (RGPD, art. 22). Vous pouvez obtenir des informations sur la logique utilisée, demander l'intervention d'un agent, présenter votre point de vue et contester la décision. Pour une décision administrative, les règles du traitement vous sont communiquées à votre demande (code des relations entre le public et l'administration, art. L.311-3-1).",
             ),
             None => self.gap(
                 "automated_decision",
@@ -586,9 +558,15 @@ impl<'a> Builder<'a> {
         }
     }
 
+    fn rights_list(&self) -> Option<Vec<(Right, RightHolds)>> {
+        let explicit =
+            self.activity.special_category_exception.as_deref() == Some("consentement-explicite");
+        rights_of(self.legal_basis_id()?, explicit)
+    }
+
     fn rights(&mut self) -> Section {
         let mut blocks = Vec::new();
-        let rights = self.legal_basis_id().and_then(rights_for);
+        let rights = self.rights_list();
         match &rights {
             None => {
                 blocks.push(self.gap("legal_basis", "la base légale, dont dépendent vos droits"))
@@ -599,9 +577,9 @@ impl<'a> Builder<'a> {
                     .iter()
                     .filter(|(right, _)| *right != Right::Complaint)
                     .map(|(right, holds)| match holds {
-                        RightHolds::Yes => Item::text(capitalise(right.label())),
+                        RightHolds::Yes => Item::text(uppercase_first(right.label())),
                         RightHolds::When(condition) => {
-                            Item::text(format!("{}, {condition}", capitalise(right.label())))
+                            Item::text(format!("{}, {condition}", uppercase_first(right.label())))
                         }
                     })
                     .collect();
@@ -619,25 +597,11 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// Art. 7.3: withdrawing is as easy as consenting, through the channels of the register.
     fn withdrawal(&mut self) -> Block {
-        let channels = self
-            .activity
-            .consent
-            .as_ref()
-            .map(|c| c.withdrawal())
-            .unwrap_or_default();
-        if channels.is_empty() {
-            return self.gap("consent.withdrawal", "comment retirer votre consentement");
+        match withdrawal_sentence(self.context.vocabulary, self.activity) {
+            Some(sentence) => Block::paragraph(sentence),
+            None => self.gap("consent.withdrawal", WITHDRAWAL_GAP),
         }
-        let labels: Vec<String> = channels
-            .iter()
-            .map(|c| lowercase(self.label(Kind::WithdrawalChannel, c)))
-            .collect();
-        Block::paragraph(format!(
-            "Vous pouvez retirer votre consentement à tout moment, aussi simplement que vous l'avez donné : {}. Le retrait ne remet pas en cause ce qui a été fait avant lui.",
-            labels.join(", ")
-        ))
     }
 
     /// The short mention for the bottom of a form (art. 13, first layer of the CNIL's
@@ -650,21 +614,26 @@ impl<'a> Builder<'a> {
             .iter()
             .map(|p| self.label(Kind::Purpose, p))
             .collect();
+        let purposes = if purposes.is_empty() {
+            "des finalités que le registre ne précise pas".to_owned()
+        } else {
+            purposes.join(" ; ")
+        };
         let mut lines = vec![if self.collects_from_person() {
             format!(
                 "Les informations recueillies sur ce formulaire sont enregistrées par {organisation} pour : {}.",
-                lowercase(&purposes.join(" ; "))
+                lowercase_first(&purposes)
             )
         } else {
             format!(
                 "Des informations vous concernant sont utilisées par {organisation} pour : {}.",
-                lowercase(&purposes.join(" ; "))
+                lowercase_first(&purposes)
             )
         }];
         if let Some(basis) = self.legal_basis_id() {
             lines.push(format!(
                 "Base légale : {}.",
-                lowercase(self.label(Kind::LegalBasis, basis))
+                lowercase_first(self.label(Kind::LegalBasis, basis))
             ));
         }
         if let Some(consequence) = self.consequence().filter(|_| self.collects_from_person()) {
@@ -678,10 +647,7 @@ impl<'a> Builder<'a> {
         {
             lines.push(format!("Conservation : {sentence}."));
         }
-        let rights = self
-            .legal_basis_id()
-            .and_then(rights_for)
-            .unwrap_or_default();
+        let rights = self.rights_list().unwrap_or_default();
         let names: Vec<&str> = rights
             .iter()
             .filter(|(r, _)| *r != Right::Complaint)
@@ -690,184 +656,24 @@ impl<'a> Builder<'a> {
         let (who, items) = contact(self.organisation);
         let reach = items
             .first()
-            .map(|item| format!(" ({})", item.text))
+            .map(|item| format!(" : {}", item.text))
             .unwrap_or_default();
+        let rights = match names.split_last() {
+            Some((last, [])) => format!("Vous disposez d'un droit {last}"),
+            Some((last, first)) => {
+                format!("Vous disposez d'un droit {} et {last}", first.join(", "))
+            }
+            None => {
+                "Vos droits dépendent de la base légale, que le registre ne précise pas".to_owned()
+            }
+        };
         lines.push(format!(
-            "Vous disposez d'un droit {} : adressez-vous à {who}{reach}. Vous pouvez saisir la CNIL.",
-            names.join(", ")
+            "{rights}. Pour les exercer, adressez-vous à {who}{reach}. Vous pouvez aussi saisir la CNIL."
         ));
         lines.push(format!("Pour en savoir plus : {link}"));
         lines
             .iter()
             .map(|l| crate::render::typography::french(l))
             .collect()
-    }
-}
-
-/// Who the controller is and how to reach them (art. 13.1.a), with the joint controllers.
-pub(super) fn controller(
-    organisation: &Organisation,
-    joint: &[crate::model::Party],
-    gaps: &mut Gaps,
-) -> Section {
-    let mut items = vec![Item::term("Responsable du traitement", &organisation.name)];
-    if let Some(representative) = &organisation.representative {
-        let role = representative
-            .role
-            .as_deref()
-            .unwrap_or("représentant légal");
-        items.push(Item::term(
-            "Représenté par",
-            format!("{}, {}", representative.name, lowercase(role)),
-        ));
-    }
-    items.extend(
-        organisation
-            .address
-            .as_ref()
-            .map(|a| Item::term("Adresse", a)),
-    );
-    items.extend(
-        organisation
-            .email
-            .as_ref()
-            .map(|e| Item::term("Courriel", e).link(format!("mailto:{e}"))),
-    );
-    items.extend(
-        organisation
-            .phone
-            .as_ref()
-            .map(|p| Item::term("Téléphone", p)),
-    );
-    let mut blocks = vec![Block::list(items)];
-    if organisation.address.is_none() && organisation.email.is_none() {
-        blocks.push(gaps.gap(
-            "organisation.address",
-            "l'adresse ou le courriel du responsable du traitement",
-        ));
-    }
-    if !joint.is_empty() {
-        blocks.push(Block::paragraph(
-            "Ce traitement est mis en œuvre conjointement avec (art. 26) :",
-        ));
-        blocks.push(Block::list(
-            joint
-                .iter()
-                .map(|p| match &p.email {
-                    Some(e) => Item::term(&p.name, e).link(format!("mailto:{e}")),
-                    None => Item::text(&p.name),
-                })
-                .collect(),
-        ));
-    }
-    Section {
-        id: "responsable",
-        heading: "Qui traite vos données ?".to_owned(),
-        blocks,
-    }
-}
-
-/// The DPO and how to reach them (art. 13.1.b).
-pub(super) fn dpo(organisation: &Organisation, gaps: &mut Gaps) -> Section {
-    let blocks = match &organisation.dpo {
-        None => vec![gaps.gap("dpo", "le délégué à la protection des données")],
-        Some(dpo) => {
-            let mut items = vec![Item::term("Délégué", &dpo.name)];
-            items.extend(
-                dpo.organisation
-                    .as_ref()
-                    .map(|o| Item::term("Structure", o)),
-            );
-            items.extend(
-                dpo.email
-                    .as_ref()
-                    .map(|e| Item::term("Courriel", e).link(format!("mailto:{e}"))),
-            );
-            items.extend(dpo.phone.as_ref().map(|p| Item::term("Téléphone", p)));
-            let mut blocks = vec![
-                Block::paragraph(format!(
-                    "{} a désigné un délégué à la protection des données, que vous pouvez \
-                     contacter pour toute question sur vos données :",
-                    organisation.name
-                )),
-                Block::list(items),
-            ];
-            if dpo.email.is_none() && dpo.phone.is_none() {
-                blocks.push(gaps.gap("dpo.email", "le moyen de contacter le délégué"));
-            }
-            blocks
-        }
-    };
-    Section {
-        id: "delegue",
-        heading: "Délégué à la protection des données".to_owned(),
-        blocks,
-    }
-}
-
-/// Who answers requests: the DPO when there is one, else the controller.
-pub(super) fn contact(organisation: &Organisation) -> (String, Vec<Item>) {
-    let mut items = Vec::new();
-    let (who, email, phone) = match &organisation.dpo {
-        Some(dpo) => (
-            format!("votre délégué à la protection des données ({})", dpo.name),
-            dpo.email.as_ref(),
-            dpo.phone.as_ref(),
-        ),
-        None => (
-            organisation.name.clone(),
-            organisation.email.as_ref(),
-            organisation.phone.as_ref(),
-        ),
-    };
-    items.extend(email.map(|e| Item::term("Courriel", e).link(format!("mailto:{e}"))));
-    items.extend(phone.map(|p| Item::term("Téléphone", p)));
-    items.extend(
-        organisation
-            .address
-            .as_ref()
-            .map(|a| Item::term("Courrier", format!("{}, {a}", organisation.name))),
-    );
-    (who, items)
-}
-
-/// How to exercise one's rights, post-mortem directives and the CNIL: the same for every
-/// activity of an organisation.
-pub(super) fn exercise(organisation: &Organisation) -> Vec<Block> {
-    let (who, items) = contact(organisation);
-    vec![
-        Block::paragraph(
-            "Vous pouvez aussi définir des directives sur le sort de vos données après votre décès (loi Informatique et Libertés, art. 85).",
-        ),
-        Block::paragraph(format!(
-            "Pour exercer vos droits, adressez-vous à {who}. Une réponse vous est apportée dans un délai d'un mois, qui peut être prolongé de deux mois si la demande est complexe (RGPD, art. 12.3).",
-        )),
-        Block::list(items),
-        Block::paragraph(
-            "Si vous estimez, après nous avoir contactés, que vos droits ne sont pas respectés, vous pouvez adresser une réclamation à la CNIL (RGPD, art. 77) :",
-        ),
-        Block::list(vec![
-            Item::term("En ligne", CNIL_COMPLAINT_URL).link(CNIL_COMPLAINT_URL),
-            Item::term("Par courrier", CNIL_ADDRESS),
-        ]),
-    ]
-}
-
-pub(super) fn lowercase(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        // Keep acronyms (« CNIL », « BCR ») as they are.
-        Some(first) if !chars.clone().next().is_some_and(char::is_uppercase) => {
-            first.to_lowercase().chain(chars).collect()
-        }
-        _ => text.to_owned(),
-    }
-}
-
-fn capitalise(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
     }
 }

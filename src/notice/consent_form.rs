@@ -7,8 +7,9 @@ use serde::Serialize;
 use crate::model::{Activity, Organisation, ParentalConsent};
 use crate::vocabulary::Kind;
 
-use super::build::lowercase;
+use super::sections::{WITHDRAWAL_GAP, gap_sentence, withdrawal_sentence};
 use super::{Context, Missing, Named, NoticeError, Section, Version, notice};
+use crate::render::typography::lowercase_first;
 
 /// The sections of the notice a person must have read before consenting (EDPB guidelines
 /// 05/2020 §64: who, why, what data, withdrawal, automated decisions, transfers), in order.
@@ -66,26 +67,15 @@ pub fn consent_form(
     organisation: &Organisation,
     activity: &Activity,
 ) -> Result<ConsentForm, NoticeError> {
-    let consent_based = activity.legal_basis.as_deref() == Some("consentement")
-        || activity.special_category_exception.as_deref() == Some("consentement-explicite");
-    if !consent_based {
+    if !activity.is_consent_based() {
         return Err(NoticeError::NotConsentBased {
             activity: activity.id.clone(),
         });
     }
     let notice = notice(context, organisation, activity)?;
-    let withdrawal = notice
-        .sections
-        .iter()
-        .filter(|s| s.id == "droits")
-        .flat_map(|s| &s.blocks)
-        .find_map(|b| {
-            b.paragraph
-                .clone()
-                .filter(|p| p.contains("retirer votre consentement"))
-                .or_else(|| b.missing.clone())
-        })
-        .unwrap_or_default();
+    // The notice already reports a missing channel; the form says it in place.
+    let withdrawal = withdrawal_sentence(context.vocabulary, activity)
+        .unwrap_or_else(|| gap_sentence(WITHDRAWAL_GAP));
     let information = INFORMATION
         .iter()
         .filter_map(|id| notice.sections.iter().find(|s| s.id == *id).cloned())
@@ -100,7 +90,7 @@ pub fn consent_form(
         intro: typeset(&intro(organisation, activity)),
         information,
         groups: groups(context, activity),
-        withdrawal,
+        withdrawal: typeset(&withdrawal),
         signatories,
         child_fields: if minors.is_some() {
             vec![
@@ -153,15 +143,24 @@ fn groups(context: &Context, activity: &Activity) -> Vec<ChoiceGroup> {
             let choices = if media.is_empty() {
                 vec![Choice {
                     id: purpose.clone(),
-                    label: format!("J'accepte : {}", lowercase(label)),
+                    label: format!("J'accepte : {}", lowercase_first(label)),
                 }]
             } else {
+                let mut ids: Vec<String> = Vec::new();
                 media
                     .iter()
-                    .enumerate()
-                    .map(|(index, medium)| Choice {
-                        id: format!("{purpose}:{}", index + 1),
-                        label: format!("J'accepte : {medium}"),
+                    .map(|medium| {
+                        // Named after the medium, not its rank: reordering the recipients must
+                        // not change what a recorded consent covers.
+                        let mut id = format!("{purpose}:{}", slug(medium));
+                        if ids.contains(&id) {
+                            id = format!("{id}-{}", ids.len() + 1);
+                        }
+                        ids.push(id.clone());
+                        Choice {
+                            id,
+                            label: format!("J'accepte : {medium}"),
+                        }
                     })
                     .collect()
             };
@@ -179,8 +178,45 @@ fn groups(context: &Context, activity: &Activity) -> Vec<ChoiceGroup> {
         .collect()
 }
 
+/// `text` as a lower-case ASCII id: « Bulletin municipal imprimé » → `bulletin-municipal-imprime`.
+fn slug(text: &str) -> String {
+    let mut slug = String::new();
+    for c in text.to_lowercase().chars() {
+        let plain = match c {
+            'à' | 'â' | 'ä' | 'á' => 'a',
+            'é' | 'è' | 'ê' | 'ë' => 'e',
+            'î' | 'ï' | 'í' => 'i',
+            'ô' | 'ö' | 'ó' => 'o',
+            'ù' | 'û' | 'ü' | 'ú' => 'u',
+            'ç' => 'c',
+            'ÿ' => 'y',
+            'œ' => {
+                slug.push('o');
+                'e'
+            }
+            'æ' => {
+                slug.push('a');
+                'e'
+            }
+            c if c.is_ascii_alphanumeric() => c,
+            _ => '-',
+        };
+        if plain != '-' || !slug.ends_with('-') {
+            slug.push(plain);
+        }
+    }
+    let slug: String = slug.trim_matches('-').chars().take(48).collect();
+    if slug.is_empty() {
+        "support".to_owned()
+    } else {
+        slug
+    }
+}
+
 /// Who signs: the person, or for minors the holders of parental authority the register asks
-/// for. Under 15, a minor consents jointly with them; from 15, alone (LIL art. 45).
+/// for, and the child. For a child's image, the holders' written authorisation (both of them
+/// for publication online: Code civil art. 9); otherwise, under 15 the child consents jointly
+/// with them, from 15 alone (LIL art. 45).
 fn signatories(
     context: &Context,
     activity: &Activity,
@@ -194,27 +230,49 @@ fn signatories(
     if !concerns_minors {
         return (vec!["La personne concernée".to_owned()], None);
     }
+    let images = activity.data_categories().iter().any(|c| {
+        context
+            .vocabulary
+            .is_within(Kind::DataCategory, c, "images")
+    });
+    let published = activity
+        .recipients()
+        .iter()
+        .any(|r| r.kind.as_deref() == Some("public"));
+    let field = format!("activities[{}].consent.parental_consent", activity.id);
     let parental = activity.consent.as_ref().and_then(|c| c.parental_consent);
+    let mut gap = |information: &str| {
+        missing.push(Missing {
+            field: field.clone(),
+            information: information.to_owned(),
+        })
+    };
     let holders = match parental {
         Some(ParentalConsent::BothHolders) => vec![
             "Premier titulaire de l'autorité parentale".to_owned(),
             "Second titulaire de l'autorité parentale".to_owned(),
         ],
-        Some(ParentalConsent::OneHolder) => vec!["Titulaire de l'autorité parentale".to_owned()],
-        Some(ParentalConsent::None) | None => {
-            if parental.is_none() {
-                missing.push(Missing {
-                    field: format!("activities[{}].consent.parental_consent", activity.id),
-                    information: "qui consent pour les mineurs".to_owned(),
-                });
+        Some(ParentalConsent::OneHolder) => {
+            if images && published {
+                gap(
+                    "l'accord des deux titulaires de l'autorité parentale, exigé pour publier l'image d'un enfant",
+                );
             }
+            vec!["Titulaire de l'autorité parentale".to_owned()]
+        }
+        Some(ParentalConsent::None) | None => {
+            gap("qui, parmi les titulaires de l'autorité parentale, consent pour les mineurs");
             Vec::new()
         }
     };
     let mut signatories = holders;
     signatories.push("L'enfant, s'il est en âge de signer".to_owned());
-    let explanation = "Pour un enfant de moins de 15 ans, le consentement est donné conjointement par l'enfant et par le ou les titulaires de l'autorité parentale ; à partir de 15 ans, l'enfant consent lui-même (loi Informatique et Libertés, art. 45).".to_owned();
-    (signatories, Some(explanation))
+    let explanation = if images {
+        "Pour l'image d'un enfant mineur, l'autorisation écrite des titulaires de l'autorité parentale est requise, et celle des deux pour une publication en ligne (Code civil, art. 9). L'enfant est associé à la décision selon son âge et sa maturité."
+    } else {
+        "Pour un enfant de moins de 15 ans, le consentement est donné conjointement par l'enfant et par le ou les titulaires de l'autorité parentale ; à partir de 15 ans, l'enfant consent lui-même (loi Informatique et Libertés, art. 45)."
+    };
+    (signatories, Some(explanation.to_owned()))
 }
 
 impl ConsentForm {

@@ -6,11 +6,12 @@ use serde::Serialize;
 use crate::model::{Activity, Organisation};
 use crate::vocabulary::Kind;
 
-use super::build::{Gaps, controller, dpo, exercise, lowercase};
+use super::sections::{Gaps, controller, dpo, exercise};
 use super::{
     Block, Context, Item, Missing, Named, Section, Version, notice_path, retention_in_words,
     typeset,
 };
+use crate::render::typography::lowercase_first;
 
 /// The privacy page (« Données personnelles ») of an organisation.
 #[derive(Debug, Clone, Serialize)]
@@ -126,32 +127,34 @@ pub fn public_register(context: &Context, organisation: &Organisation) -> Public
                     format!("{} ({country})", t.recipient)
                 })
                 .collect();
-            let or_none = |text: String, none: &str| {
-                if text.is_empty() {
-                    none.to_owned()
-                } else {
-                    text
-                }
+            // An empty list says « aucun »; a field the register leaves out says so.
+            let listed = |text: String, field_given: bool| match (text.is_empty(), field_given) {
+                (false, _) => text,
+                (true, true) => "aucun".to_owned(),
+                (true, false) => "non renseigné".to_owned(),
             };
             fields.extend([
                 Item::term(
                     "Personnes concernées",
-                    or_none(
-                        labels(Kind::DataSubject, activity.data_subjects()),
-                        "non renseigné",
-                    ),
+                    listed(labels(Kind::DataSubject, activity.data_subjects()), false),
                 ),
                 Item::term(
                     "Données",
-                    or_none(
+                    listed(
                         labels(Kind::DataCategory, activity.data_categories()),
-                        "non renseigné",
+                        false,
                     ),
                 ),
-                Item::term("Destinataires", or_none(recipients.join(" ; "), "aucun")),
                 Item::term(
-                    "Transferts hors de l'Union européenne",
-                    or_none(transfers.join(" ; "), "aucun"),
+                    "Destinataires",
+                    listed(
+                        recipients.join(" ; "),
+                        activity.recipients.is_some() || activity.processors.is_some(),
+                    ),
+                ),
+                Item::term(
+                    "Transferts hors de l'Espace économique européen",
+                    listed(transfers.join(" ; "), activity.transfers.is_some()),
                 ),
                 Item::term(
                     "Durée de conservation",
@@ -161,14 +164,9 @@ pub fn public_register(context: &Context, organisation: &Organisation) -> Public
                         .and_then(|r| retention_in_words(r, vocabulary))
                         .unwrap_or_else(|| "non renseignée".to_owned()),
                 ),
-                Item::term(
-                    "Mesures de sécurité",
-                    or_none(
-                        labels(Kind::SecurityMeasure, activity.security_measures()),
-                        "non renseigné",
-                    ),
-                ),
             ]);
+            // Security measures stay out of the public extract: listing them maps the weak
+            // activities for an attacker.
             entry(context, organisation, activity, fields)
         })
         .collect();
@@ -225,7 +223,7 @@ fn purposes(context: &Context, activity: &Activity) -> Item {
 
 fn legal_basis(context: &Context, activity: &Activity) -> Option<Item> {
     let basis = activity.legal_basis.as_deref()?;
-    let mut text = lowercase(context.vocabulary.label(Kind::LegalBasis, basis));
+    let mut text = lowercase_first(context.vocabulary.label(Kind::LegalBasis, basis));
     if let Some(reference) = &activity.legal_basis_text {
         text.push_str(&format!(" ({reference})"));
     }

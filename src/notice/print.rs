@@ -48,8 +48,9 @@ fn title_text(title: &str, organisation: &str) -> String {
     )
 }
 
+/// The version first: a long organisation name must not push it off the page.
 fn footer(organisation: &str, kind: &str, version: &str) -> String {
-    format!("{organisation} — {kind}, version {version}")
+    format!("{kind}, version {version} — {organisation}")
 }
 
 impl Notice {
@@ -73,7 +74,7 @@ impl Notice {
             ),
             footer: footer(
                 &self.organisation.name,
-                "notice d'information",
+                "Notice d'information",
                 &self.version.id,
             ),
             id: self.version.sha256.clone(),
@@ -171,7 +172,7 @@ impl ConsentForm {
             ),
             footer: footer(
                 &self.organisation.name,
-                "formulaire de consentement",
+                "Formulaire de consentement",
                 &self.version.id,
             ),
             id: self.version.sha256.clone(),
@@ -221,7 +222,7 @@ pub fn json<T: serde::Serialize>(model: &T) -> Result<Vec<u8>, RenderError> {
 }
 
 /// A document that renders to files.
-pub trait Render {
+pub trait Render: super::Versioned {
     /// The document as a file of `format`; HTML gets its style sheet as `style` says.
     fn render(
         &self,

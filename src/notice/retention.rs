@@ -2,6 +2,7 @@
 //! scolaire), puis 8 ans en archives intermédiaires, puis destruction ».
 
 use crate::model::Retention;
+use crate::render::typography::lowercase_first;
 use crate::vocabulary::{Kind, Vocabulary};
 
 /// The retention sentence of a notice; `None` when the register gives no active period (the
@@ -16,8 +17,14 @@ pub fn retention_in_words(retention: &Retention, vocabulary: &Vocabulary) -> Opt
         sentence.push_str(&format!(", puis {intermediate} en archives intermédiaires"));
     }
     if let Some(fate) = &retention.final_fate {
-        let label = vocabulary.label(Kind::RetentionFinal, fate);
-        sentence.push_str(&format!(", puis {}", super::build::lowercase(label)));
+        let label = lowercase_first(vocabulary.label(Kind::RetentionFinal, fate));
+        // Records kept forever are not destroyed « afterwards »: they go to the archives.
+        let link = if retention.active.as_ref().is_some_and(|p| p.is_permanent()) {
+            "avec"
+        } else {
+            "puis"
+        };
+        sentence.push_str(&format!(", {link} {label}"));
     }
     Some(sentence)
 }
@@ -63,7 +70,7 @@ mod tests {
         let civil = retention(Some("permanent"), None, Some("archivage-definitif"), None);
         assert_eq!(
             retention_in_words(&civil, &vocabulary).as_deref(),
-            Some("sans limite de durée, puis versement aux archives définitives")
+            Some("sans limite de durée, avec versement aux archives définitives")
         );
         assert_eq!(
             retention_in_words(

@@ -47,15 +47,15 @@ impl Right {
 }
 
 impl Right {
-    /// The right after « droit », for a one-line mention: « d'accès », « à l'effacement ».
+    /// The right after « droit », for a one-line mention: « d'accès », « d'effacement ».
     pub fn short(self) -> &'static str {
         match self {
             Right::Access => "d'accès",
             Right::Rectification => "de rectification",
-            Right::Erasure => "à l'effacement",
-            Right::Restriction => "à la limitation",
+            Right::Erasure => "d'effacement",
+            Right::Restriction => "de limitation",
             Right::Objection => "d'opposition",
-            Right::Portability => "à la portabilité",
+            Right::Portability => "de portabilité",
             Right::WithdrawConsent => "de retrait du consentement",
             Right::Complaint => "de réclamation auprès de la CNIL",
         }
@@ -107,6 +107,23 @@ pub fn rights_for(legal_basis: &str) -> Option<Vec<(Right, RightHolds)>> {
     rights.extend(portability.map(|p| (Right::Portability, p)));
     rights.extend(withdraw.map(|w| (Right::WithdrawConsent, w)));
     rights.push((Right::Complaint, Yes));
+    Some(rights)
+}
+
+/// The rights of an activity: those of its legal basis and, when it processes special
+/// categories with explicit consent (art. 9.2.a), the withdrawal of consent (art. 7.3) and
+/// portability (art. 20.1.a) as under consent.
+pub fn rights_of(legal_basis: &str, explicit_consent: bool) -> Option<Vec<(Right, RightHolds)>> {
+    let mut rights = rights_for(legal_basis)?;
+    if explicit_consent {
+        for (right, holds) in rights_for("consentement")? {
+            let from_consent = matches!(right, Right::Portability | Right::WithdrawConsent);
+            if from_consent && !rights.iter().any(|(r, _)| *r == right) {
+                rights.push((right, holds));
+            }
+        }
+        rights.sort_by_key(|(right, _)| *right);
+    }
     Some(rights)
 }
 
@@ -210,6 +227,34 @@ mod tests {
         for right in Right::ALL {
             assert!(!right.label().is_empty());
         }
+    }
+
+    #[test]
+    fn explicit_consent_adds_withdrawal_and_portability() {
+        let rights: Vec<Right> = rights_of("mission-interet-public", true)
+            .unwrap()
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect();
+        use Right::*;
+        assert_eq!(
+            rights,
+            [
+                Access,
+                Rectification,
+                Erasure,
+                Restriction,
+                Objection,
+                Portability,
+                WithdrawConsent,
+                Complaint
+            ]
+        );
+        assert_eq!(
+            rights_of("contrat", false),
+            rights_for("contrat"),
+            "nothing added without explicit consent"
+        );
     }
 
     #[test]

@@ -119,17 +119,22 @@ impl Fonts {
         units as f32 * size / f32::from(face.units_per_em.max(1))
     }
 
-    /// `text` with every character the font cannot draw (most emoji) replaced by `?`, and
-    /// control characters by spaces, so that nothing vanishes silently.
-    fn printable(&self, text: &str) -> String {
-        text.chars()
-            .map(|c| match c {
-                '\n' | '\t' | '\r' => ' ',
-                c if c.is_control() => ' ',
-                c if self.regular.lookup_glyph_index(c as u32).is_some() => c,
-                _ => '?',
-            })
-            .collect()
+    /// `text` with what the font cannot draw (most emoji) shown as one `?` per run, joiners
+    /// and variation selectors dropped, and control characters made spaces, so that nothing
+    /// vanishes silently and nothing breaks the line.
+    fn printable(&self, text: &str, bold: bool) -> String {
+        let face = self.face(bold);
+        let mut out = String::with_capacity(text.len());
+        for c in text.chars() {
+            match c {
+                '\u{200d}' | '\u{fe0e}' | '\u{fe0f}' | '\u{1f3fb}'..='\u{1f3ff}' => {}
+                c if c.is_control() => out.push(' '),
+                c if face.lookup_glyph_index(c as u32).is_some() => out.push(c),
+                _ if out.ends_with('?') => {}
+                _ => out.push('?'),
+            }
+        }
+        out
     }
 }
 
@@ -287,13 +292,13 @@ impl<'f> Pages<'f> {
     fn flow(&mut self, element: &Flow) {
         let plain = |text: &str| {
             vec![Span {
-                text: self.fonts.printable(text),
+                text: self.fonts.printable(text, false),
                 bold: false,
             }]
         };
         let bold = |text: &str| {
             vec![Span {
-                text: self.fonts.printable(text),
+                text: self.fonts.printable(text, true),
                 bold: true,
             }]
         };
@@ -321,6 +326,8 @@ impl<'f> Pages<'f> {
                 self.y -= 2.0;
             }
             Flow::Strong(text) => {
+                // Kept with the first box that follows.
+                self.room(6.0 + BODY * 1.4 + 24.0);
                 self.y -= 6.0;
                 self.text(&bold(text), BODY, 0.0, INK);
             }
@@ -336,7 +343,7 @@ impl<'f> Pages<'f> {
                 let mut spans = Vec::new();
                 if let Some(term) = term {
                     spans.push(Span {
-                        text: format!("{}\u{a0}:", self.fonts.printable(term)),
+                        text: format!("{}\u{a0}:", self.fonts.printable(term, true)),
                         bold: true,
                     });
                 }
@@ -357,8 +364,12 @@ impl<'f> Pages<'f> {
                 let height = self.height(&spans, BODY, INDENT);
                 self.room(height + 4.0);
                 self.y -= 4.0;
-                let top = self.y;
+                let (page, mut top) = (self.done.len(), self.y);
                 self.text(&spans, BODY, INDENT, RED);
+                // A note longer than the room left goes on: its bar starts on the new page.
+                if self.done.len() != page {
+                    top = PAGE_HEIGHT - MARGIN;
+                }
                 let bottom = self.y.min(top);
                 self.stroke(
                     &[(MARGIN + 3.0, top), (MARGIN + 3.0, bottom - 2.0)],
@@ -375,13 +386,16 @@ impl<'f> Pages<'f> {
                     + 12.0;
                 self.room(height + 8.0);
                 self.y -= 8.0;
-                let top = self.y;
+                let (page, mut top) = (self.done.len(), self.y);
                 self.y -= 4.0;
                 for line in &spans {
                     self.text(line, 9.0, 8.0, INK);
                     self.y -= 2.0;
                 }
                 self.y -= 6.0;
+                if self.done.len() != page {
+                    top = PAGE_HEIGHT - MARGIN;
+                }
                 self.frame(MARGIN, self.y, TEXT_WIDTH, top - self.y, GREY);
             }
             Flow::Checkbox(label) => {
@@ -394,7 +408,8 @@ impl<'f> Pages<'f> {
                 self.text(&spans, BODY, 22.0, INK);
             }
             Flow::Signature(who) => {
-                let block = 104.0;
+                // Name, date and signature box: 122 points, never split.
+                let block = 124.0;
                 self.room(block);
                 self.y -= 12.0;
                 self.text(&bold(who), BODY, 0.0, INK);
@@ -418,7 +433,7 @@ impl Pages<'_> {
     fn write_line(&mut self, label: &str, width: f32) {
         self.y -= 20.0;
         let span = Span {
-            text: format!("{}\u{a0}:", self.fonts.printable(label)),
+            text: format!("{}\u{a0}:", self.fonts.printable(label, false)),
             bold: false,
         };
         let start = MARGIN + self.fonts.width(&span.text, false, BODY) + 6.0;
@@ -437,7 +452,7 @@ impl Pages<'_> {
         let label_x = PAGE_WIDTH - MARGIN - self.fonts.width(&label, false, 8.0);
         self.stroke(&[(MARGIN, 44.0), (PAGE_WIDTH - MARGIN, 44.0)], GREY, 0.4);
         let span = Span {
-            text: self.fonts.printable(text),
+            text: self.fonts.printable(text, false),
             bold: false,
         };
         let lines = self.wrap(&[span], 8.0, label_x - MARGIN - 12.0);

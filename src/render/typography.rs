@@ -26,6 +26,27 @@ pub fn french(text: &str) -> String {
     out
 }
 
+/// `text` with its first letter in lower case, to follow a colon or an article: « Destruction »
+/// → « destruction ». Acronyms (« CNIL », « BCR ») stay as they are.
+pub fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) if !chars.clone().next().is_some_and(char::is_uppercase) => {
+            first.to_lowercase().chain(chars).collect()
+        }
+        _ => text.to_owned(),
+    }
+}
+
+/// `text` with its first letter in upper case, to start a list item.
+pub fn uppercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,60 +20,63 @@ pub struct DocumentVersion {
     pub sha256: String,
     /// When it was first shown (RFC 3339).
     pub first_seen: String,
-    /// SHA-256 of each file served from it, by format (`html`, `pdf` …).
-    pub renderings: serde_json::Map<String, Value>,
+    /// Each file served from it.
+    pub renderings: Vec<Rendering>,
     /// What the document says: its model, from which it can be rendered again.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<Value>,
 }
 
-/// The formats whose files are hashed; fixed, so that they can name a field.
-pub const RENDERING_FORMATS: [&str; 5] = ["html", "pdf", "text", "mention", "json"];
+/// A file made from a version: its format (`pdf`, `html`, `html-page-2` …) and its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rendering {
+    pub format: String,
+    pub sha256: String,
+}
+
+/// A document shown, to record: what it says and the file made from it.
+pub struct Shown<'a> {
+    pub kind: &'a str,
+    pub organisation: &'a str,
+    pub activity: Option<&'a str>,
+    pub version: &'a crate::notice::Version,
+    pub content: &'a Value,
+    pub rendering: Rendering,
+}
 
 impl Store {
-    /// Records that `content` was rendered as `format` with bytes hashing to `rendering`:
-    /// the version is created the first time, and keeps its first date.
-    #[allow(clippy::too_many_arguments)]
+    /// Records that a document was shown: the version is created the first time and keeps
+    /// its first date; each distinct file made from it is added. One statement, so two
+    /// servers showing a new version at once both succeed.
     pub async fn record_document(
         &self,
-        kind: &str,
-        organisation: &str,
-        activity: Option<&str>,
-        version: &crate::notice::Version,
-        content: &Value,
-        format: &str,
-        rendering: &str,
+        shown: Shown<'_>,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let format = RENDERING_FORMATS
-            .into_iter()
-            .find(|f| *f == format)
-            .ok_or_else(|| StoreError::Database(format!("format `{format}` inconnu")))?;
-        // `format` is one of the constants above, never caller text.
-        let query = format!(
-            "IF (SELECT VALUE id FROM type::record('document_version', $sha))[0] = NONE {{
-                 CREATE type::record('document_version', $sha) CONTENT {{
-                     kind: $kind, organisation: $org, activity: $activity OR NONE, version: $version,
-                     sha256: $sha, content: $content, first_seen: <datetime>$at, renderings: {{}}
-                 }};
-             }};
-             UPDATE type::record('document_version', $sha) SET renderings.{format} = $rendering;"
-        );
         self.db
-            .query(query)
-            .bind(("sha", version.sha256.clone()))
-            .bind(("kind", kind.to_owned()))
-            .bind(("org", organisation.to_owned()))
-            .bind(("activity", activity.map(str::to_owned)))
-            .bind(("version", version.id.clone()))
-            .bind(("content", content.clone()))
+            .query(
+                "UPSERT type::record('document_version', $sha) SET
+                     kind = $kind, organisation = $org, activity = $activity OR NONE,
+                     version = $version, sha256 = $sha, content = $content,
+                     first_seen = first_seen ?? <datetime>$at,
+                     renderings = array::union(renderings ?? [], [$rendering]);",
+            )
+            .bind(("sha", shown.version.sha256.clone()))
+            .bind(("kind", shown.kind.to_owned()))
+            .bind(("org", shown.organisation.to_owned()))
+            .bind(("activity", shown.activity.map(str::to_owned)))
+            .bind(("version", shown.version.id.clone()))
+            .bind(("content", shown.content.clone()))
             .bind(("at", now.to_string()))
-            .bind(("rendering", rendering.to_owned()))
+            .bind((
+                "rendering",
+                serde_json::to_value(&shown.rendering)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            ))
             .await
             .and_then(|r| r.check())?;
         Ok(())
     }
-
     /// The versions of an organisation's documents, newest first, without their content.
     pub async fn document_versions(
         &self,

@@ -347,6 +347,21 @@ impl Store {
         Ok(links)
     }
 
+    /// An organisation with its activities.
+    pub async fn organisation_with_activities(
+        &self,
+        id: &str,
+    ) -> Result<Option<Organisation>, StoreError> {
+        let Some(mut org) = self.organisation(id).await? else {
+            return Ok(None);
+        };
+        let activities = self.activities(id).await?;
+        if !activities.is_empty() || org.activities.is_some() {
+            org.activities = Some(activities);
+        }
+        Ok(Some(org))
+    }
+
     /// The organisations whose activities `organisation`'s activities take data from, directly
     /// or not, with their activities: what reading or auditing one organisation needs.
     pub async fn organisation_with_sources(
@@ -360,11 +375,10 @@ impl Store {
             if organisations.contains_key(&id) {
                 continue;
             }
-            let Some(mut org) = self.organisation(&id).await? else {
+            let Some(org) = self.organisation_with_activities(&id).await? else {
                 continue;
             };
-            let activities = self.activities(&id).await?;
-            for a in &activities {
+            for a in org.activities() {
                 for s in a.sources() {
                     if let Source::Activity(source) = s
                         && let Some(other) = &source.organisation
@@ -372,9 +386,6 @@ impl Store {
                         pending.push(other.clone());
                     }
                 }
-            }
-            if !activities.is_empty() || org.activities.is_some() {
-                org.activities = Some(activities);
             }
             order.push(id.clone());
             organisations.insert(id, org);

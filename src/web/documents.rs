@@ -2,13 +2,14 @@
 //! documents for agents under `/api/v1`. Each file served carries its version and hash, and
 //! each version is stored the first time it is shown.
 
-use std::collections::HashSet;
-use std::sync::Mutex;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
 
 use jiff::Timestamp;
 use rocket::http::{ContentType, Header, Status};
 use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
+use rocket::tokio::sync::Semaphore;
 use rocket::{State, get};
 use serde::Serialize;
 
@@ -16,9 +17,10 @@ use super::App;
 use super::caller::{Caller, Need};
 use super::error::{ApiError, ApiResult};
 use crate::digest::sha256_hex;
-use crate::model::Organisation;
-use crate::notice::{self, Context, Format, NoticeError, Render, Version};
+use crate::model::{Organisation, Register, Source};
+use crate::notice::{self, Context, Format, NoticeError, Render, Version, Versioned};
 use crate::render::Style;
+use crate::store::{Rendering, Shown};
 
 /// Which document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,10 +74,52 @@ impl From<QueryFormat> for Format {
     }
 }
 
-/// The versions this process has already stored, so that a page read a thousand times is
-/// written once.
+/// What serving documents keeps between requests.
+pub struct DocumentState {
+    /// Versions (and files) this process has already stored: a page read a thousand times is
+    /// written once.
+    recorded: Mutex<HashSet<(String, String)>>,
+    /// PDF layouts running at once: anonymous requests must not take every core.
+    pdf_slots: Semaphore,
+    /// The last PDFs made, by version: the same notice printed again is not laid out again.
+    pdfs: Mutex<PdfCache>,
+}
+
+impl Default for DocumentState {
+    fn default() -> Self {
+        DocumentState {
+            recorded: Mutex::default(),
+            pdf_slots: Semaphore::new(2),
+            pdfs: Mutex::default(),
+        }
+    }
+}
+
+/// At most [`PdfCache::CAPACITY`] PDFs (tens of kilobytes each), the oldest dropped first.
 #[derive(Default)]
-pub struct Recorded(Mutex<HashSet<(String, &'static str)>>);
+struct PdfCache {
+    order: VecDeque<String>,
+    files: HashMap<String, Arc<Vec<u8>>>,
+}
+
+impl PdfCache {
+    const CAPACITY: usize = 64;
+
+    fn get(&self, sha256: &str) -> Option<Arc<Vec<u8>>> {
+        self.files.get(sha256).cloned()
+    }
+
+    fn insert(&mut self, sha256: String, pdf: Arc<Vec<u8>>) {
+        if self.files.insert(sha256.clone(), pdf).is_none() {
+            self.order.push_back(sha256);
+        }
+        while self.order.len() > Self::CAPACITY {
+            if let Some(oldest) = self.order.pop_front() {
+                self.files.remove(&oldest);
+            }
+        }
+    }
+}
 
 /// A document file, with its version in the headers.
 pub struct Served {
@@ -98,7 +142,7 @@ impl<'r> Responder<'r, 'static> for Served {
 }
 
 /// Why a document cannot be served.
-enum Problem {
+enum DocumentError {
     /// Unknown organisation or activity, or not published.
     NotFound(String),
     /// The activity has no such document (a processor's notice, a form without consent).
@@ -106,33 +150,33 @@ enum Problem {
     Internal(String),
 }
 
-impl From<crate::store::StoreError> for Problem {
+impl From<crate::store::StoreError> for DocumentError {
     fn from(e: crate::store::StoreError) -> Self {
-        Problem::Internal(e.to_string())
+        DocumentError::Internal(e.to_string())
     }
 }
 
-impl From<crate::render::RenderError> for Problem {
+impl From<crate::render::RenderError> for DocumentError {
     fn from(e: crate::render::RenderError) -> Self {
-        Problem::Internal(e.to_string())
+        DocumentError::Internal(e.to_string())
     }
 }
 
-impl From<Problem> for ApiError {
-    fn from(problem: Problem) -> Self {
-        match problem {
-            Problem::NotFound(m) => ApiError::NotFound(m),
-            Problem::NoDocument(e) => ApiError::Conflict(e.to_string()),
-            Problem::Internal(m) => ApiError::Internal(m),
+impl From<DocumentError> for ApiError {
+    fn from(error: DocumentError) -> Self {
+        match error {
+            DocumentError::NotFound(m) => ApiError::NotFound(m),
+            DocumentError::NoDocument(e) => ApiError::Conflict(e.to_string()),
+            DocumentError::Internal(m) => ApiError::Internal(m),
         }
     }
 }
 
-impl From<Problem> for Status {
-    fn from(problem: Problem) -> Self {
-        match problem {
-            Problem::NotFound(_) | Problem::NoDocument(_) => Status::NotFound,
-            Problem::Internal(message) => {
+impl From<DocumentError> for Status {
+    fn from(error: DocumentError) -> Self {
+        match error {
+            DocumentError::NotFound(_) | DocumentError::NoDocument(_) => Status::NotFound,
+            DocumentError::Internal(message) => {
                 eprintln!("registre: {message}");
                 Status::InternalServerError
             }
@@ -153,6 +197,7 @@ struct Wanted<'a> {
 }
 
 impl<'a> Wanted<'a> {
+    /// A public page: what the register publishes, to anyone.
     fn public(kind: Kind, org: &'a str, activity: Option<&'a str>, format: Format) -> Self {
         Wanted {
             kind,
@@ -163,73 +208,101 @@ impl<'a> Wanted<'a> {
             page: 1,
         }
     }
+
+    /// A document for a signed-in agent: any activity of the organisation.
+    fn agent(kind: Kind, org: &'a str, activity: &'a str, format: Format) -> Self {
+        Wanted {
+            public: false,
+            ..Wanted::public(kind, org, Some(activity), format)
+        }
+    }
+
+    /// How the file served is named in its stored version.
+    fn rendering(&self) -> String {
+        match (self.format, self.page) {
+            (Format::MentionHtml, _) => "mention-html".to_owned(),
+            (Format::Html, page) if page > 1 => format!("html-page-{page}"),
+            (format, _) => format.id().to_owned(),
+        }
+    }
+}
+
+/// The organisation, with the organisations `activity` takes data from (art. 14 names
+/// them); only those, so that a public page costs a few queries whatever the register.
+async fn load(app: &App, org: &str, activity: Option<&str>) -> Result<Register, DocumentError> {
+    let organisation = app
+        .store
+        .organisation_with_activities(org)
+        .await?
+        .ok_or_else(|| DocumentError::NotFound(format!("organisme `{org}` introuvable")))?;
+    let mut others: Vec<String> = organisation
+        .activities()
+        .iter()
+        .filter(|a| Some(a.id.as_str()) == activity)
+        .flat_map(|a| a.sources())
+        .filter_map(|s| match s {
+            Source::Activity(source) => source.organisation.clone(),
+            _ => None,
+        })
+        .filter(|id| id != org)
+        .collect();
+    others.sort();
+    others.dedup();
+    let mut organisations = vec![organisation];
+    for id in others {
+        organisations.extend(app.store.organisation_with_activities(&id).await?);
+    }
+    Ok(Register {
+        format: crate::model::FORMAT.to_owned(),
+        organisations,
+    })
 }
 
 /// Renders a document, and stores its version.
-async fn serve(app: &App, wanted: Wanted<'_>) -> Result<Served, Problem> {
-    let Wanted {
-        kind,
-        org,
-        activity,
-        format,
-        public,
-        page: page_number,
-    } = wanted;
-    let register = app.store.organisation_with_sources(org).await?;
-    let organisation = register
-        .organisations
-        .iter()
-        .find(|o| o.id == org)
-        .ok_or_else(|| Problem::NotFound(format!("organisme `{org}` introuvable")))?;
+async fn serve(app: &App, wanted: Wanted<'_>) -> Result<Served, DocumentError> {
+    let register = load(app, wanted.org, wanted.activity).await?;
+    let organisation = &register.organisations[0];
     let context = Context {
         vocabulary: &app.pack.vocabulary,
         countries: &app.pack.countries,
         register: &register,
         public_url: app.public_url.as_deref(),
     };
-    let rendered = match kind {
+    let rendered = match wanted.kind {
         Kind::Notice | Kind::ConsentForm => {
-            let id = activity.unwrap_or_default();
+            let id = wanted.activity.unwrap_or_default();
             let found = organisation
                 .activities()
                 .iter()
-                .find(|a| a.id == id && (!public || a.public == Some(true)))
+                .find(|a| a.id == id && (!wanted.public || a.public == Some(true)))
                 .ok_or_else(|| {
-                    Problem::NotFound(format!("activité `{id}` introuvable dans `{org}`"))
+                    DocumentError::NotFound(format!(
+                        "activité `{id}` introuvable dans `{}`",
+                        wanted.org
+                    ))
                 })?;
-            if kind == Kind::Notice {
-                let notice =
-                    notice::notice(&context, organisation, found).map_err(Problem::NoDocument)?;
-                let (notice, bytes) = off_thread(app, notice, format).await?;
-                Rendered::of(&notice, &notice.version, bytes)?
+            if wanted.kind == Kind::Notice {
+                let notice = notice::notice(&context, organisation, found)
+                    .map_err(DocumentError::NoDocument)?;
+                file(app, notice, wanted.format).await?
             } else {
                 let form = notice::consent_form(&context, organisation, found)
-                    .map_err(Problem::NoDocument)?;
-                let (form, bytes) = off_thread(app, form, format).await?;
-                Rendered::of(&form, &form.version, bytes)?
+                    .map_err(DocumentError::NoDocument)?;
+                file(app, form, wanted.format).await?
             }
         }
-        Kind::PrivacyPage => page(
-            app,
-            kind,
-            format,
-            page_number,
-            &notice::privacy_page(&context, organisation),
-        )?,
+        Kind::PrivacyPage => page(app, &wanted, &notice::privacy_page(&context, organisation))?,
         Kind::PublicRegister => page(
             app,
-            kind,
-            format,
-            page_number,
+            &wanted,
             &notice::public_register(&context, organisation),
         )?,
     };
-    record(app, kind, organisation, activity, format, &rendered).await;
-    let content_type = match format {
+    record(app, &wanted, organisation, &rendered).await;
+    let content_type = match wanted.format {
         Format::Json => ContentType::JSON,
-        Format::Html => ContentType::HTML,
+        Format::Html | Format::MentionHtml => ContentType::HTML,
         Format::Pdf => ContentType::PDF,
-        Format::MentionHtml => ContentType::HTML,
         Format::Text | Format::Mention => ContentType::Plain,
     };
     Ok(Served {
@@ -240,23 +313,6 @@ async fn serve(app: &App, wanted: Wanted<'_>) -> Result<Served, Problem> {
     })
 }
 
-/// Renders on a blocking thread: a PDF is milliseconds of CPU that must not hold up the
-/// workers serving other requests.
-async fn off_thread<T: Render + Send + 'static>(
-    app: &App,
-    model: T,
-    format: Format,
-) -> Result<(T, Vec<u8>), Problem> {
-    let templates = app.templates.clone();
-    let (model, bytes) = rocket::tokio::task::spawn_blocking(move || {
-        let bytes = model.render(&templates, format, Style::Linked);
-        (model, bytes)
-    })
-    .await
-    .map_err(|e| Problem::Internal(e.to_string()))?;
-    Ok((model, bytes?))
-}
-
 /// A rendering and what it was made from.
 struct Rendered {
     bytes: Vec<u8>,
@@ -265,13 +321,49 @@ struct Rendered {
 }
 
 impl Rendered {
-    fn of<T: Serialize>(model: &T, version: &Version, bytes: Vec<u8>) -> Result<Self, Problem> {
+    fn of<T: Serialize + Versioned>(model: &T, bytes: Vec<u8>) -> Result<Self, DocumentError> {
         Ok(Rendered {
             bytes,
-            version: version.clone(),
-            content: serde_json::to_value(model).map_err(|e| Problem::Internal(e.to_string()))?,
+            version: model.version().clone(),
+            content: serde_json::to_value(model)
+                .map_err(|e| DocumentError::Internal(e.to_string()))?,
         })
     }
+}
+
+/// An activity's document as a file. A PDF is milliseconds of CPU: laid out on a blocking
+/// thread, two at a time, and kept for the next reader of the same version.
+async fn file<T>(app: &App, model: T, format: Format) -> Result<Rendered, DocumentError>
+where
+    T: Render + Serialize + Send + 'static,
+{
+    if format != Format::Pdf {
+        let bytes = model.render(&app.templates, format, Style::Linked)?;
+        return Rendered::of(&model, bytes);
+    }
+    let sha256 = model.version().sha256.clone();
+    let cached = app.documents.pdfs.lock().ok().and_then(|c| c.get(&sha256));
+    if let Some(pdf) = cached {
+        return Rendered::of(&model, pdf.to_vec());
+    }
+    let _slot = app
+        .documents
+        .pdf_slots
+        .acquire()
+        .await
+        .map_err(|e| DocumentError::Internal(e.to_string()))?;
+    let templates = app.templates.clone();
+    let (model, pdf) = rocket::tokio::task::spawn_blocking(move || {
+        let pdf = model.render(&templates, Format::Pdf, Style::Linked);
+        (model, pdf)
+    })
+    .await
+    .map_err(|e| DocumentError::Internal(e.to_string()))?;
+    let pdf = Arc::new(pdf?);
+    if let Ok(mut cache) = app.documents.pdfs.lock() {
+        cache.insert(sha256, pdf.clone());
+    }
+    Rendered::of(&model, pdf.to_vec())
 }
 
 /// Activities on one page of an organisation page: a commune with 40 activities gets four
@@ -280,42 +372,42 @@ const PER_PAGE: usize = 10;
 
 /// The organisation pages exist in HTML, page by page, and JSON, whole. Their version is the
 /// whole document's.
-fn page<T: Serialize + HasVersion>(
+fn page<T: Serialize + Versioned>(
     app: &App,
-    kind: Kind,
-    format: Format,
-    number: usize,
+    wanted: &Wanted,
     model: &T,
-) -> Result<Rendered, Problem> {
-    let bytes = match format {
-        Format::Html | Format::MentionHtml => {
+) -> Result<Rendered, DocumentError> {
+    let bytes = match wanted.format {
+        Format::Html => {
             let mut data =
-                serde_json::to_value(model).map_err(|e| Problem::Internal(e.to_string()))?;
-            paginate(&mut data, number)?;
+                serde_json::to_value(model).map_err(|e| DocumentError::Internal(e.to_string()))?;
+            paginate(&mut data, wanted.page)?;
             app.templates
-                .document(kind.template(), &data, Style::Linked)?
+                .document(wanted.kind.template(), &data, Style::Linked)?
                 .into_bytes()
         }
         Format::Json => notice::json(model)?,
         other => {
-            return Err(Problem::NotFound(format!(
+            return Err(DocumentError::NotFound(format!(
                 "pas de format `{}` pour cette page",
                 other.id()
             )));
         }
     };
-    Rendered::of(model, model.version(), bytes)
+    Rendered::of(model, bytes)
 }
 
 /// Keeps page `number` of `data.activities` and adds `pagination` (null when one page is
 /// enough); a page past the end is not found.
-fn paginate(data: &mut serde_json::Value, number: usize) -> Result<(), Problem> {
+fn paginate(data: &mut serde_json::Value, number: usize) -> Result<(), DocumentError> {
     let Some(activities) = data.get_mut("activities").and_then(|a| a.as_array_mut()) else {
         return Ok(());
     };
     let pages = activities.len().div_ceil(PER_PAGE).max(1);
     if number == 0 || number > pages {
-        return Err(Problem::NotFound(format!("page {number} introuvable")));
+        return Err(DocumentError::NotFound(format!(
+            "page {number} introuvable"
+        )));
     }
     let kept: Vec<serde_json::Value> = activities
         .drain(..)
@@ -335,53 +427,30 @@ fn paginate(data: &mut serde_json::Value, number: usize) -> Result<(), Problem> 
     Ok(())
 }
 
-trait HasVersion {
-    fn version(&self) -> &Version;
-}
-
-impl HasVersion for notice::PrivacyPage {
-    fn version(&self) -> &Version {
-        &self.version
-    }
-}
-
-impl HasVersion for notice::PublicRegister {
-    fn version(&self) -> &Version {
-        &self.version
-    }
-}
-
-/// Stores the version the first time this process serves it in this format. A failure is
+/// Stores the version the first time this process serves this file of it. A failure is
 /// logged, not shown to the reader: the page itself is right.
-async fn record(
-    app: &App,
-    kind: Kind,
-    organisation: &Organisation,
-    activity: Option<&str>,
-    format: Format,
-    rendered: &Rendered,
-) {
-    let key = (rendered.version.sha256.clone(), format.id());
-    if app.recorded.0.lock().is_ok_and(|seen| seen.contains(&key)) {
+async fn record(app: &App, wanted: &Wanted<'_>, organisation: &Organisation, rendered: &Rendered) {
+    let rendering = Rendering {
+        format: wanted.rendering(),
+        sha256: sha256_hex(&rendered.bytes),
+    };
+    let key = (rendered.version.sha256.clone(), rendering.format.clone());
+    let seen = |recorded: &HashSet<(String, String)>| recorded.contains(&key);
+    if app.documents.recorded.lock().is_ok_and(|r| seen(&r)) {
         return;
     }
-    let result = app
-        .store
-        .record_document(
-            kind.id(),
-            &organisation.id,
-            activity,
-            &rendered.version,
-            &rendered.content,
-            format.id(),
-            &sha256_hex(&rendered.bytes),
-            Timestamp::now(),
-        )
-        .await;
-    match result {
+    let shown = Shown {
+        kind: wanted.kind.id(),
+        organisation: &organisation.id,
+        activity: wanted.activity,
+        version: &rendered.version,
+        content: &rendered.content,
+        rendering,
+    };
+    match app.store.record_document(shown, Timestamp::now()).await {
         Ok(()) => {
-            if let Ok(mut seen) = app.recorded.0.lock() {
-                seen.insert(key);
+            if let Ok(mut recorded) = app.documents.recorded.lock() {
+                recorded.insert(key);
             }
         }
         Err(e) => eprintln!("registre: version du document non enregistrée : {e}"),
@@ -480,11 +549,7 @@ pub async fn activity_notice(
 ) -> ApiResult<Served> {
     caller.require(Need::Read, org)?;
     let format = format.map_or(Format::Json, Format::from);
-    let wanted = Wanted {
-        public: false,
-        ..Wanted::public(Kind::Notice, org, Some(id), format)
-    };
-    Ok(serve(app, wanted).await?)
+    Ok(serve(app, Wanted::agent(Kind::Notice, org, id, format)).await?)
 }
 
 #[get("/organisations/<org>/activities/<id>/consent-form?<format>")]
@@ -497,11 +562,7 @@ pub async fn activity_consent_form(
 ) -> ApiResult<Served> {
     caller.require(Need::Read, org)?;
     let format = format.map_or(Format::Json, Format::from);
-    let wanted = Wanted {
-        public: false,
-        ..Wanted::public(Kind::ConsentForm, org, Some(id), format)
-    };
-    Ok(serve(app, wanted).await?)
+    Ok(serve(app, Wanted::agent(Kind::ConsentForm, org, id, format)).await?)
 }
 
 #[get("/organisations/<org>/documents")]
