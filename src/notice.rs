@@ -202,6 +202,17 @@ impl Item {
         self.href = Some(href.into());
         self
     }
+
+    /// The text as paper shows it: a web address that is not the text itself is printed
+    /// after it (an e-mail address already is the text).
+    pub fn on_paper(&self) -> String {
+        match &self.href {
+            Some(href) if !href.starts_with("mailto:") && *href != self.text => {
+                format!("{} ({href})", self.text)
+            }
+            _ => self.text.clone(),
+        }
+    }
 }
 
 /// A field of the register the notice needs and does not find.

@@ -115,14 +115,24 @@ fn intro(organisation: &Organisation, activity: &Activity) -> String {
         "{} vous demande votre accord pour les utilisations ci-dessous. Chaque accord est distinct : cochez seulement ce que vous acceptez. Ne rien cocher revient à refuser",
         organisation.name
     );
-    // A consent made a condition of a service is not free (art. 7.4): then the form must not
-    // promise there is no consequence; the audit reports the defect.
-    let bundled = activity.consent.as_ref().and_then(|c| c.bundled) == Some(true);
-    intro.push_str(if bundled {
-        "."
-    } else {
+    // A consent made a condition of a service is not free (art. 7.4): only a register that
+    // says it is not backs the promise that refusing costs nothing.
+    let settings = activity.consent.as_ref();
+    let free = settings.and_then(|c| c.bundled) == Some(false);
+    intro.push_str(if free {
         ", sans aucune conséquence pour vous."
+    } else {
+        "."
     });
+    // How long it lasts (LEGAL.md §7: place, duration and purpose stated).
+    if let Some(period) = settings
+        .and_then(|c| c.renewal.as_ref())
+        .and_then(|p| p.in_words())
+    {
+        intro.push_str(&format!(
+            " Votre accord vaut {period} ; il vous sera ensuite demandé à nouveau."
+        ));
+    }
     intro
 }
 

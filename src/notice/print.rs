@@ -12,7 +12,7 @@ fn sections(flow: &mut Vec<Flow>, sections: &[Section]) {
             flow.extend(block.paragraph.clone().map(Flow::Paragraph));
             flow.extend(block.list.iter().flatten().map(|item| Flow::Item {
                 term: item.term.clone(),
-                text: item.text.clone(),
+                text: item.on_paper(),
             }));
             flow.extend(block.missing.clone().map(Flow::Missing));
         }
@@ -33,8 +33,8 @@ fn sections_text(out: &mut String, sections: &[Section]) {
             }
             for item in block.list.iter().flatten() {
                 match &item.term {
-                    Some(term) => out.push_str(&format!("- {term}\u{a0}: {}\n", item.text)),
-                    None => out.push_str(&format!("- {}\n", item.text)),
+                    Some(term) => out.push_str(&format!("- {term}\u{a0}: {}\n", item.on_paper())),
+                    None => out.push_str(&format!("- {}\n", item.on_paper())),
                 }
             }
         }
