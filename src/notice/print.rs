@@ -56,8 +56,8 @@ fn footer(organisation: &str, kind: &str, version: &str) -> String {
 impl Notice {
     pub fn pdf(&self) -> Result<Vec<u8>, RenderError> {
         let mut flow = vec![
+            Flow::Letterhead(self.organisation.name.clone()),
             Flow::Title(self.title.clone()),
-            Flow::Subtitle(self.organisation.name.clone()),
             Flow::Paragraph(self.intro.clone()),
         ];
         sections(&mut flow, &self.sections);
@@ -139,8 +139,8 @@ impl ConsentForm {
 
     pub fn pdf(&self) -> Result<Vec<u8>, RenderError> {
         let mut flow = vec![
+            Flow::Letterhead(self.organisation.name.clone()),
             Flow::Title(self.title.clone()),
-            Flow::Subtitle(self.organisation.name.clone()),
             Flow::Paragraph(self.intro.clone()),
         ];
         flow.push(Flow::Framed(vec![format!(

@@ -18,10 +18,10 @@ use super::{RenderError, Templates};
 /// One element of a document, in reading order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Flow {
-    /// The document title, once, at the top.
+    /// Who issues the document, at the top of the first page, over a rule.
+    Letterhead(String),
+    /// The document title, once, under the letterhead.
     Title(String),
-    /// A line under the title (who issues the document).
-    Subtitle(String),
     Heading(String),
     Paragraph(String),
     /// A bulleted item, with an optional term in bold before its text.
@@ -303,18 +303,19 @@ impl<'f> Pages<'f> {
             }]
         };
         match element {
-            Flow::Title(text) => {
-                self.text(&bold(text), 17.0, 0.0, BLUE);
-                self.y -= 4.0;
-            }
-            Flow::Subtitle(text) => {
-                self.text(&plain(text), BODY, 0.0, GREY);
+            Flow::Letterhead(text) => {
+                self.text(&bold(text), 11.0, 0.0, BLUE);
                 self.y -= 6.0;
                 self.stroke(
                     &[(MARGIN, self.y), (PAGE_WIDTH - MARGIN, self.y)],
                     BLUE,
                     1.2,
                 );
+                self.y -= 14.0;
+            }
+            Flow::Title(text) => {
+                self.text(&bold(text), 17.0, 0.0, INK);
+                self.y -= 6.0;
             }
             Flow::Heading(text) => {
                 let spans = bold(text);

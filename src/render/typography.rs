@@ -1,5 +1,6 @@
 //! French typography for every text a citizen reads: a non-breaking space before « : » and
-//! after « and before », a narrow one before ; ! ?, so a line never starts with a colon.
+//! after « and before », a narrow one before ; ! ?, so a line never starts with a colon; and
+//! one after « art. » and « n° », so an article number stays with its word.
 
 /// No-break space (U+00A0), before a colon and inside guillemets.
 pub const NBSP: char = '\u{a0}';
@@ -18,6 +19,7 @@ pub fn french(text: &str) -> String {
             (_, ' ', Some(':' | '»')) => NBSP,
             (_, ' ', Some(';' | '!' | '?')) => NNBSP,
             (Some('«'), ' ', _) => NBSP,
+            (_, ' ', _) if out.ends_with("art.") || out.ends_with("n°") => NBSP,
             _ => c,
         };
         out.push(replaced);
@@ -58,6 +60,10 @@ mod tests {
             "Contact\u{a0}: «\u{a0}DPO\u{a0}»\u{202f}; vite\u{202f}! non\u{202f}?"
         );
         assert_eq!(french("https://x.fr à 10:30"), "https://x.fr à 10:30");
+        assert_eq!(
+            french("RGPD, art. 6.1.e ; décret n° 2017"),
+            "RGPD, art.\u{a0}6.1.e\u{202f}; décret n°\u{a0}2017"
+        );
         assert_eq!(french(""), "");
     }
 }
