@@ -72,7 +72,9 @@ fn every_page_passes_axe_without_javascript_and_under_30_kb() {
             pages.push((format!("/o/{org}/traitements/{id}"), 200));
             pages.push((format!("/o/{org}/traitements/{id}/mention"), 200));
             pdfs.push(format!("/o/{org}/traitements/{id}.pdf"));
-            if activity["legal_basis"] == "consentement" {
+            let consent_based = activity["legal_basis"] == "consentement"
+                || activity["special_category_exception"] == "consentement-explicite";
+            if consent_based {
                 pages.push((format!("/o/{org}/consentement/{id}"), 200));
                 pdfs.push(format!("/o/{org}/consentement/{id}/formulaire.pdf"));
             }
@@ -169,6 +171,22 @@ fn every_page_passes_axe_without_javascript_and_under_30_kb() {
         );
         assert_eq!(answer.header("x-document-version").unwrap().len(), 12);
     }
+
+    // A notice names the organisation its data come from (art. 14), loaded for it.
+    let colis = get("/api/v1/organisations/ccas-saint-aubin/activities/colis-aines/notice");
+    assert_eq!(colis["missing"], serde_json::json!([]), "{colis:#}");
+    let origin = colis["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "origine")
+        .unwrap();
+    assert!(
+        origin
+            .to_string()
+            .contains("Commune de Saint-Aubin-sur-Oise"),
+        "{origin}"
+    );
 
     // Every version shown is stored, with the hash of each file served from it.
     let versions = get("/api/v1/organisations/saint-aubin/documents");

@@ -507,4 +507,122 @@ fn documents_printed_from_the_database_keep_their_version() {
     );
     // The version printed on the paper is the stored one.
     assert!(common::pdf_text(&bytes).contains(&versions[0].version));
+    // Printed again as text: the same version, its first date kept, one more file.
+    let again = common::registre(&[
+        "consent-form",
+        "--database",
+        &database,
+        "--organisation",
+        "saint-aubin",
+        "--activity",
+        "photos",
+        "--format",
+        "text",
+    ]);
+    assert!(again.status.success(), "{}", common::stderr(&again));
+    let after = runtime.block_on(async {
+        let store = registre::store::Store::open(&database, None).await.unwrap();
+        store.document_versions("saint-aubin").await.unwrap()
+    });
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].first_seen, versions[0].first_seen);
+    let formats: Vec<&str> = after[0]
+        .renderings
+        .iter()
+        .map(|r| r.format.as_str())
+        .collect();
+    assert_eq!(formats, ["pdf", "text"]);
+}
+
+/// One consent-based activity concerning `subjects`, with `categories` and `consent` settings.
+fn consent_activity(subjects: &str, categories: &str, consent: &str) -> Register {
+    common::load(&format!(
+        "format: registre/v1\norganisations:\n- id: ville\n  name: Commune de Ville\n  kind: commune\n  email: mairie@ville.fr\n  dpo: {{name: DPO mutualisé, email: dpo@ville.fr}}\n  activities:\n  - id: accord\n    name: Accord\n    purposes: [communication.information-municipale]\n    legal_basis: consentement\n    data_subjects: [{subjects}]\n    data_categories: [{categories}]\n    sources: [person]\n    recipients: []\n    transfers: []\n    retention: {{active: P1Y}}\n    automated_decision: false\n    consent: {consent}\n"
+    ))
+}
+
+#[test]
+fn consent_forms_say_who_signs_how_long_and_what_refusing_costs() {
+    let form = |register: &Register| {
+        let org = organisation(register, "ville");
+        notice::consent_form(&context(register), org, &org.activities()[0]).unwrap()
+    };
+    // A newsletter for teenagers: LIL art. 45, the holders the register asks for.
+    let teens = form(&consent_activity(
+        "eleves",
+        "identite, coordonnees",
+        "{withdrawal: [en-ligne], parental_consent: one-holder, bundled: false, renewal: P1Y}",
+    ));
+    let minors = common::fold(teens.minors.as_deref().unwrap());
+    assert!(minors.contains("art. 45"), "{minors}");
+    assert_eq!(
+        teens.signatories,
+        [
+            "Titulaire de l'autorité parentale",
+            "L'enfant, s'il est en âge de signer"
+        ]
+    );
+    let intro = common::fold(&teens.intro);
+    assert!(
+        intro.contains("sans aucune conséquence pour vous"),
+        "{intro}"
+    );
+    assert!(intro.contains("Votre accord est valable 1 an"), "{intro}");
+    // The register does not say who consents for a child, nor whether consent is a condition
+    // of a service: the form still asks both parents, and promises nothing.
+    let unsaid = form(&consent_activity(
+        "enfants",
+        "images",
+        "{withdrawal: [guichet]}",
+    ));
+    assert_eq!(unsaid.signatories.len(), 3);
+    assert!(
+        unsaid
+            .missing
+            .iter()
+            .any(|m| m.field == "activities[accord].consent.parental_consent")
+    );
+    assert!(!unsaid.intro.contains("conséquence"), "{}", unsaid.intro);
+    assert!(!unsaid.intro.contains("valable"), "{}", unsaid.intro);
+    // Consent forever is not a renewal period.
+    let forever = form(&consent_activity(
+        "administres",
+        "identite",
+        "{withdrawal: [guichet], renewal: permanent}",
+    ));
+    assert!(!forever.intro.contains("valable"), "{}", forever.intro);
+}
+
+#[test]
+fn sensitive_data_under_explicit_consent_are_optional_on_any_basis() {
+    let register = common::load(
+        "format: registre/v1\norganisations:\n- id: ville\n  name: Commune de Ville\n  kind: commune\n  email: mairie@ville.fr\n  dpo: {name: DPO mutualisé, email: dpo@ville.fr}\n  activities:\n  - id: cantine\n    name: Cantine\n    purposes: [education.restauration-scolaire]\n    legal_basis: mission-interet-public\n    legal_basis_text: Code de l'éducation, art. L.131-13\n    special_category_exception: consentement-explicite\n    data_subjects: [enfants, parents]\n    data_categories: [identite, sante.allergies]\n    sources: [person]\n    recipients: []\n    transfers: []\n    retention: {active: P1Y}\n    automated_decision: false\n    consent: {withdrawal: [guichet], parental_consent: both-holders}\n",
+    );
+    let notice = notice_of(&register, "ville", "cantine");
+    let text = common::fold(&notice.text());
+    assert!(
+        text.contains(
+            "État civil, identité (nom, prénoms, date et lieu de naissance) : obligatoire"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("Allergies, projet d'accueil individualisé : facultatif"),
+        "{text}"
+    );
+    assert!(
+        text.contains("qu'avec votre consentement explicite"),
+        "{text}"
+    );
+    // Withdrawal under explicit consent; never portability under a public task.
+    assert!(
+        text.contains("Droit de retirer votre consentement"),
+        "{text}"
+    );
+    assert!(!text.contains("portabilité"), "{text}");
+    // Requests go to the DPO, in correct French.
+    assert!(
+        text.contains("adressez-vous au délégué à la protection des données de Commune de Ville"),
+        "{text}"
+    );
 }

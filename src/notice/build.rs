@@ -279,6 +279,12 @@ impl<'a> Builder<'a> {
             Some("contrat" | "obligation-legale" | "mission-interet-public") => Some("obligatoire"),
             _ => None,
         };
+        // Sensitive data under explicit consent (art. 9.2.a) are optional whatever the basis
+        // of the rest: they are given only by consenting.
+        let explicit =
+            self.activity.special_category_exception.as_deref() == Some("consentement-explicite");
+        let sensitive: Vec<&String> = self.special_categories().collect();
+        let optional = |c: &String| explicit && collected && sensitive.contains(&c);
         if !categories.is_empty() {
             blocks.push(Block::list(
                 categories
@@ -286,6 +292,7 @@ impl<'a> Builder<'a> {
                     .map(|c| {
                         let label = self.label(Kind::DataCategory, c);
                         match status {
+                            _ if optional(c) => Item::term(label, "facultatif"),
                             Some(status) => Item::term(label, status),
                             None => Item::text(label),
                         }
@@ -295,6 +302,11 @@ impl<'a> Builder<'a> {
         }
         if collected && let Some(consequence) = self.consequence() {
             blocks.push(Block::paragraph(consequence));
+        }
+        if self.legal_basis_id() != Some("consentement") && categories.iter().any(optional) {
+            blocks.push(Block::paragraph(
+                "Les données sensibles ne sont recueillies qu'avec votre consentement explicite : sans lui, elles ne sont pas traitées.",
+            ));
         }
         Section {
             id: "donnees",
@@ -668,7 +680,7 @@ impl<'a> Builder<'a> {
             }
         };
         lines.push(format!(
-            "{rights}. Pour les exercer, adressez-vous à {who}{reach}. Vous pouvez aussi saisir la CNIL."
+            "{rights}. Pour les exercer, adressez-vous {who}{reach}. Vous pouvez aussi saisir la CNIL."
         ));
         lines.push(format!("Pour en savoir plus : {link}"));
         lines

@@ -125,12 +125,12 @@ fn intro(organisation: &Organisation, activity: &Activity) -> String {
         "."
     });
     // How long it lasts (LEGAL.md §7: place, duration and purpose stated).
-    if let Some(period) = settings
+    let renewal = settings
         .and_then(|c| c.renewal.as_ref())
-        .and_then(|p| p.in_words())
-    {
+        .filter(|p| !p.is_permanent() && p.days().is_some_and(|d| d > 0));
+    if let Some(period) = renewal.and_then(|p| p.in_words()) {
         intro.push_str(&format!(
-            " Votre accord vaut {period} ; il vous sera ensuite demandé à nouveau."
+            " Votre accord est valable {period} ; il vous sera ensuite demandé à nouveau."
         ));
     }
     intro
@@ -164,7 +164,9 @@ fn groups(context: &Context, activity: &Activity) -> Vec<ChoiceGroup> {
                         // not change what a recorded consent covers.
                         let mut id = format!("{purpose}:{}", slug(medium));
                         if ids.contains(&id) {
-                            id = format!("{id}-{}", ids.len() + 1);
+                            // Two media with the same slug: told apart by their full names.
+                            let hash = crate::digest::sha256_hex(medium.as_bytes());
+                            id = format!("{id}-{}", &hash[..8]);
                         }
                         ids.push(id.clone());
                         Choice {
@@ -271,8 +273,12 @@ fn signatories(
             vec!["Titulaire de l'autorité parentale".to_owned()]
         }
         Some(ParentalConsent::None) | None => {
+            // The form still asks both: a child's form signed by no parent is worth nothing.
             gap("qui, parmi les titulaires de l'autorité parentale, consent pour les mineurs");
-            Vec::new()
+            vec![
+                "Premier titulaire de l'autorité parentale".to_owned(),
+                "Second titulaire de l'autorité parentale".to_owned(),
+            ]
         }
     };
     let mut signatories = holders;

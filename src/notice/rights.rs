@@ -112,12 +112,17 @@ pub fn rights_for(legal_basis: &str) -> Option<Vec<(Right, RightHolds)>> {
 
 /// The rights of an activity: those of its legal basis and, when it processes special
 /// categories with explicit consent (art. 9.2.a), the withdrawal of consent (art. 7.3) and
-/// portability (art. 20.1.a) as under consent.
+/// portability (art. 20.1.a) as under consent, except portability under a public task,
+/// which art. 20.3 excludes whatever the consent.
 pub fn rights_of(legal_basis: &str, explicit_consent: bool) -> Option<Vec<(Right, RightHolds)>> {
     let mut rights = rights_for(legal_basis)?;
     if explicit_consent {
         for (right, holds) in rights_for("consentement")? {
-            let from_consent = matches!(right, Right::Portability | Right::WithdrawConsent);
+            let from_consent = match right {
+                Right::WithdrawConsent => true,
+                Right::Portability => legal_basis != "mission-interet-public",
+                _ => false,
+            };
             if from_consent && !rights.iter().any(|(r, _)| *r == right) {
                 rights.push((right, holds));
             }
@@ -231,20 +236,34 @@ mod tests {
 
     #[test]
     fn explicit_consent_adds_withdrawal_and_portability() {
-        let rights: Vec<Right> = rights_of("mission-interet-public", true)
-            .unwrap()
-            .into_iter()
-            .map(|(r, _)| r)
-            .collect();
+        let rights = |basis: &str| -> Vec<Right> {
+            rights_of(basis, true)
+                .unwrap()
+                .into_iter()
+                .map(|(r, _)| r)
+                .collect()
+        };
         use Right::*;
+        // Never portability under a public task (art. 20.3).
         assert_eq!(
-            rights,
+            rights("mission-interet-public"),
             [
                 Access,
                 Rectification,
                 Erasure,
                 Restriction,
                 Objection,
+                WithdrawConsent,
+                Complaint
+            ]
+        );
+        assert_eq!(
+            rights("obligation-legale"),
+            [
+                Access,
+                Rectification,
+                Erasure,
+                Restriction,
                 Portability,
                 WithdrawConsent,
                 Complaint

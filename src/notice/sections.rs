@@ -151,19 +151,21 @@ pub(super) fn dpo(organisation: &Organisation, gaps: &mut Gaps) -> Section {
 }
 
 /// Who answers requests: the DPO when there is one, else the controller.
+/// Who answers requests, with the preposition « adressez-vous » takes (« au délégué … »,
+/// « à Commune de … »), and how to reach them.
 pub(super) fn contact(organisation: &Organisation) -> (String, Vec<Item>) {
     let mut items = Vec::new();
     let (who, email, phone) = match &organisation.dpo {
         Some(dpo) => (
             format!(
-                "le délégué à la protection des données de {} ({})",
+                "au délégué à la protection des données de {} ({})",
                 organisation.name, dpo.name
             ),
             dpo.email.as_ref(),
             dpo.phone.as_ref(),
         ),
         None => (
-            organisation.name.clone(),
+            format!("à {}", organisation.name),
             organisation.email.as_ref(),
             organisation.phone.as_ref(),
         ),
@@ -213,7 +215,7 @@ pub(super) fn exercise(organisation: &Organisation) -> Vec<Block> {
             "Vous pouvez aussi définir des directives sur le sort de vos données après votre décès (loi Informatique et Libertés, art. 85).",
         ),
         Block::paragraph(format!(
-            "Pour exercer vos droits, adressez-vous à {who}. Une réponse vous est apportée dans un délai d'un mois, qui peut être prolongé de deux mois si la demande est complexe (RGPD, art. 12.3).",
+            "Pour exercer vos droits, adressez-vous {who}. Une réponse vous est apportée dans un délai d'un mois, qui peut être prolongé de deux mois si la demande est complexe (RGPD, art. 12.3).",
         )),
         Block::list(items),
         Block::paragraph(

@@ -327,10 +327,11 @@ impl<'f> Pages<'f> {
                 self.y -= 2.0;
             }
             Flow::Strong(text) => {
+                let spans = bold(text);
                 // Kept with the first box that follows.
-                self.room(6.0 + BODY * 1.4 + 24.0);
+                self.room(6.0 + self.height(&spans, BODY, 0.0) + 24.0);
                 self.y -= 6.0;
-                self.text(&bold(text), BODY, 0.0, INK);
+                self.text(&spans, BODY, 0.0, INK);
             }
             Flow::Field(label) => {
                 self.room(22.0);

@@ -46,8 +46,9 @@ pub struct Shown<'a> {
 
 impl Store {
     /// Records that a document was shown: the version is created the first time and keeps
-    /// its first date; each distinct file made from it is added. One statement, so two
-    /// servers showing a new version at once both succeed.
+    /// its first date; each distinct file made from it is added. One statement on one
+    /// record: two servers showing a new version at once may conflict, and the loser records
+    /// it on the next view.
     pub async fn record_document(
         &self,
         shown: Shown<'_>,

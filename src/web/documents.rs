@@ -80,7 +80,7 @@ pub struct DocumentState {
     /// written once.
     recorded: Mutex<HashSet<(String, String)>>,
     /// PDF layouts running at once: anonymous requests must not take every core.
-    pdf_slots: Semaphore,
+    pdf_slots: Arc<Semaphore>,
     /// The last PDFs made, by version: the same notice printed again is not laid out again.
     pdfs: Mutex<PdfCache>,
 }
@@ -89,7 +89,10 @@ impl Default for DocumentState {
     fn default() -> Self {
         DocumentState {
             recorded: Mutex::default(),
-            pdf_slots: Semaphore::new(2),
+            // Half the cores: the other half keeps serving pages and the API.
+            pdf_slots: Arc::new(Semaphore::new(
+                std::thread::available_parallelism().map_or(1, |n| n.get().div_ceil(2)),
+            )),
             pdfs: Mutex::default(),
         }
     }
@@ -147,6 +150,8 @@ enum DocumentError {
     NotFound(String),
     /// The activity has no such document (a processor's notice, a form without consent).
     NoDocument(NoticeError),
+    /// Every PDF slot stayed taken: retry later.
+    Busy,
     Internal(String),
 }
 
@@ -167,6 +172,7 @@ impl From<DocumentError> for ApiError {
         match error {
             DocumentError::NotFound(m) => ApiError::NotFound(m),
             DocumentError::NoDocument(e) => ApiError::Conflict(e.to_string()),
+            DocumentError::Busy => ApiError::Busy(PDF_WAIT.as_secs()),
             DocumentError::Internal(m) => ApiError::Internal(m),
         }
     }
@@ -176,6 +182,7 @@ impl From<DocumentError> for Status {
     fn from(error: DocumentError) -> Self {
         match error {
             DocumentError::NotFound(_) | DocumentError::NoDocument(_) => Status::NotFound,
+            DocumentError::Busy => Status::ServiceUnavailable,
             DocumentError::Internal(message) => {
                 eprintln!("registre: {message}");
                 Status::InternalServerError
@@ -346,14 +353,15 @@ where
     if let Some(pdf) = cached {
         return Rendered::of(&model, pdf.to_vec());
     }
-    let _slot = app
-        .documents
-        .pdf_slots
-        .acquire()
-        .await
-        .map_err(|e| DocumentError::Internal(e.to_string()))?;
+    let slot =
+        rocket::tokio::time::timeout(PDF_WAIT, app.documents.pdf_slots.clone().acquire_owned())
+            .await
+            .map_err(|_| DocumentError::Busy)?
+            .map_err(|e| DocumentError::Internal(e.to_string()))?;
     let templates = app.templates.clone();
     let (model, pdf) = rocket::tokio::task::spawn_blocking(move || {
+        // The slot is held until the layout ends, even if the client has gone.
+        let _slot = slot;
         let pdf = model.render(&templates, Format::Pdf, Style::Linked);
         (model, pdf)
     })
@@ -365,6 +373,9 @@ where
     }
     Rendered::of(&model, pdf.to_vec())
 }
+
+/// How long a PDF request waits for a slot before being told to come back.
+const PDF_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Activities on one page of an organisation page: a commune with 40 activities gets four
 /// light pages rather than one heavy one.

@@ -54,6 +54,8 @@ pub enum ApiError {
     Throttled(u64),
     /// 500: a fault of the service, never of the input.
     Internal(String),
+    /// 503: too busy right now; retry after this many seconds.
+    Busy(u64),
 }
 
 impl ApiError {
@@ -68,6 +70,7 @@ impl ApiError {
             ApiError::Invalid(_) => Status::UnprocessableEntity,
             ApiError::Throttled(_) => Status::TooManyRequests,
             ApiError::Internal(_) => Status::InternalServerError,
+            ApiError::Busy(_) => Status::ServiceUnavailable,
         }
     }
 
@@ -123,6 +126,11 @@ impl ApiError {
                 "erreur interne du service ; elle est journalisée".into(),
                 Vec::new(),
             ),
+            ApiError::Busy(seconds) => (
+                "busy",
+                format!("service momentanément surchargé : réessayez dans {seconds} s"),
+                Vec::new(),
+            ),
         };
         let mut body = json!({ "error": code, "message": message });
         if !errors.is_empty() {
@@ -162,7 +170,7 @@ impl<'r> Responder<'r, 'static> for ApiError {
             ApiError::Unauthenticated => {
                 response.header(Header::new("WWW-Authenticate", "Bearer realm=\"registre\""));
             }
-            ApiError::Throttled(seconds) => {
+            ApiError::Throttled(seconds) | ApiError::Busy(seconds) => {
                 response.header(Header::new("Retry-After", seconds.to_string()));
             }
             _ => {}
