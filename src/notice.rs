@@ -203,6 +203,15 @@ impl Item {
         self
     }
 
+    /// The item in French typography.
+    fn typeset(&mut self) {
+        use crate::render::typography::french;
+        self.text = french(&self.text);
+        if let Some(term) = &mut self.term {
+            *term = french(term);
+        }
+    }
+
     /// The text as paper shows it: a web address that is not the text itself is printed
     /// after it (an e-mail address already is the text).
     pub fn on_paper(&self) -> String {
@@ -237,12 +246,7 @@ fn typeset(sections: &mut [Section]) {
             {
                 *text = french(text);
             }
-            for item in block.list.iter_mut().flatten() {
-                item.text = french(&item.text);
-                if let Some(term) = &mut item.term {
-                    *term = french(term);
-                }
-            }
+            block.list.iter_mut().flatten().for_each(Item::typeset);
         }
     }
 }

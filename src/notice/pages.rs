@@ -189,21 +189,14 @@ fn entry(
     context: &Context,
     organisation: &Organisation,
     activity: &Activity,
-    fields: Vec<Item>,
+    mut fields: Vec<Item>,
 ) -> Entry {
-    let typeset = crate::render::typography::french;
+    fields.iter_mut().for_each(Item::typeset);
     Entry {
         id: activity.id.clone(),
-        name: typeset(&activity.name),
+        name: crate::render::typography::french(&activity.name),
         link: context.link(&notice_path(&organisation.id, &activity.id)),
-        fields: fields
-            .into_iter()
-            .map(|item| Item {
-                text: typeset(&item.text),
-                term: item.term.as_deref().map(typeset),
-                ..item
-            })
-            .collect(),
+        fields,
     }
 }
 
