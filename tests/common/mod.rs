@@ -236,8 +236,20 @@ pub fn http_raw(
     request.push_str("\r\n");
     request.push_str(body);
     stream.write_all(request.as_bytes())?;
+    // A server that answers before reading the whole body (a refused sign-in) closes with
+    // unread bytes, which resets the connection: what arrived before the reset is the answer.
     let mut response = Vec::new();
-    stream.read_to_end(&mut response)?;
+    let mut chunk = [0; 16 * 1024];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => response.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset && !response.is_empty() => {
+                break;
+            }
+            Err(e) => return Err(e),
+        }
+    }
     let split = response
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
