@@ -297,6 +297,24 @@ impl Service {
             .stderr(out)
             .spawn()
             .unwrap();
+        // This very server must say it listens: another test's server that drew the same
+        // free port would accept connections too, and vanish when that test ends.
+        let listening = format!("registre écoute sur http://127.0.0.1:{port}/");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let printed = std::fs::read_to_string(log).unwrap_or_default();
+            if printed.contains(&listening) {
+                break;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("the server exited ({status}): {printed}");
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server does not listen on {port}: {printed}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
         wait_for_port(port, &mut child, log);
         Service {
             child,
