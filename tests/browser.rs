@@ -111,11 +111,36 @@ fn every_page_passes_axe_without_javascript_and_under_30_kb() {
         common::http_raw(port, "GET", "/o/saint-aubin/traitements/paie", &[], None).unwrap();
     assert_eq!(answer.status, 404);
 
-    // axe-core in headless Chromium, on every page.
-    let urls: Vec<String> = pages
+    // axe-core in headless Chromium, on every page, and on the pages the CLI writes (their
+    // style sheet inside).
+    let mut urls: Vec<String> = pages
         .iter()
         .map(|(path, _)| format!("http://127.0.0.1:{port}{path}"))
         .collect();
+    for (command, activity) in [("notice", "cantine"), ("consent-form", "photos")] {
+        let file = dir.path().join(format!("{command}.html"));
+        let written = common::registre(&[
+            command,
+            "--register",
+            "examples/commune-demo.yaml",
+            "--organisation",
+            "saint-aubin",
+            "--activity",
+            activity,
+            "--format",
+            "html",
+            "--output",
+            file.to_str().unwrap(),
+        ]);
+        assert!(written.status.success(), "{}", common::stderr(&written));
+        let html = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            html.len() < 30_000 && !html.contains("<script"),
+            "{command}"
+        );
+        urls.push(format!("file://{}", file.display()));
+        pages.push((format!("{command}.html"), 200));
+    }
     let output = Command::new("node")
         .env("SIGN_IN", format!("http://127.0.0.1:{port}/connexion"))
         .env("LOGIN", "admin@registre.invalid")
