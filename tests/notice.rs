@@ -491,10 +491,13 @@ fn documents_printed_from_the_database_keep_their_version() {
     assert!(printed.status.success(), "{}", common::stderr(&printed));
     let bytes = std::fs::read(&pdf).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let versions = runtime.block_on(async {
-        let store = registre::store::Store::open(&database, None).await.unwrap();
-        store.document_versions("saint-aubin").await.unwrap()
-    });
+    let stored = || {
+        runtime.block_on(async {
+            let store = registre::store::Store::open(&database, None).await.unwrap();
+            store.document_versions("saint-aubin").await.unwrap()
+        })
+    };
+    let versions = stored();
     assert_eq!(versions.len(), 1);
     assert_eq!(versions[0].kind, "consent-form");
     assert_eq!(versions[0].activity.as_deref(), Some("photos"));
@@ -520,10 +523,7 @@ fn documents_printed_from_the_database_keep_their_version() {
         "text",
     ]);
     assert!(again.status.success(), "{}", common::stderr(&again));
-    let after = runtime.block_on(async {
-        let store = registre::store::Store::open(&database, None).await.unwrap();
-        store.document_versions("saint-aubin").await.unwrap()
-    });
+    let after = stored();
     assert_eq!(after.len(), 1);
     assert_eq!(after[0].first_seen, versions[0].first_seen);
     let formats: Vec<&str> = after[0]

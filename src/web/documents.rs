@@ -558,9 +558,7 @@ pub async fn activity_notice(
     id: &str,
     format: Option<QueryFormat>,
 ) -> ApiResult<Served> {
-    caller.require(Need::Read, org)?;
-    let format = format.map_or(Format::Json, Format::from);
-    Ok(serve(app, Wanted::agent(Kind::Notice, org, id, format)).await?)
+    agent_document(app, &caller, Kind::Notice, org, id, format).await
 }
 
 #[get("/organisations/<org>/activities/<id>/consent-form?<format>")]
@@ -571,9 +569,21 @@ pub async fn activity_consent_form(
     id: &str,
     format: Option<QueryFormat>,
 ) -> ApiResult<Served> {
+    agent_document(app, &caller, Kind::ConsentForm, org, id, format).await
+}
+
+/// An activity's document for a caller who reads the organisation; JSON unless asked.
+async fn agent_document(
+    app: &App,
+    caller: &Caller,
+    kind: Kind,
+    org: &str,
+    id: &str,
+    format: Option<QueryFormat>,
+) -> ApiResult<Served> {
     caller.require(Need::Read, org)?;
     let format = format.map_or(Format::Json, Format::from);
-    Ok(serve(app, Wanted::agent(Kind::ConsentForm, org, id, format)).await?)
+    Ok(serve(app, Wanted::agent(kind, org, id, format)).await?)
 }
 
 #[get("/organisations/<org>/documents")]
