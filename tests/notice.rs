@@ -474,21 +474,22 @@ fn documents_printed_from_the_database_keep_their_version() {
         &database,
     ]);
     assert!(imported.status.success(), "{}", common::stderr(&imported));
+    // The photo consent form, printed from the database.
+    let print = |extra: &[&str]| {
+        let base = [
+            "consent-form",
+            "--database",
+            &database,
+            "--organisation",
+            "saint-aubin",
+            "--activity",
+            "photos",
+        ];
+        let printed = common::registre(&[&base[..], extra].concat());
+        assert!(printed.status.success(), "{}", common::stderr(&printed));
+    };
     let pdf = dir.path().join("photos.pdf");
-    let printed = common::registre(&[
-        "consent-form",
-        "--database",
-        &database,
-        "--organisation",
-        "saint-aubin",
-        "--activity",
-        "photos",
-        "--format",
-        "pdf",
-        "--output",
-        pdf.to_str().unwrap(),
-    ]);
-    assert!(printed.status.success(), "{}", common::stderr(&printed));
+    print(&["--format", "pdf", "--output", pdf.to_str().unwrap()]);
     let bytes = std::fs::read(&pdf).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let stored = || {
@@ -511,18 +512,7 @@ fn documents_printed_from_the_database_keep_their_version() {
     // The version printed on the paper is the stored one.
     assert!(common::pdf_text(&bytes).contains(&versions[0].version));
     // Printed again as text: the same version, its first date kept, one more file.
-    let again = common::registre(&[
-        "consent-form",
-        "--database",
-        &database,
-        "--organisation",
-        "saint-aubin",
-        "--activity",
-        "photos",
-        "--format",
-        "text",
-    ]);
-    assert!(again.status.success(), "{}", common::stderr(&again));
+    print(&["--format", "text"]);
     let after = stored();
     assert_eq!(after.len(), 1);
     assert_eq!(after[0].first_seen, versions[0].first_seen);

@@ -498,23 +498,26 @@ async fn public_register(
     Ok(serve(app, wanted).await?)
 }
 
+/// A public document of one activity.
+async fn public_activity(
+    app: &App,
+    kind: Kind,
+    org: &str,
+    activity: &str,
+    format: Format,
+) -> Result<Served, Status> {
+    Ok(serve(app, Wanted::public(kind, org, Some(activity), format)).await?)
+}
+
 #[get("/o/<org>/traitements/<file>")]
 async fn public_notice(app: &State<App>, org: &str, file: &str) -> Result<Served, Status> {
     let (activity, format) = split_extension(file);
-    Ok(serve(
-        app,
-        Wanted::public(Kind::Notice, org, Some(activity), format),
-    )
-    .await?)
+    public_activity(app, Kind::Notice, org, activity, format).await
 }
 
 #[get("/o/<org>/traitements/<activity>/mention")]
 async fn public_mention(app: &State<App>, org: &str, activity: &str) -> Result<Served, Status> {
-    Ok(serve(
-        app,
-        Wanted::public(Kind::Notice, org, Some(activity), Format::MentionHtml),
-    )
-    .await?)
+    public_activity(app, Kind::Notice, org, activity, Format::MentionHtml).await
 }
 
 #[get("/o/<org>/consentement/<activity>")]
@@ -523,20 +526,12 @@ async fn public_consent_form(
     org: &str,
     activity: &str,
 ) -> Result<Served, Status> {
-    Ok(serve(
-        app,
-        Wanted::public(Kind::ConsentForm, org, Some(activity), Format::Html),
-    )
-    .await?)
+    public_activity(app, Kind::ConsentForm, org, activity, Format::Html).await
 }
 
 #[get("/o/<org>/consentement/<activity>/formulaire.pdf")]
 async fn public_consent_pdf(app: &State<App>, org: &str, activity: &str) -> Result<Served, Status> {
-    Ok(serve(
-        app,
-        Wanted::public(Kind::ConsentForm, org, Some(activity), Format::Pdf),
-    )
-    .await?)
+    public_activity(app, Kind::ConsentForm, org, activity, Format::Pdf).await
 }
 
 pub fn public_routes() -> Vec<rocket::Route> {
