@@ -9,7 +9,10 @@ mod token;
 use serde::{Deserialize, Serialize};
 
 pub use password::{PasswordError, check_password_strength, hash_password, verify_password};
-pub use session::{IDLE_TIMEOUT, MAX_FAILURES, Session, Sessions, THROTTLE_WINDOW, Throttle};
+pub use session::{
+    IDLE_TIMEOUT, MAX_FAILURES, SESSION_LIFETIME, Session, THROTTLE_WINDOW, TOUCH_AFTER, earlier,
+    later, recent_attempts, throttle_wait,
+};
 pub use token::{TOKEN_PREFIX, new_token, random_bytes, random_secret, token_hash};
 
 /// What a user may do, for one organisation or for all (admin).

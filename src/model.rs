@@ -9,8 +9,13 @@ mod period;
 mod register;
 mod shape;
 
+pub mod hygiene;
+
 pub use check::check_siren;
-pub use load::{InputError, LoadError, SourceFormat, load_str, load_value, to_json, to_yaml};
+pub use load::{
+    InputError, LoadError, Outside, SourceFormat, load_str, load_str_within, load_value,
+    load_value_within, to_json, to_yaml,
+};
 pub use period::Period;
 pub use register::*;
 

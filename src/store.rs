@@ -10,6 +10,7 @@ mod access;
 mod documents;
 mod history;
 mod records;
+mod sessions;
 mod users;
 
 use std::collections::BTreeMap;
@@ -25,7 +26,7 @@ use thiserror::Error;
 pub use access::{EVENT_RETENTION_DAYS, Event, Token};
 pub use documents::{DocumentVersion, Rendering, Shown};
 pub use history::{Change, FieldChange, Operation};
-pub use records::{Dependent, WriteMode, Written};
+pub use records::{Dependent, SourceLink, WriteMode, Written};
 
 use crate::model::{Activity, Organisation, Register};
 
@@ -34,7 +35,7 @@ const NAMESPACE: &str = "registre";
 const DATABASE: &str = "registre";
 
 /// Schema migrations, applied in order, each once, each in one transaction.
-pub const MIGRATIONS: [(&str, &str); 4] = [
+pub const MIGRATIONS: [(&str, &str); 5] = [
     (
         "001-register",
         include_str!("store/schema/001-register.surql"),
@@ -45,6 +46,7 @@ pub const MIGRATIONS: [(&str, &str); 4] = [
         "004-documents",
         include_str!("store/schema/004-documents.surql"),
     ),
+    ("005-shared", include_str!("store/schema/005-shared.surql")),
 ];
 
 /// A problem of the database, never of the register (registers are checked before storing).
@@ -60,13 +62,83 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{0}")]
     Conflict(String),
+    /// Other activities take data from what a write would delete.
+    #[error("{what} est la source de données d'autres activités")]
+    InUse {
+        what: String,
+        dependents: Vec<Dependent>,
+    },
     #[error("{0}")]
     NotFound(String),
+    /// Another transaction wrote the same records first; the write can be tried again.
+    #[error("écriture concurrente : {0}")]
+    Retryable(String),
+    /// Still in conflict with other writes after [`WRITE_TRIES`] tries.
+    #[error("base de données occupée par des écritures concurrentes : {0}")]
+    Busy(String),
 }
 
 impl From<surrealdb::Error> for StoreError {
     fn from(e: surrealdb::Error) -> Self {
-        StoreError::Database(e.to_string())
+        if is_retryable(&e) {
+            StoreError::Retryable(e.to_string())
+        } else {
+            StoreError::Database(e.to_string())
+        }
+    }
+}
+
+/// Whether SurrealDB refused a transaction only because another one committed first.
+fn is_retryable(e: &surrealdb::Error) -> bool {
+    e.query_details() == Some(&surrealdb::types::QueryError::TransactionConflict)
+        || e.to_string().contains("can be retried")
+}
+
+/// Fails with every statement error of `response`: [`StoreError::Retryable`] when one is a
+/// conflict (in a transaction the other statements then only say they were not executed).
+fn check_errors(response: &mut surrealdb::IndexedResults) -> Result<(), StoreError> {
+    let errors = response.take_errors();
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let message = errors
+        .values()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" ; ");
+    if errors.values().any(is_retryable) {
+        Err(StoreError::Retryable(message))
+    } else {
+        Err(StoreError::Database(message))
+    }
+}
+
+/// Tries of a write that keeps meeting concurrent transactions on the same records.
+pub const WRITE_TRIES: u32 = 8;
+
+/// Runs `write` again while it fails on a retryable conflict, waiting a little longer and at
+/// a random offset each time (so that writers who collided do not collide again); past
+/// [`WRITE_TRIES`], [`StoreError::Busy`].
+pub(crate) async fn retrying<T, F, Fut>(mut write: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut attempt = 1;
+    loop {
+        match write().await {
+            Err(StoreError::Retryable(message)) => {
+                if attempt >= WRITE_TRIES {
+                    return Err(StoreError::Busy(message));
+                }
+                let jitter = u64::from_le_bytes(crate::auth::random_bytes::<8>())
+                    % (20 * u64::from(attempt));
+                let wait = 10 * u64::from(attempt) + jitter;
+                tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
     }
 }
 
@@ -93,6 +165,37 @@ pub struct ImportSummary {
     pub updated: usize,
     pub deleted: usize,
     pub unchanged: usize,
+}
+
+/// How much of the change log a reader gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Past {
+    /// The history of the organisations that exist now, since they were created: what their
+    /// own readers may see.
+    Current,
+    /// Deleted organisations too, and earlier organisations of the same id (administrators).
+    Everything,
+}
+
+/// The statements and variables of one transaction, built piece by piece.
+#[derive(Default)]
+struct Plan {
+    statements: String,
+    vars: BTreeMap<String, Value>,
+}
+
+impl Plan {
+    /// Binds `value` as `$prefix_name`; gives the name to write in a statement.
+    fn var(&mut self, prefix: &str, name: &str, value: Value) -> String {
+        let name = format!("{prefix}_{name}");
+        let reference = format!("${name}");
+        self.vars.insert(name, value);
+        reference
+    }
+
+    fn push(&mut self, statement: String) {
+        self.statements.push_str(&statement);
+    }
 }
 
 /// The register database.
@@ -205,7 +308,17 @@ impl Store {
 
     /// Stores a register: each organisation replaces the one of the same id (activities it no
     /// longer lists are deleted), and every actual change is recorded under `author` at `now`.
+    /// All or nothing: the whole file is written in one transaction.
     pub async fn import(
+        &self,
+        register: &Register,
+        author: &str,
+        now: Timestamp,
+    ) -> Result<ImportSummary, StoreError> {
+        retrying(move || self.import_once(register, author, now)).await
+    }
+
+    async fn import_once(
         &self,
         register: &Register,
         author: &str,
@@ -214,15 +327,27 @@ impl Store {
         self.check_deletions(register).await?;
         let mut summary = ImportSummary::default();
         let first_position = self.organisation_count().await?;
+        let mut plan = Plan::default();
+        plan.vars
+            .insert("author".into(), Value::String(author.to_owned()));
+        plan.vars
+            .insert("at".into(), Value::String(now.to_string()));
         for (i, org) in register.organisations.iter().enumerate() {
             let part = self
-                .import_organisation(org, first_position + i, author, now)
+                .plan_organisation(&mut plan, &format!("o{i}"), org, first_position + i)
                 .await?;
             summary.created += part.created;
             summary.updated += part.updated;
             summary.deleted += part.deleted;
             summary.unchanged += part.unchanged;
         }
+        if plan.statements.is_empty() {
+            return Ok(summary);
+        }
+        let script = format!("BEGIN TRANSACTION;\n{}COMMIT TRANSACTION;", plan.statements);
+        let vars = Value::Object(plan.vars.into_iter().collect());
+        let mut response = self.db.query(script).bind(vars).await?;
+        check_errors(&mut response)?;
         Ok(summary)
     }
 
@@ -275,113 +400,96 @@ impl Store {
         Ok(usize::try_from(count.unwrap_or(0)).unwrap_or(0))
     }
 
-    async fn import_organisation(
+    /// Adds to `plan` what writing `org` changes, its variables named after `prefix`.
+    async fn plan_organisation(
         &self,
+        plan: &mut Plan,
+        prefix: &str,
         org: &Organisation,
         position: usize,
-        author: &str,
-        now: Timestamp,
     ) -> Result<ImportSummary, StoreError> {
         let (current_org, current_activities) = self.current(&org.id).await?;
         let org_doc = organisation_doc(org)?;
         let mut summary = ImportSummary::default();
-        // One transaction per organisation: its documents and their change records.
-        let mut script = String::from("BEGIN TRANSACTION;\n");
-        let mut vars: BTreeMap<String, Value> = BTreeMap::new();
-        vars.insert("org".into(), Value::String(org.id.clone()));
-        vars.insert("author".into(), Value::String(author.to_owned()));
-        vars.insert("at".into(), Value::String(now.to_string()));
+        let id = plan.var(prefix, "org", Value::String(org.id.clone()));
 
         let org_position = current_org.as_ref().map_or(position as i64, |c| c.position);
-        vars.insert("org_doc".into(), org_doc.clone());
-        vars.insert("org_position".into(), Value::from(org_position));
         match &current_org {
             Some(c) if c.doc == org_doc => summary.unchanged += 1,
             existing => {
-                script.push_str(
-                    "UPSERT type::record('organisation', $org) CONTENT { slug: $org, position: $org_position, doc: $org_doc, updated_at: <datetime>$at };\n",
-                );
-                let operation = if existing.is_some() {
-                    "update"
-                } else {
-                    "create"
-                };
-                vars.insert(
-                    "org_before".into(),
+                let doc = plan.var(prefix, "doc", org_doc.clone());
+                let at = plan.var(prefix, "position", Value::from(org_position));
+                let before = plan.var(
+                    prefix,
+                    "before",
                     existing.as_ref().map_or(Value::Null, |c| c.doc.clone()),
                 );
-                script.push_str(&format!(
-                    "CREATE change CONTENT {{ at: <datetime>$at, author: $author, organisation: $org, activity: NONE, operation: '{operation}', position: $org_position, before: $org_before OR NONE, after: $org_doc }};\n"
-                ));
-                if existing.is_some() {
+                let operation = if existing.is_some() {
                     summary.updated += 1;
+                    "update"
                 } else {
                     summary.created += 1;
-                }
+                    "create"
+                };
+                plan.push(format!(
+                    "UPSERT type::record('organisation', {id}) CONTENT {{ slug: {id}, position: {at}, doc: {doc}, updated_at: <datetime>$at }};\n\
+                     CREATE change CONTENT {{ at: <datetime>$at, author: $author, organisation: {id}, activity: NONE, operation: '{operation}', position: {at}, before: {before} OR NONE, after: {doc} }};\n"
+                ));
             }
         }
 
         let mut kept = std::collections::HashSet::new();
-        let mut moved = false;
         for (j, activity) in org.activities().iter().enumerate() {
             kept.insert(activity.id.as_str());
             let doc = activity_doc(activity)?;
             let before = current_activities.get(&activity.id);
-            let key = format!("a{j}");
+            let key = format!("{prefix}_a{j}");
             if let Some(b) = before.filter(|b| b.doc == doc) {
                 // Only its place in the list moved (another activity came or went): the order
                 // is kept, without recording a change of the activity itself.
                 if b.position != j as i64 {
-                    vars.insert(format!("{key}_slug"), Value::String(activity.id.clone()));
-                    vars.insert(format!("{key}_position"), Value::from(j as i64));
-                    script.push_str(&format!(
-                        "UPDATE type::record('activity', [$org, ${key}_slug]) SET position = ${key}_position;\n"
+                    let slug = plan.var(&key, "slug", Value::String(activity.id.clone()));
+                    let at = plan.var(&key, "position", Value::from(j as i64));
+                    plan.push(format!(
+                        "UPDATE type::record('activity', [{id}, {slug}]) SET position = {at};\n"
                     ));
-                    moved = true;
                 }
                 summary.unchanged += 1;
                 continue;
             }
-            let operation = if before.is_some() { "update" } else { "create" };
-            vars.insert(format!("{key}_slug"), Value::String(activity.id.clone()));
-            vars.insert(format!("{key}_doc"), doc);
-            vars.insert(format!("{key}_position"), Value::from(j as i64));
-            vars.insert(
-                format!("{key}_before"),
-                before.map_or(Value::Null, |b| b.doc.clone()),
-            );
-            script.push_str(&format!(
-                "UPSERT type::record('activity', [$org, ${key}_slug]) CONTENT {{ organisation: $org, slug: ${key}_slug, position: ${key}_position, doc: ${key}_doc, updated_at: <datetime>$at }};\n\
-                 CREATE change CONTENT {{ at: <datetime>$at, author: $author, organisation: $org, activity: ${key}_slug, operation: '{operation}', position: ${key}_position, before: ${key}_before OR NONE, after: ${key}_doc }};\n"
-            ));
-            if before.is_some() {
+            let operation = if before.is_some() {
                 summary.updated += 1;
+                "update"
             } else {
                 summary.created += 1;
-            }
+                "create"
+            };
+            let slug = plan.var(&key, "slug", Value::String(activity.id.clone()));
+            let doc = plan.var(&key, "doc", doc);
+            let at = plan.var(&key, "position", Value::from(j as i64));
+            let before = plan.var(
+                &key,
+                "before",
+                before.map_or(Value::Null, |b| b.doc.clone()),
+            );
+            plan.push(format!(
+                "UPSERT type::record('activity', [{id}, {slug}]) CONTENT {{ organisation: {id}, slug: {slug}, position: {at}, doc: {doc}, updated_at: <datetime>$at }};\n\
+                 CREATE change CONTENT {{ at: <datetime>$at, author: $author, organisation: {id}, activity: {slug}, operation: '{operation}', position: {at}, before: {before} OR NONE, after: {doc} }};\n"
+            ));
         }
         for (k, (slug, gone)) in current_activities
             .iter()
             .filter(|(s, _)| !kept.contains(s.as_str()))
             .enumerate()
         {
-            let key = format!("d{k}");
-            vars.insert(format!("{key}_slug"), Value::String(slug.clone()));
-            vars.insert(format!("{key}_before"), gone.doc.clone());
-            script.push_str(&format!(
-                "DELETE type::record('activity', [$org, ${key}_slug]);\n\
-                 CREATE change CONTENT {{ at: <datetime>$at, author: $author, organisation: $org, activity: ${key}_slug, operation: 'delete', position: NONE, before: ${key}_before, after: NONE }};\n"
+            let key = format!("{prefix}_d{k}");
+            let slug = plan.var(&key, "slug", Value::String(slug.clone()));
+            let before = plan.var(&key, "before", gone.doc.clone());
+            plan.push(format!(
+                "DELETE type::record('activity', [{id}, {slug}]);\n\
+                 CREATE change CONTENT {{ at: <datetime>$at, author: $author, organisation: {id}, activity: {slug}, operation: 'delete', position: NONE, before: {before}, after: NONE }};\n"
             ));
             summary.deleted += 1;
-        }
-        script.push_str("COMMIT TRANSACTION;");
-        if moved || summary.created + summary.updated + summary.deleted > 0 {
-            let vars = Value::Object(vars.into_iter().collect());
-            self.db
-                .query(script)
-                .bind(vars)
-                .await
-                .and_then(|r| r.check())?;
         }
         Ok(summary)
     }
@@ -441,13 +549,15 @@ impl Store {
         Ok(restrict(assemble(rows, by_org)?, only))
     }
 
-    /// The register as it stood at `at`, rebuilt from the change log.
+    /// The register as it stood at `at`, rebuilt from the change log: of the organisations
+    /// that exist now, or, for [`Past::Everything`], of deleted ones too.
     pub async fn register_at(
         &self,
         only: Option<&str>,
         at: Timestamp,
+        past: Past,
     ) -> Result<Register, StoreError> {
-        let changes = self.changes(None, None, Some(at)).await?;
+        let changes = self.changes(None, None, Some(at), past).await?;
         Ok(restrict(history::replay(&changes)?, only))
     }
 
@@ -456,8 +566,10 @@ impl Store {
         &self,
         organisation: &str,
         activity: Option<&str>,
+        past: Past,
     ) -> Result<Vec<Change>, StoreError> {
-        self.changes(Some(organisation), Some(activity), None).await
+        self.changes(Some(organisation), Some(activity), None, past)
+            .await
     }
 
     async fn changes(
@@ -465,6 +577,7 @@ impl Store {
         organisation: Option<&str>,
         activity: Option<Option<&str>>,
         until: Option<Timestamp>,
+        past: Past,
     ) -> Result<Vec<Change>, StoreError> {
         let rows: Vec<Value> = self
             .db
@@ -474,8 +587,10 @@ impl Store {
                  WHERE ($org = NONE OR organisation = $org)
                    AND ($filter_activity = false OR activity = $activity)
                    AND ($until = NONE OR at <= <datetime>$until)
+                   AND ($retired OR retired != true)
                  ORDER BY at, id",
             )
+            .bind(("retired", past == Past::Everything))
             .bind(("org", organisation.map(str::to_owned)))
             .bind(("filter_activity", activity.is_some()))
             .bind(("activity", activity.flatten().map(str::to_owned)))

@@ -13,7 +13,9 @@ mod pages;
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use rocket::fairing::AdHoc;
+use std::time::Instant;
+
+use rocket::fairing::{AdHoc, Fairing, Info, Kind};
 use rocket::http::{Header, Status};
 use rocket::request::Request;
 use rocket::{Build, Rocket, catch, catchers};
@@ -23,7 +25,6 @@ pub use caller::{CSRF_HEADER, SESSION_COOKIE};
 pub use error::{ApiError, FieldError};
 
 use crate::audit::PolicyPack;
-use crate::auth::{Sessions, Throttle};
 use crate::render::Templates;
 use crate::store::{Event, Store};
 
@@ -32,9 +33,9 @@ pub struct App {
     pub store: Store,
     pub pack: Arc<PolicyPack>,
     pub templates: Arc<Templates>,
-    pub sessions: Sessions,
-    pub throttle: Throttle,
     pub token_cache: caller::TokenCache,
+    /// Register imports running at once (see [`body::CONCURRENT_IMPORTS`]).
+    pub imports: Arc<rocket::tokio::sync::Semaphore>,
     /// Password checks running at once (Argon2id is memory- and CPU-hard by design).
     pub password_checks: rocket::tokio::sync::Semaphore,
     /// Address of the public pages, for the links printed on paper (relative links if unset).
@@ -49,13 +50,22 @@ impl App {
             store,
             pack,
             templates: Arc::new(templates),
-            sessions: Sessions::default(),
-            throttle: Throttle::default(),
             token_cache: caller::TokenCache::default(),
+            imports: Arc::new(rocket::tokio::sync::Semaphore::new(
+                body::CONCURRENT_IMPORTS,
+            )),
             password_checks: rocket::tokio::sync::Semaphore::new(2),
             public_url: None,
             documents: documents::DocumentState::default(),
         }
+    }
+
+    /// Whether cookies must only travel over HTTPS: the public address is https (registre
+    /// itself, or the TLS proxy in front of it).
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|url| url.starts_with("https://"))
     }
 
     /// Appends to the security log; a failure to log is reported, not fatal to the request.
@@ -75,8 +85,16 @@ impl App {
             success,
             address: address.map(str::to_owned),
         };
+        tracing::info!(
+            target: "security",
+            actor = %event.actor,
+            action = %event.action,
+            target_id = event.target.as_deref().unwrap_or(""),
+            success = event.success,
+            address = event.address.as_deref().unwrap_or(""),
+        );
         if let Err(e) = self.store.log_event(&event).await {
-            eprintln!("registre: journal de sécurité : {e}");
+            tracing::error!(target: "security", "journal de sécurité non écrit : {e}");
         }
     }
 }
@@ -94,6 +112,7 @@ pub fn rocket(app: App, figment: rocket::figment::Figment) -> Rocket<Build> {
         .mount("/", documents::public_routes())
         .register("/api", catchers![api_catcher])
         .register("/", catchers![pages::page_catcher])
+        .attach(AccessLog)
         .attach(AdHoc::on_response("security headers", |_, response| {
             Box::pin(async move {
                 response.set_header(Header::new("Content-Security-Policy", CSP));
@@ -104,6 +123,38 @@ pub fn rocket(app: App, figment: rocket::figment::Figment) -> Rocket<Build> {
                 ));
             })
         }))
+}
+
+/// One line per request on the `access` target: method, route, status and duration. Never
+/// the query string, a header or a body: they may hold personal data or tokens.
+struct AccessLog;
+
+#[rocket::async_trait]
+impl Fairing for AccessLog {
+    fn info(&self) -> Info {
+        Info {
+            name: "access log",
+            kind: Kind::Request | Kind::Response,
+        }
+    }
+
+    async fn on_request(&self, req: &mut Request<'_>, _: &mut rocket::Data<'_>) {
+        req.local_cache(Instant::now);
+    }
+
+    async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut rocket::Response<'r>) {
+        let started = req.local_cache(Instant::now);
+        let route = req
+            .route()
+            .map_or_else(|| "-".to_owned(), |r| r.uri.to_string());
+        tracing::info!(
+            target: "access",
+            method = %req.method(),
+            route = %route,
+            status = res.status().code,
+            ms = started.elapsed().as_secs_f64() * 1000.0,
+        );
+    }
 }
 
 /// Errors Rocket answers before a route runs (no route, failed guard) in the API's shape.

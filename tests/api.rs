@@ -298,8 +298,13 @@ async fn browser_sessions_are_isolated_and_need_the_csrf_token() {
         .await
         .unwrap()
         .unwrap();
-    let session_id = app.sessions.open(&login_of("dpo"), &hash);
-    let csrf = app.sessions.get(&session_id).unwrap().csrf;
+    let now = Timestamp::now();
+    let (session_id, session) = registre::auth::Session::open(&login_of("dpo"), &hash, now);
+    app.store
+        .open_session(&registre::auth::Session::key(&session_id), &session, now)
+        .await
+        .unwrap();
+    let csrf = session.csrf;
     let cookie = || Cookie::new(SESSION_COOKIE, session_id.clone());
 
     let own = api
@@ -559,7 +564,7 @@ fn bad_inputs() -> Vec<BadInput> {
         "/register",
         "admin",
         "organisations: [".into(),
-        Status::UnprocessableEntity,
+        Status::BadRequest,
         "",
     );
     add(
@@ -789,6 +794,19 @@ async fn activities_are_created_read_updated_listed_and_deleted_with_history() {
         .header(bearer(&api.tokens["agent"]))
         .dispatch()
         .await;
+    assert_eq!(
+        response.status(),
+        Status::Forbidden,
+        "the register as it was is history: not for agents"
+    );
+    let response = api
+        .client
+        .get(format!(
+            "/api/v1/organisations/{OWN}/register?format=json&at={updated_at}"
+        ))
+        .header(bearer(&api.tokens["auditor"]))
+        .dispatch()
+        .await;
     assert_eq!(response.status(), Status::Ok);
     let text = response.into_string().await.unwrap();
     assert!(text.contains("Portage de repas"));
@@ -834,12 +852,41 @@ async fn importing_then_exporting_the_demo_gives_the_same_register() {
     let exported = response.into_string().await.unwrap();
     assert_eq!(common::load(&exported), common::load(DEMO));
 
+    // The DPO's role and token ended with the organisation deleted.
+    let (status, _) = api.call("get", "/me", &api.tokens["dpo"], None).await;
+    assert_eq!(status, Status::Unauthorized);
+
     // A DPO may re-import their own organisation, not create another one.
+    let app = api.client.rocket().state::<App>().unwrap();
+    let dpo = User {
+        login: "dpo2@saint-aubin.fr".into(),
+        name: "DPO".into(),
+        grants: vec![Grant {
+            role: Role::Dpo,
+            organisation: Some(OWN.into()),
+        }],
+        disabled: false,
+    };
+    app.store
+        .add_user(&dpo, &hash_password(PASSWORD).unwrap(), Timestamp::now())
+        .await
+        .unwrap();
+    let (status, value) = json_of(
+        api.client
+            .post("/api/v1/tokens")
+            .header(basic("dpo2@saint-aubin.fr", PASSWORD))
+            .header(ContentType::JSON)
+            .body(json!({ "name": "t", "role": "dpo", "organisation": OWN }).to_string())
+            .dispatch()
+            .await,
+    )
+    .await;
+    assert_eq!(status, Status::Created, "{value}");
     let (status, _) = api
         .call(
             "post",
             "/register",
-            &api.tokens["dpo"],
+            value["token"].as_str().unwrap(),
             Some(&registre::model::to_json(&common::load(DEMO))),
         )
         .await;
@@ -917,6 +964,12 @@ async fn tokens_die_with_revocation_and_disabled_accounts() {
         )
         .await;
     assert_eq!(status, Status::NoContent);
+    assert_eq!(
+        api.call("get", "/me", &token, None).await.0,
+        Status::Unauthorized,
+        "re-enabling an account does not revive its tokens"
+    );
+    let token = api.new_token("agent", "agent", Some(OWN)).await;
     assert_eq!(api.call("get", "/me", &token, None).await.0, Status::Ok);
 
     // Tokens are managed with the password (or a session), not with a token.

@@ -12,7 +12,9 @@ mod common;
 
 use jiff::Timestamp;
 use registre::model::Register;
-use registre::store::{Event, ImportSummary, Operation, Store, StoreError, WriteMode, Written};
+use registre::store::{
+    Event, ImportSummary, Operation, Past, Store, StoreError, WriteMode, Written,
+};
 
 const DEMO: &str = include_str!("../examples/commune-demo.yaml");
 
@@ -89,21 +91,21 @@ async fn suite(store: &Store) {
     // The register as it stood on a date.
     assert_eq!(
         store
-            .register_at(None, at("2026-01-31T00:00:00Z"))
+            .register_at(None, at("2026-01-31T00:00:00Z"), Past::Everything)
             .await
             .unwrap(),
         demo
     );
     assert_eq!(
         store
-            .register_at(None, at("2026-02-01T09:00:00Z"))
+            .register_at(None, at("2026-02-01T09:00:00Z"), Past::Everything)
             .await
             .unwrap(),
         fixed
     );
     assert!(
         store
-            .register_at(None, at("2025-12-31T00:00:00Z"))
+            .register_at(None, at("2025-12-31T00:00:00Z"), Past::Everything)
             .await
             .unwrap()
             .organisations
@@ -112,7 +114,7 @@ async fn suite(store: &Store) {
 
     // Who changed what, field by field.
     let history = store
-        .history("saint-aubin", Some("videoprotection"))
+        .history("saint-aubin", Some("videoprotection"), Past::Everything)
         .await
         .unwrap();
     let operations: Vec<Operation> = history.iter().map(|c| c.operation).collect();
@@ -122,7 +124,7 @@ async fn suite(store: &Store) {
     assert_eq!(diff.len(), 1, "{diff:?}");
     assert_eq!(diff[0].field, "retention");
     let deleted = store
-        .history("saint-aubin", Some("felicitations"))
+        .history("saint-aubin", Some("felicitations"), Past::Everything)
         .await
         .unwrap();
     assert_eq!(deleted.last().unwrap().operation, Operation::Delete);
@@ -175,7 +177,7 @@ async fn records(store: &Store, fixed: &Register) {
         Written::Updated
     );
     let history = store
-        .history("saint-aubin", Some("videoprotection"))
+        .history("saint-aubin", Some("videoprotection"), Past::Everything)
         .await
         .unwrap();
     assert_eq!(history.last().unwrap().diff()[0].field, "name");
@@ -238,14 +240,19 @@ async fn records(store: &Store, fixed: &Register) {
         .delete_activity("saint-aubin", "liste-electorale", "dpo", now)
         .await;
     match refused {
-        Err(StoreError::Conflict(message)) => {
-            assert!(message.contains("ccas-saint-aubin/"), "{message}")
+        Err(StoreError::InUse { dependents, .. }) => {
+            assert!(
+                dependents
+                    .iter()
+                    .any(|d| d.organisation == "ccas-saint-aubin"),
+                "{dependents:?}"
+            )
         }
         other => panic!("{other:?}"),
     }
     assert!(matches!(
         store.delete_organisation("saint-aubin", "admin", now).await,
-        Err(StoreError::Conflict(_))
+        Err(StoreError::InUse { .. })
     ));
     assert!(
         store
@@ -294,7 +301,7 @@ async fn records(store: &Store, fixed: &Register) {
     );
     assert_eq!(
         store
-            .register_at(None, at("2026-03-01T12:00:00Z"))
+            .register_at(None, at("2026-03-01T12:00:00Z"), Past::Everything)
             .await
             .unwrap(),
         before_delete,
@@ -321,7 +328,7 @@ async fn access(store: &Store) {
         organisation: Some("saint-aubin".into()),
     };
     let (token, hash) = registre::auth::new_token();
-    let id = store
+    store
         .add_token(
             &hash,
             "portail",
@@ -356,6 +363,22 @@ async fn access(store: &Store) {
     store.set_disabled("dpo@opsn.fr", true, now).await.unwrap();
     assert!(store.live_token(&hash, now).await.unwrap().is_none());
     store.set_disabled("dpo@opsn.fr", false, now).await.unwrap();
+    assert!(
+        store.live_token(&hash, now).await.unwrap().is_none(),
+        "re-enabling does not revive the tokens"
+    );
+    let (_, hash) = registre::auth::new_token();
+    let id = store
+        .add_token(
+            &hash,
+            "portail",
+            &owner.login,
+            &grant,
+            now,
+            jiff::SignedDuration::from_hours(24),
+        )
+        .await
+        .unwrap();
     assert!(store.live_token(&hash, now).await.unwrap().is_some());
     assert!(matches!(
         store.revoke_token(&id, Some("other@opsn.fr")).await,
@@ -363,7 +386,14 @@ async fn access(store: &Store) {
     ));
     store.revoke_token(&id, Some("dpo@opsn.fr")).await.unwrap();
     assert!(store.live_token(&hash, now).await.unwrap().is_none());
-    assert!(store.tokens(Some("dpo@opsn.fr")).await.unwrap()[0].revoked);
+    assert!(
+        store
+            .tokens(Some("dpo@opsn.fr"))
+            .await
+            .unwrap()
+            .iter()
+            .all(|t| t.revoked)
+    );
 
     let event = Event {
         at: now.to_string(),
@@ -379,7 +409,7 @@ async fn access(store: &Store) {
         ..event.clone()
     };
     store.log_event(&old).await.unwrap();
-    store.prune_events(now).await.unwrap();
+    store.prune(now).await.unwrap();
     let events = store.events(10).await.unwrap();
     assert_eq!(events.len(), 1, "entries past a year are pruned");
     assert_eq!(
@@ -434,7 +464,13 @@ async fn on_a_surrealdb_server() {
     let store = Store::open(&server.url, Some(&credentials)).await.unwrap();
     let after = registre::model::to_yaml(&store.register(None).await.unwrap());
     assert_eq!(before, after);
-    assert!(!store.history("saint-aubin", None).await.unwrap().is_empty());
+    assert!(
+        !store
+            .history("saint-aubin", None, Past::Everything)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -617,14 +653,14 @@ async fn a_backup_restores_register_history_and_accounts() {
     assert_eq!(target.register(None).await.unwrap(), corrected(&demo));
     assert_eq!(
         target
-            .register_at(None, at("2026-01-31T00:00:00Z"))
+            .register_at(None, at("2026-01-31T00:00:00Z"), Past::Everything)
             .await
             .unwrap(),
         demo
     );
     assert_eq!(
         target
-            .history("saint-aubin", Some("videoprotection"))
+            .history("saint-aubin", Some("videoprotection"), Past::Everything)
             .await
             .unwrap()
             .len(),

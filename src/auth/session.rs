@@ -1,29 +1,70 @@
-//! Browser sessions and sign-in throttling, kept in memory: a restart signs everyone out, and
-//! the throttle is per server process.
+//! Browser sessions and sign-in throttling: the rules, with "now" passed in. Both are kept in
+//! the database (`store`), so that every `registre serve` sharing it agrees on them.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
+use jiff::{SignedDuration, Timestamp};
 use subtle::ConstantTimeEq;
 
 use super::token::{random_secret, token_hash};
 
 /// A session ends after this long without a request.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+pub const IDLE_TIMEOUT: SignedDuration = SignedDuration::from_mins(30);
+/// A session ends this long after sign-in, however busy: the cookie expires with it.
+pub const SESSION_LIFETIME: SignedDuration = SignedDuration::from_hours(10);
+/// How stale the last-seen time of a session may get before a request writes it again: a
+/// page read does not cost a write.
+pub const TOUCH_AFTER: SignedDuration = SignedDuration::from_mins(1);
+
+/// `t + d`, the end of time if that overflows.
+pub fn later(t: Timestamp, d: SignedDuration) -> Timestamp {
+    t.checked_add(d).unwrap_or(Timestamp::MAX)
+}
+
+/// `t - d`, the start of time if that overflows.
+pub fn earlier(t: Timestamp, d: SignedDuration) -> Timestamp {
+    t.checked_sub(d).unwrap_or(Timestamp::MIN)
+}
 
 /// A signed-in browser.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     pub login: String,
     /// The synchronizer token every form and state-changing request of the session carries.
     pub csrf: String,
     /// A fingerprint of the password hash at sign-in: a new password ends the session.
-    credential: String,
-    last_seen: Instant,
+    pub credential: String,
+    pub created_at: Timestamp,
+    pub last_seen: Timestamp,
 }
 
 impl Session {
+    /// A new session for an account whose password hash is `password_hash`, and its id (only
+    /// its hash is stored: see [`Session::key`]).
+    pub fn open(login: &str, password_hash: &str, now: Timestamp) -> (String, Session) {
+        let session = Session {
+            login: login.to_owned(),
+            csrf: random_secret(),
+            credential: token_hash(password_hash),
+            created_at: now,
+            last_seen: now,
+        };
+        (random_secret(), session)
+    }
+
+    /// The stored key of a session id.
+    pub fn key(id: &str) -> String {
+        token_hash(id)
+    }
+
+    /// When the session ends at the latest, whatever it does.
+    pub fn expires_at(&self) -> Timestamp {
+        later(self.created_at, SESSION_LIFETIME)
+    }
+
+    /// Whether the session still holds at `now`: within its lifetime and not idle too long.
+    pub fn is_live(&self, now: Timestamp) -> bool {
+        now < self.expires_at() && now < later(self.last_seen, IDLE_TIMEOUT)
+    }
+
     /// Whether `token` is this session's CSRF token (compared in constant time).
     pub fn csrf_matches(&self, token: &str) -> bool {
         self.csrf.as_bytes().ct_eq(token.as_bytes()).into()
@@ -38,143 +79,68 @@ impl Session {
     }
 }
 
-/// The live sessions, by session id.
-#[derive(Default)]
-pub struct Sessions(Mutex<HashMap<String, Session>>);
-
-impl Sessions {
-    /// Opens a session for an account whose password hash is `password_hash`; returns its id.
-    pub fn open(&self, login: &str, password_hash: &str) -> String {
-        let id = random_secret();
-        let session = Session {
-            login: login.to_owned(),
-            csrf: random_secret(),
-            credential: token_hash(password_hash),
-            last_seen: Instant::now(),
-        };
-        let mut sessions = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        sessions.retain(|_, s| s.last_seen.elapsed() < IDLE_TIMEOUT);
-        sessions.insert(id.clone(), session);
-        id
-    }
-
-    /// The live session of this id, marked as just used.
-    pub fn get(&self, id: &str) -> Option<Session> {
-        let mut sessions = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let session = sessions.get_mut(id)?;
-        if session.last_seen.elapsed() >= IDLE_TIMEOUT {
-            sessions.remove(id);
-            return None;
-        }
-        session.last_seen = Instant::now();
-        Some(session.clone())
-    }
-
-    pub fn close(&self, id: &str) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
-    }
-}
-
-/// Failed sign-ins allowed per login and per address within [`THROTTLE_WINDOW`].
+/// Failed sign-ins allowed per login and per address within [`THROTTLE_WINDOW`], whoever
+/// sends them: a login under attack is locked for everyone until its failures age out, or
+/// an administrator unlocks it (`registre user unlock`).
 pub const MAX_FAILURES: usize = 5;
 /// The window failures are counted in, and how long a throttled key waits.
-pub const THROTTLE_WINDOW: Duration = Duration::from_secs(15 * 60);
+pub const THROTTLE_WINDOW: SignedDuration = SignedDuration::from_mins(15);
 
-/// Most keys tracked at once: past this, sign-in is refused until old attempts expire, so
-/// that a spray of logins cannot exhaust memory.
-const MAX_KEYS: usize = 100_000;
+/// The attempts of `attempts` still inside the window at `now`.
+pub fn recent_attempts(attempts: &[Timestamp], now: Timestamp) -> Vec<Timestamp> {
+    let since = earlier(now, THROTTLE_WINDOW);
+    attempts.iter().copied().filter(|t| *t > since).collect()
+}
 
-/// Counts sign-in attempts by key (a login, an address). An attempt is counted *before* the
-/// password is checked, so that concurrent guesses cannot slip past the limit; a successful
-/// one is then taken back. Past [`MAX_FAILURES`] within the window, sign-in is refused until
-/// the oldest attempt leaves it, whatever the password.
-#[derive(Default)]
-pub struct Throttle(Mutex<HashMap<String, Vec<Instant>>>);
-
-impl Throttle {
-    /// Counts an attempt on every key, or refuses it: `Err(seconds to wait)`.
-    pub fn attempt(&self, keys: &[&str]) -> Result<(), u64> {
-        let mut attempts = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if attempts.len() >= MAX_KEYS {
-            attempts.retain(|_, times| {
-                times.retain(|t| t.elapsed() < THROTTLE_WINDOW);
-                !times.is_empty()
-            });
-            if attempts.len() >= MAX_KEYS {
-                return Err(THROTTLE_WINDOW.as_secs());
-            }
-        }
-        let wait = keys
-            .iter()
-            .filter_map(|key| {
-                let times = attempts.get_mut(*key)?;
-                times.retain(|t| t.elapsed() < THROTTLE_WINDOW);
-                (times.len() >= MAX_FAILURES).then(|| {
-                    let oldest = times.iter().min().copied().unwrap_or_else(Instant::now);
-                    THROTTLE_WINDOW.saturating_sub(oldest.elapsed()).as_secs() + 1
-                })
-            })
-            .max();
-        if let Some(wait) = wait {
-            return Err(wait);
-        }
-        for key in keys {
-            attempts
-                .entry((*key).to_owned())
-                .or_default()
-                .push(Instant::now());
-        }
-        Ok(())
+/// Seconds until a key with these recent `attempts` may try again; `None` if it may now.
+pub fn throttle_wait(attempts: &[Timestamp], now: Timestamp) -> Option<u64> {
+    let mut recent = recent_attempts(attempts, now);
+    if recent.len() < MAX_FAILURES {
+        return None;
     }
-
-    /// Takes back a successful attempt: the login starts afresh, the address loses one count.
-    pub fn succeed(&self, login: &str, address: Option<&str>) {
-        let mut attempts = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        attempts.remove(login);
-        if let Some(times) = address.and_then(|a| attempts.get_mut(a)) {
-            times.pop();
-        }
-    }
+    recent.sort();
+    // The key may try again once one attempt fewer than the limit is left in the window.
+    let frees = later(recent[recent.len() - MAX_FAILURES], THROTTLE_WINDOW);
+    let seconds = frees.duration_since(now).as_secs().max(0);
+    Some(u64::try_from(seconds).unwrap_or(0) + 1)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn throttle_blocks_after_repeated_failures() {
-        let throttle = Throttle::default();
-        for _ in 0..MAX_FAILURES {
-            assert_eq!(throttle.attempt(&["a@ville.fr", "10.0.0.1"]), Ok(()));
-        }
-        let refused = throttle.attempt(&["a@ville.fr", "10.0.0.2"]);
-        assert!(refused.is_err_and(|s| s > 800), "{refused:?}");
-        assert!(throttle.attempt(&["autre@ville.fr", "10.0.0.1"]).is_err());
-        throttle.succeed("a@ville.fr", None);
-        assert_eq!(throttle.attempt(&["a@ville.fr", "10.0.0.2"]), Ok(()));
+    fn at(minutes: i64) -> Timestamp {
+        later(
+            Timestamp::UNIX_EPOCH,
+            SignedDuration::from_mins(1000 + minutes),
+        )
     }
 
     #[test]
-    fn successful_sign_ins_do_not_throttle_an_office() {
-        let throttle = Throttle::default();
-        for i in 0..3 * MAX_FAILURES {
-            let login = format!("agent{i}@ville.fr");
-            assert_eq!(throttle.attempt(&[&login, "10.0.0.1"]), Ok(()));
-            throttle.succeed(&login, Some("10.0.0.1"));
-        }
+    fn a_key_waits_once_it_has_failed_too_often() {
+        let attempts: Vec<Timestamp> = (0..MAX_FAILURES as i64).map(at).collect();
+        assert_eq!(throttle_wait(&attempts[..MAX_FAILURES - 1], at(5)), None);
+        let waited = throttle_wait(&attempts, at(5)).unwrap();
+        assert!((590..=601).contains(&waited), "{waited}");
+        assert_eq!(
+            throttle_wait(&attempts, at(16)),
+            None,
+            "the first failure left the window"
+        );
     }
 
     #[test]
-    fn sessions_carry_a_csrf_token() {
-        let sessions = Sessions::default();
-        let id = sessions.open("a@ville.fr", "$argon2id$old");
-        let session = sessions.get(&id).unwrap();
+    fn sessions_end_when_idle_or_old() {
+        let (id, mut session) = Session::open("a@ville.fr", "$argon2id$old", at(0));
+        assert_ne!(Session::key(&id), id);
+        assert!(session.is_live(at(29)));
+        assert!(!session.is_live(at(31)), "idle for 31 minutes");
+        session.last_seen = at(599);
+        assert!(session.is_live(at(599)));
+        assert!(!session.is_live(at(601)), "past its lifetime, however busy");
         assert!(session.credential_matches("$argon2id$old"));
         assert!(!session.credential_matches("$argon2id$new"));
-        assert_eq!(session.login, "a@ville.fr");
         assert!(session.csrf_matches(&session.csrf.clone()));
         assert!(!session.csrf_matches("autre"));
-        sessions.close(&id);
-        assert!(sessions.get(&id).is_none());
     }
 }

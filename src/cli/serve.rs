@@ -63,8 +63,60 @@ fn figment(args: &ServeArgs) -> Figment {
     figment
 }
 
+/// The address citizens reach the public pages at: an http(s) URL with a host and nothing
+/// after its path, given without its final slash.
+pub fn public_url(text: &str) -> Result<String, String> {
+    let parsed =
+        url::Url::parse(text).map_err(|e| format!("`{text}` n'est pas une adresse web : {e}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(format!(
+            "`{text}` : attendu une adresse http:// ou https:// avec un nom d'hôte"
+        ));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() || !parsed.username().is_empty() {
+        return Err(format!(
+            "`{text}` : ni paramètres (?…), ni fragment (#…), ni identifiant dans l'adresse publique"
+        ));
+    }
+    Ok(parsed.as_str().trim_end_matches('/').to_owned())
+}
+
+/// Log lines on standard error, filtered by `RUST_LOG`, else by `log_filter` in Rocket.toml
+/// (`info` by default: the access log, security events, errors). Rocket's own lines are off:
+/// they would print request details the access log leaves out on purpose.
+fn init_logging(figment: &Figment) -> Result<(), Failure> {
+    let configured = figment
+        .extract_inner::<String>("log_filter")
+        .unwrap_or_else(|_| "info".to_owned());
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(format!("{configured},rocket=off")))
+        .map_err(|e| {
+            Failure::Input(format!(
+                "registre: log_filter `{configured}` invalide : {e}"
+            ))
+        })?;
+    // A second call (tests running several servers in one process) keeps the first.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::io::stderr)
+        .try_init();
+    Ok(())
+}
+
 pub fn serve(args: &ServeArgs) -> Result<ExitCode, Failure> {
     let figment = figment(args);
+    init_logging(&figment)?;
+    // Refuse a wrong address, port or limit now, with its key, rather than at launch.
+    figment
+        .extract::<Config>()
+        .map_err(|e| Failure::Input(format!("registre: configuration invalide : {e}")))?;
+    let public = std::env::var("REGISTRE_PUBLIC_URL")
+        .ok()
+        .or_else(|| figment.extract_inner::<String>("public_url").ok())
+        .map(|text| public_url(&text))
+        .transpose()
+        .map_err(|e| Failure::Input(format!("registre: public_url : {e}")))?;
     let url = args
         .database
         .clone()
@@ -81,19 +133,14 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode, Failure> {
             .await
             .map_err(store_failure)?;
         first_start(&store, &pack, args.no_demo).await?;
-        store
-            .prune_events(Timestamp::now())
-            .await
-            .map_err(store_failure)?;
+        store.prune(Timestamp::now()).await.map_err(store_failure)?;
         // One key for every server of a shared database.
         let secret = store
             .setting_or_init("secret_key", new_secret_key())
             .await
             .map_err(store_failure)?;
         let mut app = App::new(store, Arc::new(pack), templates);
-        app.public_url = std::env::var("REGISTRE_PUBLIC_URL")
-            .ok()
-            .or_else(|| figment.extract_inner::<String>("public_url").ok());
+        app.public_url = public;
         let rocket = web::rocket(app, figment.merge(("secret_key", secret))).attach(
             AdHoc::on_liftoff("address", |rocket| {
                 Box::pin(async move {

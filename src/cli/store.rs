@@ -8,7 +8,7 @@ use jiff::Timestamp;
 
 use super::{Failure, load_pack, read_register};
 use crate::model;
-use crate::store::{Credentials, Store, StoreError};
+use crate::store::{Credentials, Past, Store, StoreError};
 
 /// The database used when neither `--database` nor `REGISTRE_DATABASE_URL` says otherwise.
 pub const DEFAULT_DATABASE: &str = "surrealkv://data/registre";
@@ -136,7 +136,7 @@ pub fn export(args: &ExportArgs) -> Result<ExitCode, Failure> {
     let (runtime, store) = open(&args.database)?;
     let only = args.organisation.as_deref();
     let register = match args.at {
-        Some(at) => runtime.block_on(store.register_at(only, at)),
+        Some(at) => runtime.block_on(store.register_at(only, at, Past::Everything)),
         None => runtime.block_on(store.register(only)),
     }
     .map_err(store_failure)?;
@@ -158,7 +158,11 @@ pub fn export(args: &ExportArgs) -> Result<ExitCode, Failure> {
 pub fn history(args: &HistoryArgs) -> Result<ExitCode, Failure> {
     let (runtime, store) = open(&args.database)?;
     let changes = runtime
-        .block_on(store.history(&args.organisation, args.activity.as_deref()))
+        .block_on(store.history(
+            &args.organisation,
+            args.activity.as_deref(),
+            Past::Everything,
+        ))
         .map_err(store_failure)?;
     let mut out = io::BufWriter::new(io::stdout().lock());
     for change in &changes {

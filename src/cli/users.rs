@@ -47,8 +47,14 @@ pub enum UserCommand {
         #[command(flatten)]
         database: Database,
     },
-    /// Réactive un compte désactivé.
+    /// Réactive un compte désactivé (ses anciens jetons d'API restent révoqués).
     Enable {
+        login: String,
+        #[command(flatten)]
+        database: Database,
+    },
+    /// Lève le blocage d'un identifiant après 5 échecs de connexion en 15 minutes.
+    Unlock {
         login: String,
         #[command(flatten)]
         database: Database,
@@ -128,6 +134,18 @@ pub fn run(command: UserCommand) -> Result<ExitCode, Failure> {
         }
         UserCommand::Disable { login, database } => set_disabled(&login, true, &database)?,
         UserCommand::Enable { login, database } => set_disabled(&login, false, &database)?,
+        UserCommand::Unlock { login, database } => {
+            let (runtime, store) = open(&database)?;
+            let was_locked = runtime
+                .block_on(store.unlock(&login, Timestamp::now()))
+                .map_err(store_failure)?;
+            logged(&runtime, &store, "user.unlock", &login)?;
+            if was_locked {
+                println!("connexion de `{login}` débloquée");
+            } else {
+                println!("`{login}` n'était pas bloqué ; ses échecs récents sont oubliés");
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -15,6 +15,7 @@ pub(super) fn check(
     register: &Register,
     vocabulary: &Vocabulary,
     countries: &Countries,
+    outside: &super::load::Outside,
 ) -> Vec<InputError> {
     let checker = || Checker {
         vocabulary,
@@ -32,17 +33,18 @@ pub(super) fn check(
             ),
         );
     }
-    // Sources may point to any organisation of the file.
-    let activities: HashMap<&str, HashSet<&str>> = register
-        .organisations
+    // Sources may point to any organisation of the file, or to activities known to exist
+    // outside it (an organisation of the file replaces its namesake outside).
+    let mut activities: HashMap<&str, HashSet<&str>> = outside
         .iter()
-        .map(|o| {
-            (
-                o.id.as_str(),
-                o.activities().iter().map(|a| a.id.as_str()).collect(),
-            )
-        })
+        .map(|(o, ids)| (o.as_str(), ids.iter().map(String::as_str).collect()))
         .collect();
+    activities.extend(register.organisations.iter().map(|o| {
+        (
+            o.id.as_str(),
+            o.activities().iter().map(|a| a.id.as_str()).collect(),
+        )
+    }));
     let mut first_of: HashMap<&str, usize> = HashMap::new();
     for (i, org) in register.organisations.iter().enumerate() {
         first_of.entry(org.id.as_str()).or_insert(i);

@@ -47,6 +47,8 @@ impl fmt::Display for InputError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadError {
     pub errors: Vec<InputError>,
+    /// The text is not YAML or JSON at all (rather than a register with errors).
+    pub unreadable: bool,
 }
 
 impl std::error::Error for LoadError {}
@@ -84,6 +86,11 @@ impl SourceFormat {
     }
 }
 
+/// Activities that exist outside a register, by organisation: sources may point to them when
+/// their organisation is not in the register itself (an import of one organisation whose
+/// activities take data from another one already stored).
+pub type Outside = std::collections::HashMap<String, std::collections::HashSet<String>>;
+
 /// Reads and checks a register.
 pub fn load_str(
     text: &str,
@@ -91,16 +98,35 @@ pub fn load_str(
     vocabulary: &Vocabulary,
     countries: &Countries,
 ) -> Result<Register, LoadError> {
+    load_str_within(text, format, vocabulary, countries, &Outside::new())
+}
+
+/// [`load_str`], sources also allowed to point to the activities of `outside`.
+pub fn load_str_within(
+    text: &str,
+    format: SourceFormat,
+    vocabulary: &Vocabulary,
+    countries: &Countries,
+    outside: &Outside,
+) -> Result<Register, LoadError> {
+    let refused = super::hygiene::scan_text(text);
+    if !refused.is_empty() {
+        return Err(LoadError {
+            errors: refused,
+            unreadable: false,
+        });
+    }
     if let Some(register) = read_fast(text, format) {
-        let errors = check::check(&register, vocabulary, countries);
+        let errors = check::check(&register, vocabulary, countries, outside);
         if errors.is_empty() {
             return Ok(register);
         }
         return Err(LoadError {
             errors: with_lines(text, format, errors),
+            unreadable: false,
         });
     }
-    read_thorough(text, format, vocabulary, countries)
+    read_thorough(text, format, vocabulary, countries, outside)
 }
 
 /// Files larger than this are read on several cores.
@@ -135,6 +161,7 @@ fn read_thorough(
     format: SourceFormat,
     vocabulary: &Vocabulary,
     countries: &Countries,
+    outside: &Outside,
 ) -> Result<Register, LoadError> {
     let value = match format {
         SourceFormat::Yaml => crate::yaml::parse(text).map_err(|e| LoadError {
@@ -143,6 +170,7 @@ fn read_thorough(
                 line: e.line,
                 message: e.message,
             }],
+            unreadable: true,
         })?,
         SourceFormat::Json => serde_json::from_str(text).map_err(|e| LoadError {
             errors: vec![InputError {
@@ -150,24 +178,36 @@ fn read_thorough(
                 line: Some(e.line()),
                 message: format!("JSON illisible : {e}"),
             }],
+            unreadable: true,
         })?,
     };
-    load_value(value, vocabulary, countries).map_err(|e| LoadError {
+    load_value_within(value, vocabulary, countries, outside).map_err(|e| LoadError {
         errors: with_lines(text, format, e.errors),
+        unreadable: false,
     })
 }
 
 /// Checks a register given as a JSON tree (an API request body), listing every error with its
 /// path.
 pub fn load_value(
+    value: Value,
+    vocabulary: &Vocabulary,
+    countries: &Countries,
+) -> Result<Register, LoadError> {
+    load_value_within(value, vocabulary, countries, &Outside::new())
+}
+
+/// [`load_value`], sources also allowed to point to the activities of `outside`.
+pub fn load_value_within(
     mut value: Value,
     vocabulary: &Vocabulary,
     countries: &Countries,
+    outside: &Outside,
 ) -> Result<Register, LoadError> {
     remove_nulls(&mut value);
     let errors = match Register::deserialize(&value) {
         Ok(register) => {
-            let errors = check::check(&register, vocabulary, countries);
+            let errors = check::check(&register, vocabulary, countries, outside);
             if errors.is_empty() {
                 return Ok(register);
             }
@@ -178,11 +218,14 @@ pub fn load_value(
             if shape_errors.is_empty() {
                 vec![InputError::new(String::new(), serde_error.to_string())]
             } else {
-                with_value_errors(value, shape_errors, vocabulary, countries)
+                with_value_errors(value, shape_errors, vocabulary, countries, outside)
             }
         }
     };
-    Err(LoadError { errors })
+    Err(LoadError {
+        errors,
+        unreadable: false,
+    })
 }
 
 /// The structural errors, plus the errors of values found once the structural ones are set
@@ -193,6 +236,7 @@ fn with_value_errors(
     shape_errors: Vec<shape::ShapeError>,
     vocabulary: &Vocabulary,
     countries: &Countries,
+    outside: &Outside,
 ) -> Vec<InputError> {
     let mut hidden: Vec<String> = Vec::new();
     let mut removals: Vec<&str> = Vec::new();
@@ -236,7 +280,7 @@ fn with_value_errors(
                     .is_some_and(|rest| rest.starts_with(['.', '[']))
         };
         errors.extend(
-            check::check(&register, vocabulary, countries)
+            check::check(&register, vocabulary, countries, outside)
                 .into_iter()
                 .filter(|e| !hidden.iter().any(|h| under(&e.path, h))),
         );

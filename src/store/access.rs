@@ -186,14 +186,20 @@ impl Store {
         rows.into_iter().map(decode).collect()
     }
 
-    /// Deletes security-log entries older than [`EVENT_RETENTION_DAYS`].
-    pub async fn prune_events(&self, now: Timestamp) -> Result<(), StoreError> {
+    /// Deletes security-log entries older than [`EVENT_RETENTION_DAYS`], and the sessions and
+    /// throttling counts that have ended.
+    pub async fn prune(&self, now: Timestamp) -> Result<(), StoreError> {
         let limit = now
             .checked_sub(SignedDuration::from_hours(24 * EVENT_RETENTION_DAYS))
             .map_err(|e| StoreError::Database(e.to_string()))?;
         self.db
-            .query("DELETE event WHERE at < <datetime>$limit")
+            .query(
+                "DELETE event WHERE at < <datetime>$limit;
+                 DELETE session WHERE expires_at < <datetime>$now;
+                 DELETE throttle WHERE until < <datetime>$now;",
+            )
             .bind(("limit", limit.to_string()))
+            .bind(("now", now.to_string()))
             .await
             .and_then(|r| r.check())?;
         Ok(())

@@ -60,7 +60,8 @@ impl Store {
                      kind = $kind, organisation = $org, activity = $activity OR NONE,
                      version = $version, sha256 = $sha, content = $content,
                      first_seen = first_seen ?? <datetime>$at,
-                     renderings = array::union(renderings ?? [], [$rendering]);",
+                     renderings = array::union(renderings ?? [], [$rendering]),
+                     retired = NONE;",
             )
             .bind(("sha", shown.version.sha256.clone()))
             .bind(("kind", shown.kind.to_owned()))
@@ -88,7 +89,7 @@ impl Store {
             .query(
                 "SELECT kind, organisation, activity, version, sha256, <string> first_seen AS first_seen,
                         renderings, first_seen AS t
-                 FROM document_version WHERE organisation = $org ORDER BY t DESC",
+                 FROM document_version WHERE organisation = $org AND retired != true ORDER BY t DESC",
             )
             .bind(("org", organisation.to_owned()))
             .await?
@@ -107,7 +108,8 @@ impl Store {
             .query(
                 "SELECT kind, organisation, activity, version, sha256, <string> first_seen AS first_seen,
                         renderings, content
-                 FROM document_version WHERE organisation = $org AND (sha256 = $v OR version = $v) LIMIT 1",
+                 FROM document_version WHERE organisation = $org AND retired != true
+                   AND (sha256 = $v OR version = $v) LIMIT 1",
             )
             .bind(("org", organisation.to_owned()))
             .bind(("v", version.to_owned()))

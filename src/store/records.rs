@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Store, StoreError, activity_doc, decode, organisation_doc};
+use super::{Store, StoreError, activity_doc, decode, organisation_doc, retrying};
 use crate::model::{Activity, Organisation, Source};
 
 /// Whether a write creates a record or replaces one that must exist.
@@ -44,7 +44,7 @@ pub struct Dependent {
 }
 
 /// One activity (`user`) taking data from another (`source`).
-pub(super) struct SourceLink {
+pub struct SourceLink {
     pub source: Dependent,
     pub user: Dependent,
 }
@@ -70,7 +70,9 @@ fn written_or(
 }
 
 fn write_error(message: String, what: &str) -> StoreError {
-    if message.contains(MISSING) {
+    if message.contains("can be retried") {
+        StoreError::Retryable(message)
+    } else if message.contains(MISSING) {
         StoreError::NotFound(format!("{what} introuvable"))
     } else if message.contains(EXISTS) {
         StoreError::Conflict(format!("{what} existe déjà"))
@@ -87,6 +89,16 @@ impl Store {
             .query("SELECT VALUE slug FROM organisation ORDER BY position")
             .await?
             .take(0)?)
+    }
+
+    /// Every organisation without its activities, in register order: one query.
+    pub async fn organisations(&self) -> Result<Vec<Organisation>, StoreError> {
+        let docs: Vec<Value> = self
+            .db
+            .query("SELECT VALUE doc FROM organisation ORDER BY position")
+            .await?
+            .take(0)?;
+        docs.into_iter().map(decode).collect()
     }
 
     /// One organisation, without its activities.
@@ -135,6 +147,16 @@ impl Store {
         author: &str,
         now: Timestamp,
     ) -> Result<Written, StoreError> {
+        retrying(move || self.save_organisation_once(organisation, mode, author, now)).await
+    }
+
+    async fn save_organisation_once(
+        &self,
+        organisation: &Organisation,
+        mode: WriteMode,
+        author: &str,
+        now: Timestamp,
+    ) -> Result<Written, StoreError> {
         let doc = organisation_doc(organisation)?;
         let current = self.organisation(&organisation.id).await?;
         if let Some(current) = &current
@@ -171,8 +193,19 @@ impl Store {
     }
 
     /// Deletes an organisation and its activities, recording each deletion. Refused while
-    /// another organisation's activities take data from it.
+    /// another organisation's activities take data from it. The roles and API tokens on it
+    /// end with it, and its history is retired: a new organisation of the same id starts
+    /// with none of it (only administrators still read it).
     pub async fn delete_organisation(
+        &self,
+        id: &str,
+        author: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        retrying(move || self.delete_organisation_once(id, author, now)).await
+    }
+
+    async fn delete_organisation_once(
         &self,
         id: &str,
         author: &str,
@@ -197,6 +230,11 @@ impl Store {
                  DELETE activity WHERE organisation = $org;
                  DELETE type::record('organisation', $org);
                  CREATE change CONTENT { at: <datetime>$at, author: $author, organisation: $org, activity: NONE, operation: 'delete', position: NONE, before: $current.doc, after: NONE };
+                 UPDATE change SET retired = true WHERE organisation = $org;
+                 UPDATE document_version SET retired = true WHERE organisation = $org;
+                 UPDATE user SET grants = grants.filter(|$g| $g.organisation != $org), updated_at = <datetime>$at
+                     WHERE $org IN grants.organisation;
+                 UPDATE token SET revoked = true WHERE organisation = $org AND revoked = false;
                  COMMIT TRANSACTION;",
             )
             .bind(("org", id.to_owned()))
@@ -210,6 +248,17 @@ impl Store {
 
     /// Creates or replaces one activity of an organisation. A new activity goes last.
     pub async fn save_activity(
+        &self,
+        organisation: &str,
+        activity: &Activity,
+        mode: WriteMode,
+        author: &str,
+        now: Timestamp,
+    ) -> Result<Written, StoreError> {
+        retrying(move || self.save_activity_once(organisation, activity, mode, author, now)).await
+    }
+
+    async fn save_activity_once(
         &self,
         organisation: &str,
         activity: &Activity,
@@ -265,6 +314,16 @@ impl Store {
         author: &str,
         now: Timestamp,
     ) -> Result<(), StoreError> {
+        retrying(move || self.delete_activity_once(organisation, id, author, now)).await
+    }
+
+    async fn delete_activity_once(
+        &self,
+        organisation: &str,
+        id: &str,
+        author: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         let what = format!("l'activité `{id}` de `{organisation}`");
         refuse_if_used(&self.dependents(organisation, Some(id)).await?, &what)?;
         let result = self
@@ -308,8 +367,25 @@ impl Store {
             .collect())
     }
 
+    /// The (organisation, activity) ids of every activity.
+    pub async fn activity_keys(&self) -> Result<Vec<(String, String)>, StoreError> {
+        #[derive(Deserialize)]
+        struct Row {
+            organisation: String,
+            slug: String,
+        }
+        let rows: Vec<Value> = self
+            .db
+            .query("SELECT organisation, slug FROM activity")
+            .await?
+            .take(0)?;
+        rows.into_iter()
+            .map(|r| decode::<Row>(r).map(|r| (r.organisation, r.slug)))
+            .collect()
+    }
+
     /// Every use of an activity's data by another activity.
-    pub(super) async fn source_links(&self) -> Result<Vec<SourceLink>, StoreError> {
+    pub async fn source_links(&self) -> Result<Vec<SourceLink>, StoreError> {
         #[derive(Deserialize)]
         struct Row {
             organisation: String,
@@ -406,16 +482,14 @@ fn appended_position(now: Timestamp) -> i64 {
     i64::try_from(now.as_nanosecond()).unwrap_or(i64::MAX)
 }
 
+/// Refuses a deletion while `dependents` take data from it: the caller's layer says which of
+/// them the person asking may know of.
 pub(super) fn refuse_if_used(dependents: &[Dependent], what: &str) -> Result<(), StoreError> {
     if dependents.is_empty() {
         return Ok(());
     }
-    let users: Vec<String> = dependents
-        .iter()
-        .map(|d| format!("{}/{}", d.organisation, d.activity))
-        .collect();
-    Err(StoreError::Conflict(format!(
-        "{what} est la source de données de : {} ; modifiez d'abord ces activités",
-        users.join(", ")
-    )))
+    Err(StoreError::InUse {
+        what: what.to_owned(),
+        dependents: dependents.to_vec(),
+    })
 }

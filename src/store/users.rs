@@ -91,7 +91,8 @@ impl Store {
             .transpose()
     }
 
-    /// Replaces a password hash; an unknown login is an error.
+    /// Replaces a password hash; an unknown login is an error. The account's sessions and
+    /// API tokens end with the old password.
     pub async fn set_password(
         &self,
         login: &str,
@@ -102,6 +103,7 @@ impl Store {
             login,
             "password_hash = $value",
             Value::String(password_hash.to_owned()),
+            true,
             now,
         )
         .await
@@ -110,36 +112,57 @@ impl Store {
 
 impl Store {
     /// Disables or re-enables an account: a disabled account cannot sign in, and its sessions
-    /// and API tokens stop working at their next request.
+    /// and API tokens end; re-enabling it does not bring them back.
     pub async fn set_disabled(
         &self,
         login: &str,
         disabled: bool,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        self.update_user(login, "disabled = $value", Value::Bool(disabled), now)
-            .await
+        self.update_user(
+            login,
+            "disabled = $value",
+            Value::Bool(disabled),
+            disabled,
+            now,
+        )
+        .await
     }
 
     /// Sets one field of an account (`assignment`, with the new value bound as `$value`);
-    /// an unknown login is an error.
+    /// an unknown login is an error. With `end_access`, the account's sessions and API tokens
+    /// end in the same transaction.
     async fn update_user(
         &self,
         login: &str,
         assignment: &str,
         value: Value,
+        end_access: bool,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let updated: Vec<Value> = self
-            .db
-            .query(format!(
-                "UPDATE user SET {assignment}, updated_at = <datetime>$at WHERE login = $login RETURN login"
-            ))
-            .bind(("login", login.to_owned()))
-            .bind(("value", value))
-            .bind(("at", now.to_string()))
-            .await?
-            .take(0)?;
+        let query = format!(
+            "BEGIN TRANSACTION;
+             LET $updated = (UPDATE user SET {assignment}, updated_at = <datetime>$at WHERE login = $login RETURN VALUE login);
+             IF $end_access {{
+                 UPDATE token SET revoked = true WHERE owner = $login AND revoked = false;
+                 DELETE session WHERE login = $login;
+             }};
+             RETURN $updated;
+             COMMIT TRANSACTION;"
+        );
+        let updated: Vec<String> = super::retrying(|| async {
+            let mut response = self
+                .db
+                .query(query.as_str())
+                .bind(("login", login.to_owned()))
+                .bind(("value", value.clone()))
+                .bind(("end_access", end_access))
+                .bind(("at", now.to_string()))
+                .await?;
+            super::check_errors(&mut response)?;
+            Ok(response.take(3)?)
+        })
+        .await?;
         if updated.is_empty() {
             return Err(StoreError::NotFound(format!(
                 "utilisateur `{login}` inconnu"

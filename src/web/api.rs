@@ -17,10 +17,11 @@ use super::body::{Checker, JsonBody, RegisterText, named_sources};
 use super::caller::{Caller, Need, not_found};
 use super::error::{ApiError, FieldError};
 use super::login::PasswordLogin;
+use super::pages::ClientIp;
 use crate::audit::{self, Report};
 use crate::auth::{Grant, Role, new_token};
 use crate::model::{self, Register};
-use crate::store::{Change, WriteMode, Written};
+use crate::store::{Change, Past, StoreError, WriteMode, Written};
 use crate::vocabulary::Kind;
 
 use super::error::ApiResult;
@@ -122,11 +123,10 @@ fn register_file(register: &Register, format: Option<&str>) -> ApiResult<Registe
     }
 }
 
-/// Keeps the organisations the caller may read.
-fn visible(mut register: Register, caller: &Caller) -> Register {
-    register
-        .organisations
-        .retain(|o| caller.may(Need::Read, &o.id));
+/// Keeps the organisations the caller may read (`Need::Read`), or read the past of
+/// (`Need::Audit`).
+fn visible(mut register: Register, caller: &Caller, need: Need) -> Register {
+    register.organisations.retain(|o| caller.may(need, &o.id));
     register
 }
 
@@ -139,16 +139,23 @@ pub fn me(caller: Caller) -> Json<Value> {
     }))
 }
 
+/// An organisation as the API shows it: its own fields, which `PUT` takes back as they are
+/// (its activities have routes of their own).
+fn organisation_json(mut org: model::Organisation) -> ApiResult<Value> {
+    org.activities = None;
+    to_value(&org)
+}
+
 #[get("/organisations")]
 pub async fn organisations(app: &State<App>, caller: Caller) -> ApiResult<Json<Value>> {
-    let mut list = Vec::new();
-    for id in app.store.organisation_ids().await? {
-        if caller.may(Need::Read, &id)
-            && let Some(org) = app.store.organisation(&id).await?
-        {
-            list.push(to_value(&org)?);
-        }
-    }
+    let list = app
+        .store
+        .organisations()
+        .await?
+        .into_iter()
+        .filter(|o| caller.may(Need::Read, &o.id))
+        .map(organisation_json)
+        .collect::<ApiResult<Vec<_>>>()?;
     Ok(Json(json!({ "organisations": list })))
 }
 
@@ -163,13 +170,13 @@ pub async fn create_organisation(
     app.store
         .save_organisation(&org, WriteMode::Create, &caller.author, Timestamp::now())
         .await?;
-    Ok(Created(to_value(&org)?))
+    Ok(Created(organisation_json(org)?))
 }
 
 #[get("/organisations/<org>")]
 pub async fn organisation(app: &State<App>, caller: Caller, org: &str) -> ApiResult<Json<Value>> {
     let found = existing_organisation(app, &caller, Need::Read, org).await?;
-    Ok(Json(to_value(&found)?))
+    Ok(Json(organisation_json(found)?))
 }
 
 #[put("/organisations/<org>", data = "<body>")]
@@ -195,7 +202,7 @@ pub async fn update_organisation(
             Timestamp::now(),
         )
         .await?;
-    Ok(Json(to_value(&updated)?))
+    Ok(Json(organisation_json(updated)?))
 }
 
 #[delete("/organisations/<org>")]
@@ -204,8 +211,32 @@ pub async fn delete_organisation(app: &State<App>, caller: Caller, org: &str) ->
     caller.require_admin()?;
     app.store
         .delete_organisation(org, &caller.author, Timestamp::now())
-        .await?;
+        .await
+        .map_err(|e| in_use(e, &caller))?;
+    app.token_cache.clear();
     Ok(Status::NoContent)
+}
+
+/// A deletion refused because other activities take data from it: names those the caller
+/// may read, and only says that others exist beyond.
+fn in_use(error: StoreError, caller: &Caller) -> ApiError {
+    let StoreError::InUse { what, dependents } = error else {
+        return error.into();
+    };
+    let (known, hidden): (Vec<_>, Vec<_>) = dependents
+        .iter()
+        .partition(|d| caller.may(Need::Read, &d.organisation));
+    let mut users: Vec<String> = known
+        .iter()
+        .map(|d| format!("{}/{}", d.organisation, d.activity))
+        .collect();
+    if !hidden.is_empty() {
+        users.push("des activités d'autres organismes".to_owned());
+    }
+    ApiError::Conflict(format!(
+        "{what} est la source de données de : {} ; ces activités doivent d'abord cesser d'en dépendre",
+        users.join(", ")
+    ))
 }
 
 /// Filters of the activity list; each narrows it.
@@ -288,7 +319,10 @@ pub async fn activity(
     Ok(Json(to_value(&found)?))
 }
 
-/// Checks an activity body for `org` and writes it.
+/// Checks an activity body for `org` and writes it. Its sources may be activities of its
+/// own organisation, of organisations the caller reads, or (so that a CCAS's DPO keeps their
+/// sheet whose data come from the commune) those the stored sheet already takes data from:
+/// any other source is reported missing, whether it exists or not.
 async fn write_activity(
     app: &App,
     caller: &Caller,
@@ -297,36 +331,49 @@ async fn write_activity(
     mode: WriteMode,
 ) -> ApiResult<(Written, Value)> {
     let organisation = existing_organisation(app, caller, Need::Edit, org).await?;
-    let mut sources = Register {
-        format: model::FORMAT.to_owned(),
-        organisations: Vec::new(),
+    let stored = match body.get("id").and_then(Value::as_str) {
+        Some(id) if mode == WriteMode::Update => app.store.activity(org, id).await?,
+        _ => None,
     };
+    let linked: BTreeSet<(String, String)> = stored
+        .iter()
+        .flat_map(|a| a.sources())
+        .filter_map(|s| match s {
+            model::Source::Activity(s) => Some((
+                s.organisation.clone().unwrap_or_else(|| org.to_owned()),
+                s.activity.clone(),
+            )),
+            _ => None,
+        })
+        .collect();
+    let mut own = organisation.clone();
+    own.activities = Some(Vec::new());
+    let mut outside = model::Outside::new();
     for (source_org, source_activity) in named_sources(&body, org) {
-        // A source the caller may not read is treated as missing: its existence is not
-        // revealed, and it cannot be tied to activities of an organisation they do not see.
-        if !caller.may(Need::Read, &source_org) {
+        let known = caller.may(Need::Read, &source_org)
+            || linked.contains(&(source_org.clone(), source_activity.clone()));
+        if !known {
             continue;
         }
         let Some(mut activity) = app.store.activity(&source_org, &source_activity).await? else {
             continue;
         };
-        // Only the entry is checked: the source's own sources are not loaded.
-        activity.sources = None;
-        match sources
-            .organisations
-            .iter_mut()
-            .find(|o| o.id == source_org)
-        {
-            Some(o) => o.activities.get_or_insert_with(Vec::new).push(activity),
-            None => {
-                if let Some(mut o) = app.store.organisation(&source_org).await? {
-                    o.activities = Some(vec![activity]);
-                    sources.organisations.push(o);
-                }
-            }
+        if source_org == org {
+            // Only the entry is checked: the source's own sources are not loaded.
+            activity.sources = None;
+            own.activities.get_or_insert_with(Vec::new).push(activity);
+        } else {
+            outside
+                .entry(source_org)
+                .or_default()
+                .insert(source_activity);
         }
     }
-    let activity = checker(app).activity(&organisation, body, &sources)?;
+    let sources = Register {
+        format: model::FORMAT.to_owned(),
+        organisations: vec![own],
+    };
+    let activity = checker(app).activity(&organisation, body, &sources, &outside)?;
     let outcome = app
         .store
         .save_activity(org, &activity, mode, &caller.author, Timestamp::now())
@@ -378,8 +425,18 @@ pub async fn delete_activity(
     caller.require(Need::Edit, org)?;
     app.store
         .delete_activity(org, id, &caller.author, Timestamp::now())
-        .await?;
+        .await
+        .map_err(|e| in_use(e, &caller))?;
     Ok(Status::NoContent)
+}
+
+/// How far back the caller reads: a deleted organisation's history is for administrators.
+fn past(caller: &Caller) -> Past {
+    if caller.is_admin() {
+        Past::Everything
+    } else {
+        Past::Current
+    }
 }
 
 fn history_json(changes: Vec<Change>) -> Value {
@@ -406,7 +463,7 @@ pub async fn organisation_history(
     org: &str,
 ) -> ApiResult<Json<Value>> {
     caller.require(Need::Audit, org)?;
-    let changes = app.store.history(org, None).await?;
+    let changes = app.store.history(org, None, past(&caller)).await?;
     if changes.is_empty() {
         return Err(not_found(org));
     }
@@ -421,7 +478,7 @@ pub async fn activity_history(
     id: &str,
 ) -> ApiResult<Json<Value>> {
     caller.require(Need::Audit, org)?;
-    let changes = app.store.history(org, Some(id)).await?;
+    let changes = app.store.history(org, Some(id), past(&caller)).await?;
     if changes.is_empty() {
         return Err(ApiError::NotFound(format!(
             "aucun historique pour l'activité `{id}` de `{org}`"
@@ -438,15 +495,21 @@ pub async fn organisation_register(
     format: Option<&str>,
     at: Option<&str>,
 ) -> ApiResult<RegisterFile> {
-    caller.require(Need::Read, org)?;
     let register = match parse_at(at)? {
-        Some(at) => app.store.register_at(Some(org), at).await?,
-        None => app.store.organisation_with_sources(org).await?,
+        // The register as it was is its history: the same rule as the history routes.
+        Some(at) => {
+            caller.require(Need::Audit, org)?;
+            app.store.register_at(Some(org), at, past(&caller)).await?
+        }
+        None => {
+            caller.require(Need::Read, org)?;
+            app.store.organisation_with_sources(org).await?
+        }
     };
     if !register.organisations.iter().any(|o| o.id == org) {
         return Err(not_found(org));
     }
-    register_file(&visible(register, &caller), format)
+    register_file(&visible(register, &caller, Need::Read), format)
 }
 
 #[get("/register?<format>&<at>")]
@@ -456,11 +519,14 @@ pub async fn register(
     format: Option<&str>,
     at: Option<&str>,
 ) -> ApiResult<RegisterFile> {
-    let register = match parse_at(at)? {
-        Some(at) => app.store.register_at(None, at).await?,
-        None => app.store.register(None).await?,
+    let (register, need) = match parse_at(at)? {
+        Some(at) => (
+            app.store.register_at(None, at, past(&caller)).await?,
+            Need::Audit,
+        ),
+        None => (app.store.register(None).await?, Need::Read),
     };
-    register_file(&visible(register, &caller), format)
+    register_file(&visible(register, &caller, need), format)
 }
 
 #[post("/register", data = "<body>")]
@@ -476,12 +542,28 @@ pub async fn import(
     }
     let body = body?;
     let pack = app.pack.clone();
+    let outside = import_outside(app, &caller).await?;
     let register = rocket::tokio::task::spawn_blocking(move || {
-        model::load_str(&body.text, body.format, &pack.vocabulary, &pack.countries)
+        let loaded = model::load_str_within(
+            &body.text,
+            body.format,
+            &pack.vocabulary,
+            &pack.countries,
+            &outside,
+        );
+        drop(body);
+        loaded
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?
-    .map_err(|e| ApiError::Invalid(e.errors.into_iter().map(Into::into).collect()))?;
+    .map_err(|e| {
+        let mut errors: Vec<FieldError> = e.errors.into_iter().map(Into::into).collect();
+        if e.unreadable && errors.len() == 1 {
+            ApiError::Unreadable(errors.remove(0))
+        } else {
+            ApiError::Invalid(errors)
+        }
+    })?;
     let existing: BTreeSet<String> = app.store.organisation_ids().await?.into_iter().collect();
     for org in &register.organisations {
         let allowed = if existing.contains(&org.id) {
@@ -500,13 +582,40 @@ pub async fn import(
     let summary = app
         .store
         .import(&register, &caller.author, Timestamp::now())
-        .await?;
+        .await
+        .map_err(|e| in_use(e, &caller))?;
     Ok(Json(json!({
         "created": summary.created,
         "updated": summary.updated,
         "deleted": summary.deleted,
         "unchanged": summary.unchanged,
     })))
+}
+
+/// The stored activities an imported file may take data from without holding their
+/// organisation: those of organisations the caller reads, and those the caller's own sheets
+/// already take data from (a CCAS's sheets whose data come from the commune).
+async fn import_outside(app: &App, caller: &Caller) -> ApiResult<model::Outside> {
+    let keys: BTreeSet<(String, String)> = app.store.activity_keys().await?.into_iter().collect();
+    let mut outside = model::Outside::new();
+    let mut add = |org: &str, activity: &str| {
+        outside
+            .entry(org.to_owned())
+            .or_default()
+            .insert(activity.to_owned());
+    };
+    for (org, activity) in &keys {
+        if caller.may(Need::Read, org) {
+            add(org, activity);
+        }
+    }
+    for link in app.store.source_links().await? {
+        let target = (link.source.organisation, link.source.activity);
+        if caller.may(Need::Edit, &link.user.organisation) && keys.contains(&target) {
+            add(&target.0, &target.1);
+        }
+    }
+    Ok(outside)
 }
 
 /// Audits in a blocking thread (the engine is CPU-bound) and keeps the findings of the
@@ -603,6 +712,7 @@ pub async fn tokens(
 #[post("/tokens", data = "<body>")]
 pub async fn create_token(
     app: &State<App>,
+    address: ClientIp,
     login: Result<PasswordLogin, ApiError>,
     body: Result<JsonBody, ApiError>,
 ) -> ApiResult<Created> {
@@ -610,6 +720,7 @@ pub async fn create_token(
     refuse_token_caller(&caller)?;
     let body = body?.0;
     let mut fields = Fields::new(&body);
+    fields.only(&["name", "role", "organisation", "days"]);
     let name = fields.text("name", true);
     let role = fields.text("role", true).and_then(|r| match r.as_str() {
         "admin" => Some(Role::Admin),
@@ -663,8 +774,14 @@ pub async fn create_token(
             SignedDuration::from_hours(24 * days),
         )
         .await?;
-    app.log(caller.login(), "token.create", Some(&id), true, None)
-        .await;
+    app.log(
+        caller.login(),
+        "token.create",
+        Some(&id),
+        true,
+        address.0.map(|a| a.to_string()).as_deref(),
+    )
+    .await;
     Ok(Created(json!({
         "id": id,
         "token": token,
@@ -692,6 +809,24 @@ impl<'a> Fields<'a> {
             });
         }
         Fields { body, errors }
+    }
+
+    /// Refuses any field but `known`: a misspelt `day` must not silently give 90 days.
+    fn only(&mut self, known: &[&str]) {
+        let unknown: Vec<String> = self
+            .body
+            .as_object()
+            .into_iter()
+            .flat_map(|map| map.keys())
+            .filter(|k| !known.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        for key in unknown {
+            self.error(
+                &key,
+                format!("champ inconnu : attendus {}", known.join(", ")),
+            );
+        }
     }
 
     fn error(&mut self, field: &str, message: impl Into<String>) {
@@ -750,6 +885,7 @@ impl<'a> Fields<'a> {
 #[delete("/tokens/<id>")]
 pub async fn revoke_token(
     app: &State<App>,
+    address: ClientIp,
     login: Result<PasswordLogin, ApiError>,
     id: &str,
 ) -> ApiResult<Status> {
@@ -758,24 +894,41 @@ pub async fn revoke_token(
     let owner = (!caller.is_admin()).then(|| caller.login().to_owned());
     app.store.revoke_token(id, owner.as_deref()).await?;
     app.token_cache.clear();
-    app.log(caller.login(), "token.revoke", Some(id), true, None)
-        .await;
+    app.log(
+        caller.login(),
+        "token.revoke",
+        Some(id),
+        true,
+        address.0.map(|a| a.to_string()).as_deref(),
+    )
+    .await;
     Ok(Status::NoContent)
 }
 
 #[post("/users/<login>/disable")]
-pub async fn disable_user(app: &State<App>, caller: Caller, login: &str) -> ApiResult<Status> {
-    set_disabled(app, &caller, login, true).await
+pub async fn disable_user(
+    app: &State<App>,
+    caller: Caller,
+    address: ClientIp,
+    login: &str,
+) -> ApiResult<Status> {
+    set_disabled(app, &caller, address.0, login, true).await
 }
 
 #[post("/users/<login>/enable")]
-pub async fn enable_user(app: &State<App>, caller: Caller, login: &str) -> ApiResult<Status> {
-    set_disabled(app, &caller, login, false).await
+pub async fn enable_user(
+    app: &State<App>,
+    caller: Caller,
+    address: ClientIp,
+    login: &str,
+) -> ApiResult<Status> {
+    set_disabled(app, &caller, address.0, login, false).await
 }
 
 async fn set_disabled(
     app: &App,
     caller: &Caller,
+    address: Option<std::net::IpAddr>,
     login: &str,
     disabled: bool,
 ) -> ApiResult<Status> {
@@ -794,8 +947,14 @@ async fn set_disabled(
     } else {
         "user.enable"
     };
-    app.log(caller.login(), action, Some(login), true, None)
-        .await;
+    app.log(
+        caller.login(),
+        action,
+        Some(login),
+        true,
+        address.map(|a| a.to_string()).as_deref(),
+    )
+    .await;
     Ok(Status::NoContent)
 }
 

@@ -7,7 +7,9 @@ use rocket::request::Request;
 use serde_json::{Value, json};
 
 use super::error::{ApiError, FieldError, reject};
-use crate::model::{self, Activity, InputError, Organisation, Register, Source, SourceFormat};
+use crate::model::{
+    self, Activity, InputError, Organisation, Outside, Register, Source, SourceFormat,
+};
 use crate::vocabulary::{Countries, Vocabulary};
 
 /// Largest body of a single organisation or activity.
@@ -23,7 +25,12 @@ pub struct JsonBody(pub Value);
 pub struct RegisterText {
     pub text: String,
     pub format: SourceFormat,
+    /// One of the few imports that may run at once, held until the body is dropped.
+    _slot: rocket::tokio::sync::OwnedSemaphorePermit,
 }
+
+/// Imports read and checked at once: each may take several times its body in memory.
+pub const CONCURRENT_IMPORTS: usize = 2;
 
 async fn read_text<'r>(data: Data<'r>, limit: u64) -> Result<String, ApiError> {
     let capped = data
@@ -59,13 +66,21 @@ impl<'r> FromData<'r> for JsonBody {
     async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> Outcome<'r, Self, ApiError> {
         let result = async {
             let text = read_text(data, ENTRY_LIMIT).await?;
-            serde_json::from_str(&text).map(JsonBody).map_err(|e| {
+            let value: Value = serde_json::from_str(&text).map_err(|e| {
                 ApiError::Unreadable(FieldError {
                     path: String::new(),
                     line: Some(e.line()),
                     message: format!("JSON illisible : {e}"),
                 })
-            })
+            })?;
+            let problems = model::hygiene::json_problems(&text, &value);
+            if problems.is_empty() {
+                Ok(JsonBody(value))
+            } else {
+                Err(ApiError::Invalid(
+                    problems.into_iter().map(Into::into).collect(),
+                ))
+            }
         }
         .await;
         outcome(req, result)
@@ -82,12 +97,26 @@ impl<'r> FromData<'r> for RegisterText {
         } else {
             SourceFormat::Yaml
         };
-        outcome(
-            req,
-            read_text(data, REGISTER_LIMIT)
-                .await
-                .map(|text| RegisterText { text, format }),
-        )
+        let result = async {
+            let app = req
+                .rocket()
+                .state::<super::App>()
+                .ok_or_else(|| ApiError::Internal("état absent".into()))?;
+            // Taken before the body is read: past the limit, nothing is read at all.
+            let slot = app
+                .imports
+                .clone()
+                .try_acquire_owned()
+                .map_err(|_| ApiError::Busy(5))?;
+            let text = read_text(data, REGISTER_LIMIT).await?;
+            Ok(RegisterText {
+                text,
+                format,
+                _slot: slot,
+            })
+        }
+        .await;
+        outcome(req, result)
     }
 }
 
@@ -107,7 +136,7 @@ impl Checker<'_> {
             ));
         }
         let register = json!({ "format": model::FORMAT, "organisations": [body] });
-        let mut register = self.check(register, "organisations[0]")?;
+        let mut register = self.check(register, "organisations[0]", &Outside::new())?;
         Ok(register.organisations.remove(0))
     }
 
@@ -118,6 +147,7 @@ impl Checker<'_> {
         organisation: &Organisation,
         body: Value,
         sources: &Register,
+        outside: &Outside,
     ) -> Result<Activity, ApiError> {
         let mut organisations: Vec<Value> = Vec::new();
         let mut own = organisation.clone();
@@ -143,15 +173,15 @@ impl Checker<'_> {
         own["activities"] = Value::Array(own_activities);
         organisations.insert(0, own);
         let register = json!({ "format": model::FORMAT, "organisations": organisations });
-        let mut register = self.check(register, "organisations[0].activities[0]")?;
+        let mut register = self.check(register, "organisations[0].activities[0]", outside)?;
         let mut own = register.organisations.remove(0);
         Ok(own.activities.take().unwrap_or_default().remove(0))
     }
 
     /// Checks a register built around the entry at `at`; keeps the errors of the entry, with
     /// paths relative to it.
-    fn check(&self, register: Value, at: &str) -> Result<Register, ApiError> {
-        model::load_value(register, self.vocabulary, self.countries).map_err(|e| {
+    fn check(&self, register: Value, at: &str, outside: &Outside) -> Result<Register, ApiError> {
+        model::load_value_within(register, self.vocabulary, self.countries, outside).map_err(|e| {
             let errors: Vec<FieldError> = e
                 .errors
                 .into_iter()

@@ -11,7 +11,7 @@ use rocket::request::{FromRequest, Outcome, Request};
 
 use super::App;
 use super::error::{ApiError, reject};
-use crate::auth::{Grant, Role, User, token_hash};
+use crate::auth::{Grant, Role, Session, User, token_hash};
 
 /// The session cookie (private: encrypted and signed with the service's key).
 pub const SESSION_COOKIE: &str = "registre_session";
@@ -138,7 +138,8 @@ async fn identify(app: &App, req: &Request<'_>) -> Result<Option<Caller>, ApiErr
     else {
         return Ok(None);
     };
-    let Some(session) = app.sessions.get(&session_id) else {
+    let key = Session::key(&session_id);
+    let Some(session) = app.store.session(&key, Timestamp::now()).await? else {
         return Ok(None);
     };
     let Some((user, hash)) = app.store.user_with_hash(&session.login).await? else {
@@ -146,7 +147,7 @@ async fn identify(app: &App, req: &Request<'_>) -> Result<Option<Caller>, ApiErr
     };
     // A disabled account, or a password changed since sign-in, ends the session.
     if user.disabled || !session.credential_matches(&hash) {
-        app.sessions.close(&session_id);
+        app.store.close_session(&key).await?;
         return Ok(None);
     }
     // Requests that change something must prove they come from registre's own pages.

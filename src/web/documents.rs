@@ -52,25 +52,43 @@ impl Kind {
     }
 }
 
-/// The `format` of an API request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, rocket::FromFormField)]
-pub enum QueryFormat {
-    Json,
-    Html,
-    Pdf,
-    Text,
-    Mention,
+/// The `format` of an API request for a document; JSON when absent. Anything else is
+/// refused with the list, never served as something else.
+fn query_format(format: Option<&str>) -> ApiResult<Format> {
+    match format {
+        None | Some("json") => Ok(Format::Json),
+        Some("html") => Ok(Format::Html),
+        Some("pdf") => Ok(Format::Pdf),
+        Some("text") => Ok(Format::Text),
+        Some("mention") => Ok(Format::Mention),
+        Some(other) => Err(ApiError::bad_parameter(
+            "format",
+            format!(
+                "format inconnu `{}` : json, html, pdf, text ou mention",
+                shown(other)
+            ),
+        )),
+    }
 }
 
-impl From<QueryFormat> for Format {
-    fn from(format: QueryFormat) -> Self {
-        match format {
-            QueryFormat::Json => Format::Json,
-            QueryFormat::Html => Format::Html,
-            QueryFormat::Pdf => Format::Pdf,
-            QueryFormat::Text => Format::Text,
-            QueryFormat::Mention => Format::Mention,
-        }
+/// A value from a request, as quoted back in a message: at most 40 characters.
+fn shown(value: &str) -> String {
+    let mut short: String = value.chars().take(40).collect();
+    if short.len() < value.len() {
+        short.push('…');
+    }
+    short
+}
+
+/// `?page=`: a number from 1; anything else is a bad request, not page 1.
+fn page_number(page: Option<&str>) -> Result<usize, Status> {
+    match page {
+        None => Ok(1),
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or(Status::BadRequest),
     }
 }
 
@@ -184,7 +202,7 @@ impl From<DocumentError> for Status {
             DocumentError::NotFound(_) | DocumentError::NoDocument(_) => Status::NotFound,
             DocumentError::Busy => Status::ServiceUnavailable,
             DocumentError::Internal(message) => {
-                eprintln!("registre: {message}");
+                tracing::error!("{message}");
                 Status::InternalServerError
             }
         }
@@ -417,7 +435,7 @@ fn paginate(data: &mut serde_json::Value, number: usize) -> Result<(), DocumentE
     let pages = activities.len().div_ceil(PER_PAGE).max(1);
     if number == 0 || number > pages {
         return Err(DocumentError::NotFound(format!(
-            "page {number} introuvable"
+            "page {number} introuvable : de 1 à {pages}"
         )));
     }
     let kept: Vec<serde_json::Value> = activities
@@ -464,7 +482,7 @@ async fn record(app: &App, wanted: &Wanted<'_>, organisation: &Organisation, ren
                 recorded.insert(key);
             }
         }
-        Err(e) => eprintln!("registre: version du document non enregistrée : {e}"),
+        Err(e) => tracing::error!("version du document non enregistrée : {e}"),
     }
 }
 
@@ -477,9 +495,9 @@ fn split_extension(file: &str) -> (&str, Format) {
 }
 
 #[get("/o/<org>/confidentialite?<page>")]
-async fn privacy_page(app: &State<App>, org: &str, page: Option<usize>) -> Result<Served, Status> {
+async fn privacy_page(app: &State<App>, org: &str, page: Option<&str>) -> Result<Served, Status> {
     let wanted = Wanted {
-        page: page.unwrap_or(1),
+        page: page_number(page)?,
         ..Wanted::public(Kind::PrivacyPage, org, None, Format::Html)
     };
     Ok(serve(app, wanted).await?)
@@ -489,10 +507,10 @@ async fn privacy_page(app: &State<App>, org: &str, page: Option<usize>) -> Resul
 async fn public_register(
     app: &State<App>,
     org: &str,
-    page: Option<usize>,
+    page: Option<&str>,
 ) -> Result<Served, Status> {
     let wanted = Wanted {
-        page: page.unwrap_or(1),
+        page: page_number(page)?,
         ..Wanted::public(Kind::PublicRegister, org, None, Format::Html)
     };
     Ok(serve(app, wanted).await?)
@@ -551,7 +569,7 @@ pub async fn activity_notice(
     caller: Caller,
     org: &str,
     id: &str,
-    format: Option<QueryFormat>,
+    format: Option<&str>,
 ) -> ApiResult<Served> {
     agent_document(app, &caller, Kind::Notice, org, id, format).await
 }
@@ -562,7 +580,7 @@ pub async fn activity_consent_form(
     caller: Caller,
     org: &str,
     id: &str,
-    format: Option<QueryFormat>,
+    format: Option<&str>,
 ) -> ApiResult<Served> {
     agent_document(app, &caller, Kind::ConsentForm, org, id, format).await
 }
@@ -574,10 +592,10 @@ async fn agent_document(
     kind: Kind,
     org: &str,
     id: &str,
-    format: Option<QueryFormat>,
+    format: Option<&str>,
 ) -> ApiResult<Served> {
     caller.require(Need::Read, org)?;
-    let format = format.map_or(Format::Json, Format::from);
+    let format = query_format(format)?;
     Ok(serve(app, Wanted::agent(kind, org, id, format)).await?)
 }
 

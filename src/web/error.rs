@@ -38,6 +38,8 @@ pub type ApiResult<T> = Result<T, ApiError>;
 pub enum ApiError {
     /// 400: the body is not JSON (or YAML) at all.
     Unreadable(FieldError),
+    /// 400: a query parameter that means nothing (`?format=docx`, `?page=-1`).
+    BadParameter(FieldError),
     /// 401: no valid credentials.
     Unauthenticated,
     /// 403: known to the caller, but not theirs to do.
@@ -61,7 +63,7 @@ pub enum ApiError {
 impl ApiError {
     pub fn status(&self) -> Status {
         match self {
-            ApiError::Unreadable(_) => Status::BadRequest,
+            ApiError::Unreadable(_) | ApiError::BadParameter(_) => Status::BadRequest,
             ApiError::Unauthenticated => Status::Unauthorized,
             ApiError::Forbidden(_) => Status::Forbidden,
             ApiError::NotFound(_) => Status::NotFound,
@@ -72,6 +74,15 @@ impl ApiError {
             ApiError::Internal(_) => Status::InternalServerError,
             ApiError::Busy(_) => Status::ServiceUnavailable,
         }
+    }
+
+    /// A 400 for one query parameter.
+    pub fn bad_parameter(name: &str, message: impl Into<String>) -> Self {
+        ApiError::BadParameter(FieldError {
+            path: name.to_owned(),
+            line: None,
+            message: message.into(),
+        })
     }
 
     /// A 422 for one field.
@@ -88,6 +99,11 @@ impl ApiError {
             ApiError::Unreadable(e) => (
                 "unreadable",
                 "corps de requête illisible".into(),
+                vec![e.clone()],
+            ),
+            ApiError::BadParameter(e) => (
+                "bad_parameter",
+                "paramètre de requête invalide".into(),
                 vec![e.clone()],
             ),
             ApiError::Unauthenticated => (
@@ -145,6 +161,11 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound(m) => ApiError::NotFound(m),
             StoreError::Conflict(m) => ApiError::Conflict(m),
+            // The caller's layer names the dependents it may show (see `api::in_use`).
+            in_use @ StoreError::InUse { .. } => ApiError::Conflict(format!(
+                "{in_use} ; ces activités doivent d'abord cesser d'en dépendre"
+            )),
+            StoreError::Busy(_) | StoreError::Retryable(_) => ApiError::Busy(1),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -154,10 +175,10 @@ impl<'r> Responder<'r, 'static> for ApiError {
     fn respond_to(self, request: &'r Request<'_>) -> response::Result<'static> {
         if let ApiError::Internal(message) = &self {
             // The detail goes to the log, not to the client.
-            eprintln!(
-                "registre: {} {}: {message}",
-                request.method(),
-                request.uri()
+            tracing::error!(
+                method = %request.method(),
+                path = %request.uri().path(),
+                "{message}"
             );
         }
         let body = self.body().to_string();

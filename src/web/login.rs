@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use jiff::Timestamp;
 use rocket::request::{FromRequest, Outcome, Request};
 
 use super::App;
@@ -36,7 +37,7 @@ impl App {
             .into_iter()
             .flatten()
             .collect();
-        if let Err(wait) = self.throttle.attempt(&keys) {
+        if let Err(wait) = self.store.count_attempt(&keys, Timestamp::now()).await? {
             self.log(login, "login.throttled", None, false, address.as_deref())
                 .await;
             return Err(ApiError::Throttled(wait));
@@ -59,7 +60,9 @@ impl App {
         };
         match found {
             Some((user, hash)) if matches && !user.disabled => {
-                self.throttle.succeed(login, address.as_deref());
+                self.store
+                    .succeed_attempt(login, address.as_deref(), Timestamp::now())
+                    .await?;
                 self.log(login, "login", None, true, address.as_deref())
                     .await;
                 Ok((user, hash))

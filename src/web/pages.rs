@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 
 use super::App;
 use super::caller::{Caller, SESSION_COOKIE};
-use crate::auth::random_secret;
+use jiff::Timestamp;
+
+use crate::auth::{Session, random_secret};
 use crate::render::Templates;
 
 /// The CSRF token of the sign-in form, before any session exists.
@@ -22,7 +24,7 @@ fn page(app: &App, status: Status, template: &str, data: Value) -> Page {
     match app.templates.render(template, &data) {
         Ok(html) => (status, RawHtml(html)),
         Err(e) => {
-            eprintln!("registre: {e}");
+            tracing::error!("{e}");
             (
                 Status::InternalServerError,
                 RawHtml("<!DOCTYPE html><html lang=\"fr\"><title>Erreur</title><p>Erreur interne.</p></html>".into()),
@@ -31,10 +33,13 @@ fn page(app: &App, status: Status, template: &str, data: Value) -> Page {
     }
 }
 
-fn private_cookie(name: &'static str, value: String) -> Cookie<'static> {
+/// A cookie only registre's own pages read: encrypted by the caller (`add_private`), never
+/// seen by scripts, sent over HTTPS only when the public address is https.
+fn private_cookie(app: &App, name: &'static str, value: String) -> Cookie<'static> {
     Cookie::build((name, value))
         .http_only(true)
         .same_site(SameSite::Strict)
+        .secure(app.secure_cookies())
         .path("/")
         .build()
 }
@@ -47,7 +52,7 @@ fn login_form(
     error: Option<&str>,
 ) -> Page {
     let csrf = random_secret();
-    jar.add_private(private_cookie(LOGIN_CSRF_COOKIE, csrf.clone()));
+    jar.add_private(private_cookie(app, LOGIN_CSRF_COOKIE, csrf.clone()));
     page(
         app,
         status,
@@ -92,8 +97,28 @@ async fn login(
     match app.sign_in(form.login, form.password, req_ip.0).await {
         Ok((user, hash)) => {
             jar.remove_private(LOGIN_CSRF_COOKIE);
-            let id = app.sessions.open(&user.login, &hash);
-            jar.add_private(private_cookie(SESSION_COOKIE, id));
+            let now = Timestamp::now();
+            let (id, session) = Session::open(&user.login, &hash, now);
+            if let Err(e) = app
+                .store
+                .open_session(&Session::key(&id), &session, now)
+                .await
+            {
+                tracing::error!("session non enregistrée : {e}");
+                return Err(page(
+                    app,
+                    Status::ServiceUnavailable,
+                    "web/error",
+                    json!({ "title": "Erreur 503", "message": "La connexion n'a pas pu être enregistrée : réessayez dans un instant.", "session": null, "status": 503 }),
+                ));
+            }
+            // The cookie ends when the session does at the latest.
+            let expires =
+                rocket::time::OffsetDateTime::from_unix_timestamp(session.expires_at().as_second())
+                    .ok();
+            let mut cookie = private_cookie(app, SESSION_COOKIE, id);
+            cookie.set_expires(expires);
+            jar.add_private(cookie);
             Ok(Redirect::to("/"))
         }
         Err(super::ApiError::Throttled(seconds)) => Err(login_form(
@@ -122,7 +147,7 @@ struct LogoutForm<'r> {
 }
 
 #[post("/deconnexion", data = "<form>")]
-fn logout(
+async fn logout(
     app: &State<App>,
     jar: &CookieJar<'_>,
     form: Form<LogoutForm<'_>>,
@@ -133,10 +158,20 @@ fn logout(
     else {
         return Ok(Redirect::to("/connexion"));
     };
-    match app.sessions.get(&id) {
+    let key = Session::key(&id);
+    let failed = |e: crate::store::StoreError| {
+        tracing::error!("déconnexion : {e}");
+        Status::ServiceUnavailable
+    };
+    match app
+        .store
+        .session(&key, Timestamp::now())
+        .await
+        .map_err(failed)?
+    {
         Some(session) if !session.csrf_matches(form.csrf) => Err(Status::Forbidden),
         _ => {
-            app.sessions.close(&id);
+            app.store.close_session(&key).await.map_err(failed)?;
             jar.remove_private(SESSION_COOKIE);
             Ok(Redirect::to("/connexion"))
         }
@@ -144,21 +179,30 @@ fn logout(
 }
 
 #[get("/")]
-async fn home(app: &State<App>, caller: Option<Caller>) -> Result<Page, Redirect> {
+async fn home(app: &State<App>, caller: Option<Caller>) -> Result<Page, Result<Redirect, Status>> {
     let Some(caller) = caller.filter(|c| c.csrf.is_some()) else {
-        return Err(Redirect::to("/connexion"));
+        return Err(Ok(Redirect::to("/connexion")));
     };
-    let mut organisations = Vec::new();
-    let ids = app.store.organisation_ids().await.unwrap_or_default();
-    for id in ids
-        .iter()
-        .filter(|id| caller.may(super::caller::Need::Read, id))
-    {
-        if let Ok(Some(org)) = app.store.organisation(id).await {
-            let count = app.store.activities(id).await.map(|a| a.len()).unwrap_or(0);
-            organisations.push(json!({ "id": org.id, "name": org.name, "activities": count }));
-        }
+    let failed = |e: crate::store::StoreError| {
+        tracing::error!("page d'accueil : {e}");
+        Err(Status::ServiceUnavailable)
+    };
+    let mut counts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (org, _) in app.store.activity_keys().await.map_err(failed)? {
+        *counts.entry(org).or_default() += 1;
     }
+    let organisations: Vec<Value> = app
+        .store
+        .organisations()
+        .await
+        .map_err(failed)?
+        .into_iter()
+        .filter(|o| caller.may(super::caller::Need::Read, &o.id))
+        .map(|o| {
+            let count = counts.get(&o.id).copied().unwrap_or(0);
+            json!({ "id": o.id, "name": o.name, "activities": count })
+        })
+        .collect();
     let session = json!({ "login": caller.login(), "csrf": caller.csrf });
     Ok(page(
         app,
@@ -187,7 +231,7 @@ async fn organisation(
         .organisation_with_sources(org)
         .await
         .map_err(|e| {
-            eprintln!("registre: {e}");
+            tracing::error!("{e}");
             Err(Status::InternalServerError)
         })?;
     let Some(organisation) = register.organisations.iter().find(|o| o.id == org) else {
@@ -236,7 +280,7 @@ fn asset(file: &str) -> Option<(ContentType, &'static str)> {
 }
 
 /// The client's address, for throttling and the security log.
-struct ClientIp(Option<std::net::IpAddr>);
+pub struct ClientIp(pub Option<std::net::IpAddr>);
 
 #[rocket::async_trait]
 impl<'r> rocket::request::FromRequest<'r> for ClientIp {
