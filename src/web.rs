@@ -21,7 +21,7 @@ use rocket::request::Request;
 use rocket::{Build, Rocket, catch, catchers};
 
 pub use body::{ENTRY_LIMIT, REGISTER_LIMIT};
-pub use caller::{CSRF_HEADER, SESSION_COOKIE};
+pub use caller::{CSRF_HEADER, SESSION_COOKIE, TOKEN_CACHE_TTL};
 pub use error::{ApiError, FieldError};
 
 use crate::audit::PolicyPack;
@@ -152,7 +152,7 @@ impl Fairing for AccessLog {
             method = %req.method(),
             route = %route,
             status = res.status().code,
-            ms = started.elapsed().as_secs_f64() * 1000.0,
+            ms = format_args!("{:.1}", started.elapsed().as_secs_f64() * 1000.0),
         );
     }
 }

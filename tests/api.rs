@@ -131,6 +131,40 @@ impl Api {
         value["token"].as_str().unwrap().to_owned()
     }
 
+    /// A new account with one grant, and a token of its own.
+    async fn user_with_token(&self, login: &str, role: Role, organisation: Option<&str>) -> String {
+        let app = self.client.rocket().state::<App>().unwrap();
+        let user = User {
+            login: login.into(),
+            name: login.into(),
+            grants: vec![Grant {
+                role,
+                organisation: organisation.map(str::to_owned),
+            }],
+            disabled: false,
+        };
+        app.store
+            .add_user(&user, &hash_password(PASSWORD).unwrap(), Timestamp::now())
+            .await
+            .unwrap();
+        let mut body = json!({ "name": "t", "role": role.as_str() });
+        if let Some(org) = organisation {
+            body["organisation"] = json!(org);
+        }
+        let (status, value) = json_of(
+            self.client
+                .post("/api/v1/tokens")
+                .header(basic(login, PASSWORD))
+                .header(ContentType::JSON)
+                .body(body.to_string())
+                .dispatch()
+                .await,
+        )
+        .await;
+        assert_eq!(status, Status::Created, "{value}");
+        value["token"].as_str().unwrap().to_owned()
+    }
+
     async fn call(
         &self,
         method: &str,
@@ -624,6 +658,15 @@ fn bad_inputs() -> Vec<BadInput> {
         Status::UnprocessableEntity,
         "organisation",
     );
+    add(
+        "post",
+        "/tokens",
+        "basic:dpo",
+        json!({ "name": "x", "role": "agent", "organisation": OWN, "scope": "lecture" })
+            .to_string(),
+        Status::UnprocessableEntity,
+        "scope",
+    );
     cases
 }
 
@@ -774,6 +817,13 @@ async fn activities_are_created_read_updated_listed_and_deleted_with_history() {
         .call("delete", &format!("{base}/liste-electorale"), dpo, None)
         .await;
     assert_eq!(status, Status::Conflict, "{body}");
+    // The CCAS's sheet that takes from it is not the commune DPO's to know of.
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("d'autres organismes")
+            && FOREIGN_MARKERS.iter().all(|m| !message.contains(m)),
+        "{message}"
+    );
     let (status, _) = api
         .call("delete", &format!("{base}/portage-repas"), dpo, None)
         .await;
@@ -857,36 +907,14 @@ async fn importing_then_exporting_the_demo_gives_the_same_register() {
     assert_eq!(status, Status::Unauthorized);
 
     // A DPO may re-import their own organisation, not create another one.
-    let app = api.client.rocket().state::<App>().unwrap();
-    let dpo = User {
-        login: "dpo2@saint-aubin.fr".into(),
-        name: "DPO".into(),
-        grants: vec![Grant {
-            role: Role::Dpo,
-            organisation: Some(OWN.into()),
-        }],
-        disabled: false,
-    };
-    app.store
-        .add_user(&dpo, &hash_password(PASSWORD).unwrap(), Timestamp::now())
-        .await
-        .unwrap();
-    let (status, value) = json_of(
-        api.client
-            .post("/api/v1/tokens")
-            .header(basic("dpo2@saint-aubin.fr", PASSWORD))
-            .header(ContentType::JSON)
-            .body(json!({ "name": "t", "role": "dpo", "organisation": OWN }).to_string())
-            .dispatch()
-            .await,
-    )
-    .await;
-    assert_eq!(status, Status::Created, "{value}");
+    let dpo2 = api
+        .user_with_token("dpo2@saint-aubin.fr", Role::Dpo, Some(OWN))
+        .await;
     let (status, _) = api
         .call(
             "post",
             "/register",
-            value["token"].as_str().unwrap(),
+            &dpo2,
             Some(&registre::model::to_json(&common::load(DEMO))),
         )
         .await;
@@ -1210,4 +1238,296 @@ async fn sources_are_checked_within_what_the_caller_sees() {
         answers.push(body);
     }
     assert_eq!(answers[0], answers[1]);
+}
+
+#[rocket::async_test]
+async fn a_ccas_dpo_keeps_the_sources_its_sheets_already_take_from_the_commune() {
+    let api = api().await;
+    let token = api
+        .user_with_token("dpo@ccas-saint-aubin.fr", Role::Dpo, Some(FOREIGN))
+        .await;
+    let path = format!("/organisations/{FOREIGN}/activities/colis-aines");
+    let (status, activity) = api.call("get", &path, &token, None).await;
+    assert_eq!(status, Status::Ok, "{activity}");
+    assert_eq!(
+        (&activity["sources"][0]["activity"], &activity["sources"][0]["organisation"]),
+        (&json!("liste-electorale"), &json!(OWN)),
+        "the sheet takes data from the commune's electoral list: {activity}"
+    );
+    let (status, body) = api
+        .call("put", &path, &token, Some(&activity.to_string()))
+        .await;
+    assert_eq!(status, Status::Ok, "the unchanged sheet saves: {body}");
+    let (status, body) = api
+        .call(
+            "put",
+            &path,
+            &token,
+            Some(&with(activity.clone(), "name", json!("Colis de fin d'année"))),
+        )
+        .await;
+    assert_eq!(status, Status::Ok, "an edited sheet saves: {body}");
+
+    // The CCAS's own export comes back in unchanged.
+    let response = api
+        .client
+        .get(format!("/api/v1/organisations/{FOREIGN}/register?format=json"))
+        .header(bearer(&token))
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::Ok);
+    let export = response.into_string().await.unwrap();
+    let (status, summary) = api.call("post", "/register", &token, Some(&export)).await;
+    assert_eq!(status, Status::Ok, "{summary}");
+    assert_eq!(summary["created"], 0, "{summary}");
+    assert_eq!(summary["updated"], 0, "{summary}");
+
+    // A new link to the commune, which the CCAS does not read, is refused the same way
+    // whether the commune's activity exists or not.
+    let mut answers = Vec::new();
+    for missing in ["etat-civil", "n-existe-pas"] {
+        let mut changed = activity.clone();
+        changed["sources"][0]["activity"] = json!(missing);
+        let (status, body) = api
+            .call("put", &path, &token, Some(&changed.to_string()))
+            .await;
+        assert_eq!(status, Status::UnprocessableEntity, "{body}");
+        assert!(
+            body["errors"][0]["path"]
+                .as_str()
+                .unwrap()
+                .starts_with("sources[0]"),
+            "{body}"
+        );
+        answers.push(body);
+    }
+    assert_eq!(answers[0], answers[1]);
+}
+
+#[rocket::async_test]
+async fn a_recreated_organisation_inherits_nothing_of_the_deleted_one() {
+    let api = api().await;
+    let admin = &api.tokens["admin"];
+    let agent = api
+        .user_with_token("agent@ccas-saint-aubin.fr", Role::Agent, Some(FOREIGN))
+        .await;
+    let auditor = api
+        .user_with_token("auditeur@ccas-saint-aubin.fr", Role::Auditor, Some(FOREIGN))
+        .await;
+    let (status, history) = api
+        .call("get", &format!("/organisations/{FOREIGN}/history"), &auditor, None)
+        .await;
+    assert_eq!(status, Status::Ok, "{history}");
+    let before = history["history"][0]["at"].as_str().unwrap().to_owned();
+
+    let (status, body) = api
+        .call("delete", &format!("/organisations/{FOREIGN}"), admin, None)
+        .await;
+    assert_eq!(status, Status::NoContent, "{body}");
+    for token in [&agent, &auditor] {
+        let (status, _) = api.call("get", "/me", token, None).await;
+        assert_eq!(status, Status::Unauthorized, "tokens end with the organisation");
+    }
+    // The roles ended too: the accounts hold nothing any more.
+    let app = api.client.rocket().state::<App>().unwrap();
+    for user in app.store.users().await.unwrap() {
+        assert!(
+            user.grants
+                .iter()
+                .all(|g| g.organisation.as_deref() != Some(FOREIGN)),
+            "{user:?}"
+        );
+    }
+
+    // Another organisation under the same id, and its new DPO.
+    let (status, body) = api
+        .call(
+            "post",
+            "/organisations",
+            admin,
+            Some(&with(foreign_organisation(), "name", json!("Autre CCAS"))),
+        )
+        .await;
+    assert_eq!(status, Status::Created, "{body}");
+    let dpo = api
+        .user_with_token("dpo@autre-ccas.fr", Role::Dpo, Some(FOREIGN))
+        .await;
+    let (status, history) = api
+        .call("get", &format!("/organisations/{FOREIGN}/history"), &dpo, None)
+        .await;
+    assert_eq!(status, Status::Ok, "{history}");
+    assert_eq!(
+        history["history"].as_array().unwrap().len(),
+        1,
+        "only the new organisation's creation: {history}"
+    );
+    let response = api
+        .client
+        .get(format!(
+            "/api/v1/organisations/{FOREIGN}/register?format=json&at={before}"
+        ))
+        .header(bearer(&dpo))
+        .dispatch()
+        .await;
+    let text = response.into_string().await.unwrap();
+    assert!(
+        !text.contains("colis-aines"),
+        "the old register is not the new DPO's: {text}"
+    );
+    // An administrator still reads the deleted organisation's history.
+    let (status, history) = api
+        .call("get", &format!("/organisations/{FOREIGN}/history"), admin, None)
+        .await;
+    assert_eq!(status, Status::Ok);
+    assert!(history["history"].as_array().unwrap().len() > 1, "{history}");
+}
+
+#[rocket::async_test]
+async fn a_password_change_ends_the_accounts_tokens() {
+    let api = api().await;
+    let token = api.new_token("agent", "agent", Some(OWN)).await;
+    assert_eq!(api.call("get", "/me", &token, None).await.0, Status::Ok);
+    let app = api.client.rocket().state::<App>().unwrap();
+    app.store
+        .set_password(
+            &login_of("agent"),
+            &hash_password("Another-Horse-Battery-Staple-43").unwrap(),
+            Timestamp::now(),
+        )
+        .await
+        .unwrap();
+    // Changed from another process (`registre user passwd`): this server notices once its
+    // memory of recently checked tokens has expired.
+    rocket::tokio::time::sleep(web::TOKEN_CACHE_TTL).await;
+    assert_eq!(
+        api.call("get", "/me", &token, None).await.0,
+        Status::Unauthorized
+    );
+}
+
+#[rocket::async_test]
+async fn token_and_account_changes_are_logged_with_the_clients_address() {
+    let api = api().await;
+    let client: std::net::SocketAddr = "192.0.2.7:40000".parse().unwrap();
+    let response = api
+        .client
+        .post("/api/v1/tokens")
+        .remote(client)
+        .header(basic(&login_of("dpo"), PASSWORD))
+        .header(ContentType::JSON)
+        .body(json!({ "name": "portail", "role": "agent", "organisation": OWN }).to_string())
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::Created);
+    let response = api
+        .client
+        .post(format!("/api/v1/users/{}/disable", login_of("agent")))
+        .remote(client)
+        .header(bearer(&api.tokens["admin"]))
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::NoContent);
+    let app = api.client.rocket().state::<App>().unwrap();
+    let events = app.store.events(50).await.unwrap();
+    for action in ["token.create", "user.disable"] {
+        let event = events
+            .iter()
+            .find(|e| e.action == action)
+            .unwrap_or_else(|| panic!("no {action} in {events:?}"));
+        assert_eq!(event.address.as_deref(), Some("192.0.2.7"), "{event:?}");
+    }
+}
+
+#[rocket::async_test]
+async fn reads_and_writes_agree_and_parameters_are_checked() {
+    let api = api().await;
+    // What a GET of an organisation returns, a PUT accepts.
+    let (status, organisation) = api.get(&format!("/organisations/{OWN}"), "dpo").await;
+    assert_eq!(status, Status::Ok);
+    let (status, body) = api
+        .call(
+            "put",
+            &format!("/organisations/{OWN}"),
+            &api.tokens["dpo"],
+            Some(&organisation.to_string()),
+        )
+        .await;
+    assert_eq!(status, Status::Ok, "{body}");
+
+    let notice = format!("/organisations/{OWN}/activities/cantine/notice");
+    let (status, body) = api.get(&format!("{notice}?format=docx"), "agent").await;
+    assert_eq!(status, Status::BadRequest, "{body}");
+    assert_eq!(body["errors"][0]["path"], "format", "{body}");
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("html") && message.contains("pdf"),
+        "the formats are listed: {message}"
+    );
+
+    // A page that is not a page number is not page 1.
+    for page in ["-1", "0", "deux", "99999999999999999999999"] {
+        for public in ["registre", "confidentialite"] {
+            let uri = format!("/o/{OWN}/{public}?page={page}");
+            let response = api.client.get(uri.clone()).dispatch().await;
+            assert_eq!(response.status(), Status::BadRequest, "{uri}");
+        }
+    }
+}
+
+#[rocket::async_test]
+async fn control_characters_never_reach_the_register() {
+    let api = api().await;
+    let before = api.snapshot().await;
+    let activity = own_activity();
+    let id = activity["id"].as_str().unwrap().to_owned();
+    let one = format!("/organisations/{OWN}/activities/{id}");
+    let mut new = activity.clone();
+    for (field, value, expected) in [
+        ("name", "Cantine\u{0}scolaire", "name"),
+        ("name", "Cantine \u{202e}eriacs", "name"),
+        ("description", "Texte \u{2066}isolé\u{2069}", "description"),
+    ] {
+        let (status, body) = api
+            .call(
+                "put",
+                &one,
+                &api.tokens["dpo"],
+                Some(&with(activity.clone(), field, json!(value))),
+            )
+            .await;
+        assert_eq!(status, Status::UnprocessableEntity, "{value:?}: {body}");
+        assert_eq!(body["errors"][0]["path"], expected, "{body}");
+    }
+    // A zero-width space makes an id that looks like another: not an id.
+    new["id"] = json!("cantine\u{200b}");
+    let (status, body) = api
+        .call(
+            "post",
+            &format!("/organisations/{OWN}/activities"),
+            &api.tokens["dpo"],
+            Some(&new.to_string()),
+        )
+        .await;
+    assert_eq!(status, Status::UnprocessableEntity, "{body}");
+    assert_eq!(body["errors"][0]["path"], "id", "{body}");
+    // A key given twice: which one would count?
+    let twice = activity
+        .to_string()
+        .replacen("{", "{\"name\":\"Première\",", 1);
+    let (status, body) = api.call("put", &one, &api.tokens["dpo"], Some(&twice)).await;
+    assert_eq!(status, Status::UnprocessableEntity, "{body}");
+    assert_eq!(body["errors"][0]["path"], "name", "{body}");
+    // In an imported file too, escaped or not.
+    let register = registre::model::to_json(&common::load(DEMO));
+    for bad in [
+        register.replacen("restauration scolaire", "restauration\\u0000scolaire", 1),
+        register.replacen("restauration scolaire", "restauration\u{202e}scolaire", 1),
+        register.replacen("{", "{\"format\":\"registre/v1\",", 1),
+    ] {
+        let (status, body) = api
+            .call("post", "/register", &api.tokens["admin"], Some(&bad))
+            .await;
+        assert_eq!(status, Status::UnprocessableEntity, "{body}");
+    }
+    assert_eq!(api.snapshot().await, before, "nothing stored changed");
 }

@@ -81,13 +81,18 @@ pub fn public_url(text: &str) -> Result<String, String> {
     Ok(parsed.as_str().trim_end_matches('/').to_owned())
 }
 
+/// The access log, security events and errors; the database engine's start-up lines are
+/// details for whoever debugs it.
+const DEFAULT_LOG_FILTER: &str = "info,surrealdb=warn,surrealkv=warn";
+
 /// Log lines on standard error, filtered by `RUST_LOG`, else by `log_filter` in Rocket.toml
-/// (`info` by default: the access log, security events, errors). Rocket's own lines are off:
-/// they would print request details the access log leaves out on purpose.
+/// (else [`DEFAULT_LOG_FILTER`]). Rocket's own lines are off: they would print request
+/// details the access log leaves out on purpose.
+
 fn init_logging(figment: &Figment) -> Result<(), Failure> {
     let configured = figment
         .extract_inner::<String>("log_filter")
-        .unwrap_or_else(|_| "info".to_owned());
+        .unwrap_or_else(|_| DEFAULT_LOG_FILTER.to_owned());
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(format!("{configured},rocket=off")))
         .map_err(|e| {

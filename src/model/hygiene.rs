@@ -74,24 +74,51 @@ pub fn scan_text(text: &str) -> Vec<InputError> {
         .collect()
 }
 
-/// The problems of a JSON body: keys given twice in one object, and refused characters in
-/// any string or key, each with its path (`purposes[0]`, `dpo.email`).
+/// The problems of a JSON body: keys given twice in one object, keys too long to be a field
+/// name, and refused characters in any string or key, each with its path (`purposes[0]`,
+/// `dpo.email`).
 pub fn json_problems(text: &str, value: &Value) -> Vec<InputError> {
-    let mut problems = Vec::new();
-    let mut reader = serde_json::Deserializer::from_str(text);
-    // The text was parsed once already: this second pass only looks for repeated keys.
-    let _ = Duplicates {
-        path: String::new(),
-        found: &mut problems,
-    }
-    .deserialize(&mut reader);
+    let mut problems = json_key_problems(text);
     strings(value, String::new(), &mut problems);
     problems
 }
 
+/// The keys of a JSON text given twice in one object or longer than [`KEY_LIMIT`]: found
+/// while streaming over the text, before any tree is built, so that a file with a key of
+/// a hundred megabytes is refused without copying that key around.
+pub fn json_key_problems(text: &str) -> Vec<InputError> {
+    let mut problems = Vec::new();
+    let mut reader = serde_json::Deserializer::from_str(text);
+    // A syntax error is reported by the parse that builds the tree.
+    let _ = Keys {
+        path: String::new(),
+        found: &mut problems,
+    }
+    .deserialize(&mut reader);
+    problems
+}
+
+/// No field name of the format comes near this many bytes.
+pub const KEY_LIMIT: usize = 256;
+
+/// `key` as an error message may show it: long keys are cut, so that an answer never echoes
+/// a whole hostile input.
+pub fn shown(key: &str) -> std::borrow::Cow<'_, str> {
+    const SHOWN: usize = 60;
+    if key.len() <= SHOWN {
+        return key.into();
+    }
+    let mut end = SHOWN;
+    while !key.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &key[..end]).into()
+}
+
 fn child(path: &str, key: &str) -> String {
+    let key = shown(key);
     if path.is_empty() {
-        key.to_owned()
+        key.into_owned()
     } else {
         format!("{path}.{key}")
     }
@@ -122,13 +149,13 @@ fn strings(value: &Value, path: String, problems: &mut Vec<InputError>) {
     }
 }
 
-/// Walks a JSON document, noting every key repeated within its object.
-struct Duplicates<'a> {
+/// Walks a JSON document, noting every key repeated within its object or too long.
+struct Keys<'a> {
     path: String,
     found: &'a mut Vec<InputError>,
 }
 
-impl<'de> DeserializeSeed<'de> for Duplicates<'_> {
+impl<'de> DeserializeSeed<'de> for Keys<'_> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
@@ -136,7 +163,7 @@ impl<'de> DeserializeSeed<'de> for Duplicates<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for Duplicates<'_> {
+impl<'de> Visitor<'de> for Keys<'_> {
     type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -165,7 +192,7 @@ impl<'de> Visitor<'de> for Duplicates<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let mut i = 0;
         while seq
-            .next_element_seed(Duplicates {
+            .next_element_seed(Keys {
                 path: format!("{}[{i}]", self.path),
                 found: &mut *self.found,
             })?
@@ -180,13 +207,21 @@ impl<'de> Visitor<'de> for Duplicates<'_> {
         let mut seen = HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
             let path = child(&self.path, &key);
-            if !seen.insert(key.clone()) {
+            if key.len() > KEY_LIMIT {
+                self.found.push(InputError::new(
+                    path.clone(),
+                    format!(
+                        "nom de champ de {} octets : aucun champ du format ne dépasse {KEY_LIMIT} octets",
+                        key.len()
+                    ),
+                ));
+            } else if !seen.insert(key.clone()) {
                 self.found.push(InputError::new(
                     path.clone(),
                     format!("clé `{key}` donnée deux fois dans le même objet"),
                 ));
             }
-            map.next_value_seed(Duplicates {
+            map.next_value_seed(Keys {
                 path,
                 found: &mut *self.found,
             })?;

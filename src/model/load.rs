@@ -172,14 +172,23 @@ fn read_thorough(
             }],
             unreadable: true,
         })?,
-        SourceFormat::Json => serde_json::from_str(text).map_err(|e| LoadError {
-            errors: vec![InputError {
-                path: String::new(),
-                line: Some(e.line()),
-                message: format!("JSON illisible : {e}"),
-            }],
-            unreadable: true,
-        })?,
+        SourceFormat::Json => {
+            let keys = super::hygiene::json_key_problems(text);
+            if !keys.is_empty() {
+                return Err(LoadError {
+                    errors: keys,
+                    unreadable: false,
+                });
+            }
+            serde_json::from_str(text).map_err(|e| LoadError {
+                errors: vec![InputError {
+                    path: String::new(),
+                    line: Some(e.line()),
+                    message: format!("JSON illisible : {e}"),
+                }],
+                unreadable: true,
+            })?
+        }
     };
     load_value_within(value, vocabulary, countries, outside).map_err(|e| LoadError {
         errors: with_lines(text, format, e.errors),

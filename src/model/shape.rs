@@ -7,6 +7,7 @@ use jsonschema::error::{TypeKind, ValidationErrorKind};
 use serde_json::Value;
 
 use super::Register;
+use super::hygiene::shown;
 use super::load::InputError;
 
 fn validator() -> Option<&'static jsonschema::Validator> {
@@ -103,8 +104,9 @@ pub(super) fn check(value: &Value) -> Vec<ShapeError> {
 fn collect(root: &Value, pointer: &str, kind: &ValidationErrorKind, out: &mut Vec<ShapeError>) {
     let path = dotted_path(root, pointer);
     let join = |field: &str| {
+        let field = shown(field);
         if path.is_empty() {
-            field.to_owned()
+            field.into_owned()
         } else {
             format!("{path}.{field}")
         }
@@ -121,7 +123,7 @@ fn collect(root: &Value, pointer: &str, kind: &ValidationErrorKind, out: &mut Ve
             for field in unexpected {
                 push(
                     join(field),
-                    format!("champ `{field}` inconnu du format registre/v1"),
+                    format!("champ `{}` inconnu du format registre/v1", shown(field)),
                     Repair::Remove(child(field)),
                 );
             }
@@ -237,7 +239,7 @@ pub(super) fn dotted_path(root: &Value, pointer: &str) -> String {
                 if !out.is_empty() {
                     out.push('.');
                 }
-                out.push_str(&segment);
+                out.push_str(&shown(&segment));
                 node = other.and_then(|v| v.get(&segment));
             }
         }
