@@ -20,7 +20,7 @@ use rocket::http::{Header, Status};
 use rocket::request::Request;
 use rocket::{Build, Rocket, catch, catchers};
 
-pub use body::{ENTRY_LIMIT, REGISTER_LIMIT};
+pub use body::{CONCURRENT_IMPORTS, ENTRY_LIMIT, REGISTER_LIMIT};
 pub use caller::{CSRF_HEADER, SESSION_COOKIE, TOKEN_CACHE_TTL};
 pub use error::{ApiError, FieldError};
 

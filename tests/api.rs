@@ -1250,7 +1250,10 @@ async fn a_ccas_dpo_keeps_the_sources_its_sheets_already_take_from_the_commune()
     let (status, activity) = api.call("get", &path, &token, None).await;
     assert_eq!(status, Status::Ok, "{activity}");
     assert_eq!(
-        (&activity["sources"][0]["activity"], &activity["sources"][0]["organisation"]),
+        (
+            &activity["sources"][0]["activity"],
+            &activity["sources"][0]["organisation"]
+        ),
         (&json!("liste-electorale"), &json!(OWN)),
         "the sheet takes data from the commune's electoral list: {activity}"
     );
@@ -1263,7 +1266,11 @@ async fn a_ccas_dpo_keeps_the_sources_its_sheets_already_take_from_the_commune()
             "put",
             &path,
             &token,
-            Some(&with(activity.clone(), "name", json!("Colis de fin d'année"))),
+            Some(&with(
+                activity.clone(),
+                "name",
+                json!("Colis de fin d'année"),
+            )),
         )
         .await;
     assert_eq!(status, Status::Ok, "an edited sheet saves: {body}");
@@ -1271,7 +1278,9 @@ async fn a_ccas_dpo_keeps_the_sources_its_sheets_already_take_from_the_commune()
     // The CCAS's own export comes back in unchanged.
     let response = api
         .client
-        .get(format!("/api/v1/organisations/{FOREIGN}/register?format=json"))
+        .get(format!(
+            "/api/v1/organisations/{FOREIGN}/register?format=json"
+        ))
         .header(bearer(&token))
         .dispatch()
         .await;
@@ -1315,7 +1324,12 @@ async fn a_recreated_organisation_inherits_nothing_of_the_deleted_one() {
         .user_with_token("auditeur@ccas-saint-aubin.fr", Role::Auditor, Some(FOREIGN))
         .await;
     let (status, history) = api
-        .call("get", &format!("/organisations/{FOREIGN}/history"), &auditor, None)
+        .call(
+            "get",
+            &format!("/organisations/{FOREIGN}/history"),
+            &auditor,
+            None,
+        )
         .await;
     assert_eq!(status, Status::Ok, "{history}");
     let before = history["history"][0]["at"].as_str().unwrap().to_owned();
@@ -1326,7 +1340,11 @@ async fn a_recreated_organisation_inherits_nothing_of_the_deleted_one() {
     assert_eq!(status, Status::NoContent, "{body}");
     for token in [&agent, &auditor] {
         let (status, _) = api.call("get", "/me", token, None).await;
-        assert_eq!(status, Status::Unauthorized, "tokens end with the organisation");
+        assert_eq!(
+            status,
+            Status::Unauthorized,
+            "tokens end with the organisation"
+        );
     }
     // The roles ended too: the accounts hold nothing any more.
     let app = api.client.rocket().state::<App>().unwrap();
@@ -1353,7 +1371,12 @@ async fn a_recreated_organisation_inherits_nothing_of_the_deleted_one() {
         .user_with_token("dpo@autre-ccas.fr", Role::Dpo, Some(FOREIGN))
         .await;
     let (status, history) = api
-        .call("get", &format!("/organisations/{FOREIGN}/history"), &dpo, None)
+        .call(
+            "get",
+            &format!("/organisations/{FOREIGN}/history"),
+            &dpo,
+            None,
+        )
         .await;
     assert_eq!(status, Status::Ok, "{history}");
     assert_eq!(
@@ -1376,10 +1399,18 @@ async fn a_recreated_organisation_inherits_nothing_of_the_deleted_one() {
     );
     // An administrator still reads the deleted organisation's history.
     let (status, history) = api
-        .call("get", &format!("/organisations/{FOREIGN}/history"), admin, None)
+        .call(
+            "get",
+            &format!("/organisations/{FOREIGN}/history"),
+            admin,
+            None,
+        )
         .await;
     assert_eq!(status, Status::Ok);
-    assert!(history["history"].as_array().unwrap().len() > 1, "{history}");
+    assert!(
+        history["history"].as_array().unwrap().len() > 1,
+        "{history}"
+    );
 }
 
 #[rocket::async_test]
@@ -1514,7 +1545,9 @@ async fn control_characters_never_reach_the_register() {
     let twice = activity
         .to_string()
         .replacen("{", "{\"name\":\"Première\",", 1);
-    let (status, body) = api.call("put", &one, &api.tokens["dpo"], Some(&twice)).await;
+    let (status, body) = api
+        .call("put", &one, &api.tokens["dpo"], Some(&twice))
+        .await;
     assert_eq!(status, Status::UnprocessableEntity, "{body}");
     assert_eq!(body["errors"][0]["path"], "name", "{body}");
     // In an imported file too, escaped or not.

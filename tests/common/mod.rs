@@ -281,6 +281,11 @@ pub struct Service {
 
 impl Service {
     pub fn start(database: &str, log: &Path, extra: &[&str]) -> Self {
+        Self::start_with(database, log, extra, &[])
+    }
+
+    /// [`Service::start`] with more environment variables.
+    pub fn start_with(database: &str, log: &Path, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let port_text = port.to_string();
         let mut args = vec!["serve", "--database", database, "--port", &port_text];
@@ -292,6 +297,7 @@ impl Service {
             .unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_registre"))
             .args(&args)
+            .envs(env.iter().copied())
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .stdout(out.try_clone().unwrap())
             .stderr(out)
