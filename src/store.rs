@@ -13,7 +13,7 @@ mod records;
 mod sessions;
 mod users;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
 use serde::Deserialize;
@@ -522,14 +522,66 @@ impl Store {
     }
 
     /// The register as stored now: every organisation, or `only` one with the organisations
-    /// its activities take data from (so that the register reads and audits on its own).
+    /// its activities take data from (so that the register reads and audits on its own), in
+    /// register order.
     pub async fn register(&self, only: Option<&str>) -> Result<Register, StoreError> {
+        let mut rows = match only {
+            Some(org) => self.with_sources(&BTreeSet::from([org.to_owned()])).await?,
+            None => self.organisations_where("true", &BTreeSet::new()).await?,
+        };
+        rows.sort_by_key(|(position, _)| *position);
+        Ok(register_of(rows))
+    }
+
+    /// The organisations `roots` first, then those their activities take data from, directly
+    /// or not: what reading or auditing them needs, and nothing else. One query per link of
+    /// the longest chain of sources, whatever the number of organisations.
+    pub async fn organisations_with_sources(
+        &self,
+        roots: &BTreeSet<String>,
+    ) -> Result<Register, StoreError> {
+        Ok(register_of(self.with_sources(roots).await?))
+    }
+
+    async fn with_sources(
+        &self,
+        roots: &BTreeSet<String>,
+    ) -> Result<Vec<(i64, Organisation)>, StoreError> {
+        let mut found = Vec::new();
+        let mut loaded: BTreeSet<String> = BTreeSet::new();
+        let mut wanted = roots.clone();
+        while !wanted.is_empty() {
+            let part = self.organisations_where("slug IN $ids", &wanted).await?;
+            loaded.extend(wanted);
+            wanted = part
+                .iter()
+                .flat_map(|(_, o)| o.activities().iter().flat_map(|a| a.sources()))
+                .filter_map(|s| match s {
+                    crate::model::Source::Activity(a) => a.organisation.clone(),
+                    _ => None,
+                })
+                .filter(|id| !loaded.contains(id))
+                .collect();
+            found.extend(part);
+        }
+        Ok(found)
+    }
+
+    /// The organisations matching `condition` (over `slug`, with `$ids` bound to `ids`), with
+    /// their activities and positions, in register order.
+    async fn organisations_where(
+        &self,
+        condition: &str,
+        ids: &BTreeSet<String>,
+    ) -> Result<Vec<(i64, Organisation)>, StoreError> {
+        let activity_condition = condition.replace("slug", "organisation");
         let mut response = self
             .db
-            .query(
-                "SELECT slug, position, doc FROM organisation ORDER BY position;
-                 SELECT organisation, position, doc FROM activity ORDER BY organisation, position;",
-            )
+            .query(format!(
+                "SELECT slug, position, doc FROM organisation WHERE {condition} ORDER BY position;
+                 SELECT organisation, position, doc FROM activity WHERE {activity_condition} ORDER BY organisation, position;"
+            ))
+            .bind(("ids", ids.iter().cloned().collect::<Vec<_>>()))
             .await?;
         let organisations: Vec<Value> = response.take(0)?;
         let activities: Vec<Value> = response.take(1)?;
@@ -546,7 +598,7 @@ impl Store {
             .map(decode::<Stored>)
             .map(|row| row.map(|r| (r.position, r.slug, r.doc)))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(restrict(assemble(rows, by_org)?, only))
+        assemble(rows, by_org)
     }
 
     /// The register as it stood at `at`, rebuilt from the change log: of the organisations
@@ -648,10 +700,10 @@ fn restrict(mut register: Register, only: Option<&str>) -> Register {
 fn assemble(
     mut organisations: Vec<(i64, String, Value)>,
     mut activities: BTreeMap<String, Vec<(i64, Value)>>,
-) -> Result<Register, StoreError> {
+) -> Result<Vec<(i64, Organisation)>, StoreError> {
     organisations.sort_by_key(|(position, _, _)| *position);
     let mut out = Vec::with_capacity(organisations.len());
-    for (_, slug, doc) in organisations {
+    for (position, slug, doc) in organisations {
         let mut org: Organisation = decode(doc)?;
         let mut docs = activities.remove(&slug).unwrap_or_default();
         docs.sort_by_key(|(position, _)| *position);
@@ -662,10 +714,14 @@ fn assemble(
         if !list.is_empty() || org.activities.is_some() {
             org.activities = Some(list);
         }
-        out.push(org);
+        out.push((position, org));
     }
-    Ok(Register {
+    Ok(out)
+}
+
+fn register_of(rows: Vec<(i64, Organisation)>) -> Register {
+    Register {
         format: crate::model::FORMAT.to_owned(),
-        organisations: out,
-    })
+        organisations: rows.into_iter().map(|(_, o)| o).collect(),
+    }
 }

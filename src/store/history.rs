@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{StoreError, assemble, decode};
+use super::{StoreError, assemble, decode, register_of};
 use crate::model::Register;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,5 +127,5 @@ pub(super) fn replay(changes: &[Change]) -> Result<Register, StoreError> {
         .into_iter()
         .map(|(slug, (position, doc))| (position, slug, doc))
         .collect();
-    assemble(rows, by_org)
+    Ok(register_of(assemble(rows, by_org)?))
 }

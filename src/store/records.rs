@@ -2,8 +2,6 @@
 //! its change record go in one transaction, and a write never leaves the register unreadable
 //! (an activity other activities take data from cannot be deleted).
 
-use std::collections::BTreeMap;
-
 use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::Value;
@@ -438,41 +436,16 @@ impl Store {
         Ok(Some(org))
     }
 
-    /// The organisations whose activities `organisation`'s activities take data from, directly
+    /// `organisation` first, then the organisations its activities take data from, directly
     /// or not, with their activities: what reading or auditing one organisation needs.
     pub async fn organisation_with_sources(
         &self,
         organisation: &str,
     ) -> Result<crate::model::Register, StoreError> {
-        let mut organisations: BTreeMap<String, Organisation> = BTreeMap::new();
-        let mut order: Vec<String> = Vec::new();
-        let mut pending = vec![organisation.to_owned()];
-        while let Some(id) = pending.pop() {
-            if organisations.contains_key(&id) {
-                continue;
-            }
-            let Some(org) = self.organisation_with_activities(&id).await? else {
-                continue;
-            };
-            for a in org.activities() {
-                for s in a.sources() {
-                    if let Source::Activity(source) = s
-                        && let Some(other) = &source.organisation
-                    {
-                        pending.push(other.clone());
-                    }
-                }
-            }
-            order.push(id.clone());
-            organisations.insert(id, org);
-        }
-        Ok(crate::model::Register {
-            format: crate::model::FORMAT.to_owned(),
-            organisations: order
-                .into_iter()
-                .filter_map(|id| organisations.remove(&id))
-                .collect(),
-        })
+        self.organisations_with_sources(&std::collections::BTreeSet::from(
+            [organisation.to_owned()],
+        ))
+        .await
     }
 }
 

@@ -677,7 +677,19 @@ pub async fn audit_all(app: &State<App>, caller: Caller) -> ApiResult<Json<Value
             "les audits sont réservés aux auditeurs, DPO et administrateurs".into(),
         ));
     }
-    let register = app.store.register(None).await?;
+    // Only what the caller audits (and the sources it takes data from) is read and audited.
+    let register = if caller.is_admin() {
+        app.store.register(None).await?
+    } else {
+        let roots: BTreeSet<String> = caller
+            .rights
+            .grants
+            .iter()
+            .filter(|g| matches!(g.role, Role::Dpo | Role::Auditor))
+            .filter_map(|g| g.organisation.clone())
+            .collect();
+        app.store.organisations_with_sources(&roots).await?
+    };
     audit_visible(app, &caller, register, None).await
 }
 
