@@ -88,7 +88,6 @@ const DEFAULT_LOG_FILTER: &str = "info,surrealdb=warn,surrealkv=warn";
 /// Log lines on standard error, filtered by `RUST_LOG`, else by `log_filter` in Rocket.toml
 /// (else [`DEFAULT_LOG_FILTER`]). Rocket's own lines are off: they would print request
 /// details the access log leaves out on purpose.
-
 fn init_logging(figment: &Figment) -> Result<(), Failure> {
     let configured = figment
         .extract_inner::<String>("log_filter")
