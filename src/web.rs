@@ -12,7 +12,6 @@ mod pages;
 
 use std::sync::Arc;
 
-use jiff::Timestamp;
 use std::time::Instant;
 
 use rocket::fairing::{AdHoc, Fairing, Info, Kind};
@@ -26,7 +25,7 @@ pub use error::{ApiError, FieldError};
 
 use crate::audit::PolicyPack;
 use crate::render::Templates;
-use crate::store::{Event, Store};
+use crate::store::Store;
 
 /// What every request shares.
 pub struct App {
@@ -77,23 +76,11 @@ impl App {
         success: bool,
         address: Option<&str>,
     ) {
-        let event = Event {
-            at: Timestamp::now().to_string(),
-            actor: actor.to_owned(),
-            action: action.to_owned(),
-            target: target.map(str::to_owned),
-            success,
-            address: address.map(str::to_owned),
-        };
-        tracing::info!(
-            target: "security",
-            actor = %event.actor,
-            action = %event.action,
-            target_id = event.target.as_deref().unwrap_or(""),
-            success = event.success,
-            address = event.address.as_deref().unwrap_or(""),
-        );
-        if let Err(e) = self.store.log_event(&event).await {
+        if let Err(e) = self
+            .store
+            .security_event(actor, action, target, success, address)
+            .await
+        {
             tracing::error!(target: "security", "journal de sécurité non écrit : {e}");
         }
     }

@@ -202,15 +202,7 @@ fn logged(
         "ligne de commande ({})",
         std::env::var("USER").unwrap_or_else(|_| "inconnu".into())
     );
-    let event = crate::store::Event {
-        at: Timestamp::now().to_string(),
-        actor,
-        action: action.to_owned(),
-        target: Some(login.to_owned()),
-        success: true,
-        address: None,
-    };
     runtime
-        .block_on(store.log_event(&event))
+        .block_on(store.security_event(&actor, action, Some(login), true, None))
         .map_err(store_failure)
 }

@@ -162,7 +162,36 @@ impl Store {
         Ok(())
     }
 
-    /// Appends to the security log, and drops entries past their retention.
+    /// Records a security event, for the web service and the command line alike: a line on
+    /// the `security` log target, and an entry of the security log.
+    pub async fn security_event(
+        &self,
+        actor: &str,
+        action: &str,
+        target: Option<&str>,
+        success: bool,
+        address: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let event = Event {
+            at: Timestamp::now().to_string(),
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            target: target.map(str::to_owned),
+            success,
+            address: address.map(str::to_owned),
+        };
+        tracing::info!(
+            target: "security",
+            actor = %event.actor,
+            action = %event.action,
+            target_id = event.target.as_deref().unwrap_or(""),
+            success = event.success,
+            address = event.address.as_deref().unwrap_or(""),
+        );
+        self.log_event(&event).await
+    }
+
+    /// Appends to the security log.
     pub async fn log_event(&self, event: &Event) -> Result<(), StoreError> {
         self.db
             .query(
