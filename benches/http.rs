@@ -45,6 +45,17 @@ fn rss_mb(pid: u32) -> (f64, f64, f64) {
     (field("VmRSS:"), field("RssAnon:"), field("RssFile:"))
 }
 
+/// The most resident memory the process has held, in MB.
+fn peak_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .unwrap()
+        / 1024.0
+}
+
 fn memory(label: &str, (total, anon, file): (f64, f64, f64)) {
     println!(
         "{label}: {total:.1} MB resident ({anon:.1} MB anonymous, {file:.1} MB of mapped executable) (target < 60 MB)"
@@ -159,8 +170,9 @@ fn main() {
         }
     );
     println!(
-        "import of 28 000 activities through the API: {:.1} s (target < 60 s): {answer}",
-        import.as_secs_f64()
+        "import of 28 000 activities through the API: {:.1} s (target < 60 s), server peak {:.0} MB: {answer}",
+        import.as_secs_f64(),
+        peak_mb(service.pid())
     );
     assert!(!non_2xx, "every request must succeed");
 }

@@ -327,27 +327,37 @@ impl Store {
         self.check_deletions(register).await?;
         let mut summary = ImportSummary::default();
         let first_position = self.organisation_count().await?;
-        let mut plan = Plan::default();
-        plan.vars
-            .insert("author".into(), Value::String(author.to_owned()));
-        plan.vars
-            .insert("at".into(), Value::String(now.to_string()));
+        // One transaction for the whole file, fed one organisation at a time: the statements
+        // of a 28 000-activity register are never all in memory at once.
+        let transaction = self.db.clone().begin().await?;
         for (i, org) in register.organisations.iter().enumerate() {
+            let mut plan = Plan::default();
             let part = self
-                .plan_organisation(&mut plan, &format!("o{i}"), org, first_position + i)
+                .plan_organisation(&mut plan, "o", org, first_position + i)
                 .await?;
             summary.created += part.created;
             summary.updated += part.updated;
             summary.deleted += part.deleted;
             summary.unchanged += part.unchanged;
+            if plan.statements.is_empty() {
+                continue;
+            }
+            plan.vars
+                .insert("author".into(), Value::String(author.to_owned()));
+            plan.vars
+                .insert("at".into(), Value::String(now.to_string()));
+            let vars = Value::Object(plan.vars.into_iter().collect());
+            let sent = match transaction.query(plan.statements).bind(vars).await {
+                Ok(mut response) => check_errors(&mut response),
+                Err(e) => Err(e.into()),
+            };
+            if let Err(e) = sent {
+                // Nothing of the file is kept; the cancel's own failure changes nothing.
+                let _ = transaction.cancel().await;
+                return Err(e);
+            }
         }
-        if plan.statements.is_empty() {
-            return Ok(summary);
-        }
-        let script = format!("BEGIN TRANSACTION;\n{}COMMIT TRANSACTION;", plan.statements);
-        let vars = Value::Object(plan.vars.into_iter().collect());
-        let mut response = self.db.query(script).bind(vars).await?;
-        check_errors(&mut response)?;
+        transaction.commit().await?;
         Ok(summary)
     }
 

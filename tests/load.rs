@@ -272,7 +272,7 @@ fn an_import_cut_by_sigkill_is_all_or_nothing() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .subsec_nanos();
-    let kill_after = duration.mul_f64(f64::from(seed % 1000) / 1000.0);
+    let kill_after = duration.mul_f64(1.5 * f64::from(seed % 1000) / 1000.0);
     println!("first import {duration:?}; SIGKILL {kill_after:?} into the second");
     let port = service.port;
     let second = second_version(&first);
