@@ -201,7 +201,12 @@ fn an_import_holds_its_memory_and_its_place_in_line() {
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    assert_eq!(busy.status, 503, "a third import waits its turn");
+    assert_eq!(
+        busy.status,
+        503,
+        "another import waits its turn: {}",
+        std::fs::read_to_string(&service.log).unwrap_or_default()
+    );
     assert!(busy.header("retry-after").is_some());
     drop(stalled);
     let deadline = Instant::now() + Duration::from_secs(10);
