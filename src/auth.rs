@@ -2,12 +2,14 @@
 //! n° 2022-100 (at least 80 bits of entropy when the password is the only factor) and are
 //! stored as salted Argon2id hashes, never in clear.
 
+mod actor;
 mod password;
 mod session;
 mod token;
 
 use serde::{Deserialize, Serialize};
 
+pub use actor::{Actor, Denied, Need, unknown_organisation};
 pub use password::{PasswordError, check_password_strength, hash_password, verify_password};
 pub use session::{
     IDLE_TIMEOUT, MAX_FAILURES, SESSION_LIFETIME, Session, THROTTLE_WINDOW, TOUCH_AFTER, earlier,

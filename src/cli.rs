@@ -223,7 +223,7 @@ fn read_register(path: &Path, pack: &PolicyPack) -> Result<(String, Register), F
 pub fn describe_load_error(name: &str, error: &LoadError) -> String {
     let n = error.errors.len();
     let mut out = format!(
-        "registre: {name}: {n} erreur{} ; le registre n'a pas été audité",
+        "registre: {name}: {n} erreur{} ; le fichier n'a pas été pris en compte",
         if n > 1 { "s" } else { "" }
     );
     for e in &error.errors {

@@ -9,6 +9,7 @@ pub mod digest;
 pub mod model;
 pub mod notice;
 pub mod render;
+pub mod service;
 pub mod store;
 pub mod vocabulary;
 pub mod web;

@@ -25,12 +25,15 @@ pub use error::{ApiError, FieldError};
 
 use crate::audit::PolicyPack;
 use crate::render::Templates;
+use crate::service::Registre;
 use crate::store::Store;
 
 /// What every request shares.
 pub struct App {
     pub store: Store,
     pub pack: Arc<PolicyPack>,
+    /// The register service every write goes through (the same store and rules).
+    pub registre: Registre,
     pub templates: Arc<Templates>,
     pub token_cache: caller::TokenCache,
     /// Register imports running at once (see [`body::CONCURRENT_IMPORTS`]).
@@ -46,6 +49,10 @@ pub struct App {
 impl App {
     pub fn new(store: Store, pack: Arc<PolicyPack>, templates: Templates) -> Self {
         App {
+            registre: Registre {
+                store: store.clone(),
+                pack: pack.clone(),
+            },
             store,
             pack,
             templates: Arc::new(templates),

@@ -6,8 +6,10 @@ use std::process::ExitCode;
 
 use jiff::Timestamp;
 
-use super::{Failure, load_pack, read_register};
+use super::{Failure, load_pack};
+use crate::auth::Actor;
 use crate::model;
+use crate::service::{self, Registre};
 use crate::store::{Credentials, Past, Store, StoreError};
 
 /// The database used when neither `--database` nor `REGISTRE_DATABASE_URL` says otherwise.
@@ -116,11 +118,28 @@ pub(super) fn store_failure(e: StoreError) -> Failure {
 
 pub fn import(args: &ImportArgs) -> Result<ExitCode, Failure> {
     let pack = load_pack(None).map_err(|e| Failure::Input(format!("registre: {e}")))?;
-    let (_, register) = read_register(&args.file, &pack)?;
+    let name = args.file.display().to_string();
+    let text = std::fs::read_to_string(&args.file)
+        .map_err(|e| Failure::Input(format!("registre: {name}: lecture impossible : {e}")))?;
     let (runtime, store) = open(&args.database)?;
-    let summary = runtime
-        .block_on(store.import(&register, &args.author, Timestamp::now()))
-        .map_err(store_failure)?;
+    let registre = Registre {
+        store,
+        pack: std::sync::Arc::new(pack),
+    };
+    let actor = Actor::command_line(&args.author);
+    let imported =
+        runtime.block_on(registre.import(&actor, text, model::SourceFormat::from_file_name(&name)));
+    let summary = imported.map_err(|e| {
+        let (errors, unreadable) = match e {
+            service::Error::Invalid(errors) => (errors, false),
+            service::Error::Unreadable(error) => (vec![error], true),
+            other => return Failure::Input(format!("registre: {name}: {other}")),
+        };
+        Failure::Input(super::describe_load_error(
+            &name,
+            &model::LoadError { errors, unreadable },
+        ))
+    })?;
     println!(
         "{} : {} créé(s), {} modifié(s), {} supprimé(s), {} inchangé(s)",
         args.file.display(),

@@ -13,7 +13,7 @@ use rocket::{State, delete, get, post, put};
 use serde_json::{Value, json};
 
 use super::App;
-use super::body::{Checker, JsonBody, RegisterText, named_sources};
+use super::body::{JsonBody, RegisterText};
 use super::caller::{Caller, Need, not_found};
 use super::error::{ApiError, FieldError};
 use super::login::PasswordLogin;
@@ -21,7 +21,7 @@ use super::pages::ClientIp;
 use crate::audit::{self, Report};
 use crate::auth::{Grant, Role, new_token};
 use crate::model::{self, Register};
-use crate::store::{Change, Past, StoreError, WriteMode, Written};
+use crate::store::{Change, Past, WriteMode, Written};
 use crate::vocabulary::Kind;
 
 use super::error::ApiResult;
@@ -70,26 +70,6 @@ fn written(outcome: Written, doc: Value) -> Result<Created, Json<Value>> {
 
 fn to_value<T: serde::Serialize>(value: &T) -> ApiResult<Value> {
     serde_json::to_value(value).map_err(|e| ApiError::Internal(e.to_string()))
-}
-
-fn checker(app: &App) -> Checker<'_> {
-    Checker {
-        vocabulary: &app.pack.vocabulary,
-        countries: &app.pack.countries,
-    }
-}
-
-async fn existing_organisation(
-    app: &App,
-    caller: &Caller,
-    need: Need,
-    org: &str,
-) -> ApiResult<model::Organisation> {
-    caller.require(need, org)?;
-    app.store
-        .organisation(org)
-        .await?
-        .ok_or_else(|| not_found(org))
 }
 
 fn parse_at(at: Option<&str>) -> ApiResult<Option<Timestamp>> {
@@ -165,17 +145,13 @@ pub async fn create_organisation(
     caller: Caller,
     body: Result<JsonBody, ApiError>,
 ) -> ApiResult<Created> {
-    caller.require_admin()?;
-    let org = checker(app).organisation(body?.0)?;
-    app.store
-        .save_organisation(&org, WriteMode::Create, &caller.author, Timestamp::now())
-        .await?;
+    let org = app.registre.create_organisation(&caller, body?.0).await?;
     Ok(Created(organisation_json(org)?))
 }
 
 #[get("/organisations/<org>")]
 pub async fn organisation(app: &State<App>, caller: Caller, org: &str) -> ApiResult<Json<Value>> {
-    let found = existing_organisation(app, &caller, Need::Read, org).await?;
+    let found = app.registre.organisation(&caller, Need::Read, org).await?;
     Ok(Json(organisation_json(found)?))
 }
 
@@ -186,57 +162,19 @@ pub async fn update_organisation(
     org: &str,
     body: Result<JsonBody, ApiError>,
 ) -> ApiResult<Json<Value>> {
-    existing_organisation(app, &caller, Need::Edit, org).await?;
-    let updated = checker(app).organisation(body?.0)?;
-    if updated.id != org {
-        return Err(ApiError::invalid(
-            "id",
-            format!("l'identifiant doit rester `{org}` (celui de l'adresse)"),
-        ));
-    }
-    app.store
-        .save_organisation(
-            &updated,
-            WriteMode::Update,
-            &caller.author,
-            Timestamp::now(),
-        )
+    caller.require(Need::Edit, org)?;
+    let updated = app
+        .registre
+        .update_organisation(&caller, org, body?.0)
         .await?;
     Ok(Json(organisation_json(updated)?))
 }
 
 #[delete("/organisations/<org>")]
 pub async fn delete_organisation(app: &State<App>, caller: Caller, org: &str) -> ApiResult<Status> {
-    caller.require(Need::Read, org)?;
-    caller.require_admin()?;
-    app.store
-        .delete_organisation(org, &caller.author, Timestamp::now())
-        .await
-        .map_err(|e| in_use(e, &caller))?;
+    app.registre.delete_organisation(&caller, org).await?;
     app.token_cache.clear();
     Ok(Status::NoContent)
-}
-
-/// A deletion refused because other activities take data from it: names those the caller
-/// may read, and only says that others exist beyond.
-fn in_use(error: StoreError, caller: &Caller) -> ApiError {
-    let StoreError::InUse { what, dependents } = error else {
-        return error.into();
-    };
-    let (known, hidden): (Vec<_>, Vec<_>) = dependents
-        .iter()
-        .partition(|d| caller.may(Need::Read, &d.organisation));
-    let mut users: Vec<String> = known
-        .iter()
-        .map(|d| format!("{}/{}", d.organisation, d.activity))
-        .collect();
-    if !hidden.is_empty() {
-        users.push("des activités d'autres organismes".to_owned());
-    }
-    ApiError::Conflict(format!(
-        "{what} est la source de données de : {} ; ces activités doivent d'abord cesser d'en dépendre",
-        users.join(", ")
-    ))
 }
 
 /// Filters of the activity list; each narrows it.
@@ -262,7 +200,7 @@ pub async fn activities(
     org: &str,
     filters: ActivityFilters<'_>,
 ) -> ApiResult<Json<Value>> {
-    existing_organisation(app, &caller, Need::Read, org).await?;
+    app.registre.organisation(&caller, Need::Read, org).await?;
     let public = match filters.public {
         None => None,
         Some("true") => Some(true),
@@ -319,68 +257,6 @@ pub async fn activity(
     Ok(Json(to_value(&found)?))
 }
 
-/// Checks an activity body for `org` and writes it. Its sources may be activities of its
-/// own organisation, of organisations the caller reads, or (so that a CCAS's DPO keeps their
-/// sheet whose data come from the commune) those the stored sheet already takes data from:
-/// any other source is reported missing, whether it exists or not.
-async fn write_activity(
-    app: &App,
-    caller: &Caller,
-    org: &str,
-    body: Value,
-    mode: WriteMode,
-) -> ApiResult<(Written, Value)> {
-    let organisation = existing_organisation(app, caller, Need::Edit, org).await?;
-    let stored = match body.get("id").and_then(Value::as_str) {
-        Some(id) if mode == WriteMode::Update => app.store.activity(org, id).await?,
-        _ => None,
-    };
-    let linked: BTreeSet<(String, String)> = stored
-        .iter()
-        .flat_map(|a| a.sources())
-        .filter_map(|s| match s {
-            model::Source::Activity(s) => Some((
-                s.organisation.clone().unwrap_or_else(|| org.to_owned()),
-                s.activity.clone(),
-            )),
-            _ => None,
-        })
-        .collect();
-    let mut own = organisation.clone();
-    own.activities = Some(Vec::new());
-    let mut outside = model::Outside::new();
-    for (source_org, source_activity) in named_sources(&body, org) {
-        let known = caller.may(Need::Read, &source_org)
-            || linked.contains(&(source_org.clone(), source_activity.clone()));
-        if !known {
-            continue;
-        }
-        let Some(mut activity) = app.store.activity(&source_org, &source_activity).await? else {
-            continue;
-        };
-        if source_org == org {
-            // Only the entry is checked: the source's own sources are not loaded.
-            activity.sources = None;
-            own.activities.get_or_insert_with(Vec::new).push(activity);
-        } else {
-            outside
-                .entry(source_org)
-                .or_default()
-                .insert(source_activity);
-        }
-    }
-    let sources = Register {
-        format: model::FORMAT.to_owned(),
-        organisations: vec![own],
-    };
-    let activity = checker(app).activity(&organisation, body, &sources, &outside)?;
-    let outcome = app
-        .store
-        .save_activity(org, &activity, mode, &caller.author, Timestamp::now())
-        .await?;
-    Ok((outcome, to_value(&activity)?))
-}
-
 #[post("/organisations/<org>/activities", data = "<body>")]
 pub async fn create_activity(
     app: &State<App>,
@@ -388,9 +264,12 @@ pub async fn create_activity(
     org: &str,
     body: Result<JsonBody, ApiError>,
 ) -> ApiResult<Result<Created, Json<Value>>> {
-    let body = body?.0;
-    let (outcome, doc) = write_activity(app, &caller, org, body, WriteMode::Create).await?;
-    Ok(written(outcome, doc))
+    caller.require(Need::Edit, org)?;
+    let (outcome, activity) = app
+        .registre
+        .write_activity(&caller, org, None, body?.0, WriteMode::Create)
+        .await?;
+    Ok(written(outcome, to_value(&activity)?))
 }
 
 #[put("/organisations/<org>/activities/<id>", data = "<body>")]
@@ -402,17 +281,11 @@ pub async fn update_activity(
     body: Result<JsonBody, ApiError>,
 ) -> ApiResult<Result<Created, Json<Value>>> {
     caller.require(Need::Edit, org)?;
-    let body = body?.0;
-    if let Some(body_id) = body.get("id").and_then(Value::as_str)
-        && body_id != id
-    {
-        return Err(ApiError::invalid(
-            "id",
-            format!("l'identifiant doit rester `{id}` (celui de l'adresse)"),
-        ));
-    }
-    let (outcome, doc) = write_activity(app, &caller, org, body, WriteMode::Update).await?;
-    Ok(written(outcome, doc))
+    let (outcome, activity) = app
+        .registre
+        .write_activity(&caller, org, Some(id), body?.0, WriteMode::Update)
+        .await?;
+    Ok(written(outcome, to_value(&activity)?))
 }
 
 #[delete("/organisations/<org>/activities/<id>")]
@@ -422,11 +295,7 @@ pub async fn delete_activity(
     org: &str,
     id: &str,
 ) -> ApiResult<Status> {
-    caller.require(Need::Edit, org)?;
-    app.store
-        .delete_activity(org, id, &caller.author, Timestamp::now())
-        .await
-        .map_err(|e| in_use(e, &caller))?;
+    app.registre.delete_activity(&caller, org, id).await?;
     Ok(Status::NoContent)
 }
 
@@ -535,87 +404,21 @@ pub async fn import(
     caller: Caller,
     body: Result<RegisterText, ApiError>,
 ) -> ApiResult<Json<Value>> {
-    if !caller.is_admin() && !caller.rights.grants.iter().any(|g| g.role == Role::Dpo) {
+    if !caller.holds_any(&[Role::Dpo]) {
         return Err(ApiError::Forbidden(
             "l'import est réservé aux DPO et aux administrateurs".into(),
         ));
     }
-    let body = body?;
-    let pack = app.pack.clone();
-    let outside = import_outside(app, &caller).await?;
-    let register = rocket::tokio::task::spawn_blocking(move || {
-        let loaded = model::load_str_within(
-            &body.text,
-            body.format,
-            &pack.vocabulary,
-            &pack.countries,
-            &outside,
-        );
-        drop(body);
-        loaded
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?
-    .map_err(|e| {
-        let mut errors: Vec<FieldError> = e.errors.into_iter().map(Into::into).collect();
-        if e.unreadable && errors.len() == 1 {
-            ApiError::Unreadable(errors.remove(0))
-        } else {
-            ApiError::Invalid(errors)
-        }
-    })?;
-    let existing: BTreeSet<String> = app.store.organisation_ids().await?.into_iter().collect();
-    for org in &register.organisations {
-        let allowed = if existing.contains(&org.id) {
-            caller.may(Need::Edit, &org.id)
-        } else {
-            caller.is_admin()
-        };
-        if !allowed {
-            // The same answer whether the organisation is missing or someone else's.
-            return Err(ApiError::Forbidden(format!(
-                "vous ne pouvez pas écrire l'organisme `{}` (il n'est pas parmi les vôtres ; seul un administrateur crée un organisme)",
-                org.id
-            )));
-        }
-    }
-    let summary = app
-        .store
-        .import(&register, &caller.author, Timestamp::now())
-        .await
-        .map_err(|e| in_use(e, &caller))?;
+    let RegisterText { text, format, slot } = body?;
+    let summary = app.registre.import(&caller, text, format).await?;
+    // The import's place is held until it is written.
+    drop(slot);
     Ok(Json(json!({
         "created": summary.created,
         "updated": summary.updated,
         "deleted": summary.deleted,
         "unchanged": summary.unchanged,
     })))
-}
-
-/// The stored activities an imported file may take data from without holding their
-/// organisation: those of organisations the caller reads, and those the caller's own sheets
-/// already take data from (a CCAS's sheets whose data come from the commune).
-async fn import_outside(app: &App, caller: &Caller) -> ApiResult<model::Outside> {
-    let keys: BTreeSet<(String, String)> = app.store.activity_keys().await?.into_iter().collect();
-    let mut outside = model::Outside::new();
-    let mut add = |org: &str, activity: &str| {
-        outside
-            .entry(org.to_owned())
-            .or_default()
-            .insert(activity.to_owned());
-    };
-    for (org, activity) in &keys {
-        if caller.may(Need::Read, org) {
-            add(org, activity);
-        }
-    }
-    for link in app.store.source_links().await? {
-        let target = (link.source.organisation, link.source.activity);
-        if caller.may(Need::Edit, &link.user.organisation) && keys.contains(&target) {
-            add(&target.0, &target.1);
-        }
-    }
-    Ok(outside)
 }
 
 /// Audits in a blocking thread (the engine is CPU-bound) and keeps the findings of the

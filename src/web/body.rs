@@ -1,16 +1,13 @@
-//! Request bodies: read within a size limit, parsed, then checked as register entries with the
-//! same checks as a register file, each error named by its path in the body.
+//! Request bodies: read within a size limit and parsed; the service layer checks them as
+//! register entries.
 
 use rocket::data::{Data, FromData, Outcome, ToByteUnit};
 use rocket::http::ContentType;
 use rocket::request::Request;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::error::{ApiError, FieldError, reject};
-use crate::model::{
-    self, Activity, InputError, Organisation, Outside, Register, Source, SourceFormat,
-};
-use crate::vocabulary::{Countries, Vocabulary};
+use crate::model::{self, SourceFormat};
 
 /// Largest body of a single organisation or activity.
 pub const ENTRY_LIMIT: u64 = 256 * 1024;
@@ -27,8 +24,8 @@ pub struct JsonBody(pub Value);
 pub struct RegisterText {
     pub text: String,
     pub format: SourceFormat,
-    /// One of the few imports that may run at once, held until the body is dropped.
-    _slot: rocket::tokio::sync::OwnedSemaphorePermit,
+    /// The import's place among those that may run at once: held until it is written.
+    pub slot: rocket::tokio::sync::OwnedSemaphorePermit,
 }
 
 /// Imports read, checked and written at once: the largest takes most of a gigabyte, so
@@ -112,118 +109,9 @@ impl<'r> FromData<'r> for RegisterText {
                 .try_acquire_owned()
                 .map_err(|_| ApiError::Busy(5))?;
             let text = read_text(data, REGISTER_LIMIT).await?;
-            Ok(RegisterText {
-                text,
-                format,
-                _slot: slot,
-            })
+            Ok(RegisterText { text, format, slot })
         }
         .await;
         outcome(req, result)
     }
-}
-
-/// The vocabulary and country lists entries are checked against.
-pub struct Checker<'a> {
-    pub vocabulary: &'a Vocabulary,
-    pub countries: &'a Countries,
-}
-
-impl Checker<'_> {
-    /// An organisation's own fields (activities are written one by one).
-    pub fn organisation(&self, body: Value) -> Result<Organisation, ApiError> {
-        if body.get("activities").is_some() {
-            return Err(ApiError::invalid(
-                "activities",
-                "les activités s'écrivent une à une, par …/activities, ou avec l'import du registre",
-            ));
-        }
-        let register = json!({ "format": model::FORMAT, "organisations": [body] });
-        let mut register = self.check(register, "organisations[0]", &Outside::new())?;
-        Ok(register.organisations.remove(0))
-    }
-
-    /// An activity of `organisation`, with `sources`: the stored organisations holding the
-    /// activities it takes data from (so that its sources are checked to exist).
-    pub fn activity(
-        &self,
-        organisation: &Organisation,
-        body: Value,
-        sources: &Register,
-        outside: &Outside,
-    ) -> Result<Activity, ApiError> {
-        let mut organisations: Vec<Value> = Vec::new();
-        let mut own = organisation.clone();
-        own.activities = None;
-        let mut own = serde_json::to_value(own).map_err(|e| ApiError::Internal(e.to_string()))?;
-        let body_id = body.get("id").and_then(Value::as_str).map(str::to_owned);
-        let mut own_activities = vec![body];
-        for source_org in &sources.organisations {
-            if source_org.id == organisation.id {
-                // The other activities of the same organisation come after the new one, so
-                // that its path stays `organisations[0].activities[0]`.
-                own_activities.extend(
-                    source_org
-                        .activities()
-                        .iter()
-                        .filter(|a| Some(&a.id) != body_id.as_ref())
-                        .map(|a| serde_json::to_value(a).unwrap_or(Value::Null)),
-                );
-            } else {
-                organisations.push(serde_json::to_value(source_org).unwrap_or(Value::Null));
-            }
-        }
-        own["activities"] = Value::Array(own_activities);
-        organisations.insert(0, own);
-        let register = json!({ "format": model::FORMAT, "organisations": organisations });
-        let mut register = self.check(register, "organisations[0].activities[0]", outside)?;
-        let mut own = register.organisations.remove(0);
-        Ok(own.activities.take().unwrap_or_default().remove(0))
-    }
-
-    /// Checks a register built around the entry at `at`; keeps the errors of the entry, with
-    /// paths relative to it.
-    fn check(&self, register: Value, at: &str, outside: &Outside) -> Result<Register, ApiError> {
-        model::load_value_within(register, self.vocabulary, self.countries, outside).map_err(|e| {
-            let errors: Vec<FieldError> = e
-                .errors
-                .into_iter()
-                .filter_map(|error| relative(error, at))
-                .map(FieldError::from)
-                .collect();
-            if errors.is_empty() {
-                ApiError::Internal("registre stocké incohérent".into())
-            } else {
-                ApiError::Invalid(errors)
-            }
-        })
-    }
-}
-
-fn relative(mut error: InputError, at: &str) -> Option<InputError> {
-    let rest = error.path.strip_prefix(at)?;
-    error.path = match rest.strip_prefix('.') {
-        Some(field) => field.to_owned(),
-        None if rest.is_empty() || rest.starts_with('[') => rest.to_owned(),
-        None => return None,
-    };
-    Some(error)
-}
-
-/// The activities a body names as sources, as (organisation, activity) pairs: read leniently,
-/// since the body is checked afterwards.
-pub fn named_sources(body: &Value, organisation: &str) -> Vec<(String, String)> {
-    body.get("sources")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|s| serde_json::from_value::<Source>(s.clone()).ok())
-        .filter_map(|s| match s {
-            Source::Activity(a) => Some((
-                a.organisation.unwrap_or_else(|| organisation.to_owned()),
-                a.activity,
-            )),
-            _ => None,
-        })
-        .collect()
 }

@@ -11,80 +11,35 @@ use rocket::request::{FromRequest, Outcome, Request};
 
 use super::App;
 use super::error::{ApiError, reject};
-use crate::auth::{Grant, Role, Session, User, token_hash};
+pub use crate::auth::Need;
+use crate::auth::{Actor, Grant, Session, User, token_hash, unknown_organisation};
 
 /// The session cookie (private: encrypted and signed with the service's key).
 pub const SESSION_COOKIE: &str = "registre_session";
 /// The header carrying the CSRF token on state-changing requests of a browser session.
 pub const CSRF_HEADER: &str = "X-CSRF-Token";
 
-/// An authenticated caller and the rights of this request.
+/// An authenticated caller of a request: who acts (see [`Actor`] for what they may do), and
+/// how they proved it.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    /// Who is written in the history: the login, and the token's name if any.
-    pub author: String,
-    /// The account, with the grants this request may use: a token carries one grant only.
-    pub rights: User,
+    pub actor: Actor,
     /// The session's CSRF token, for browser sessions.
     pub csrf: Option<String>,
     /// The API token's id, when the request came with one.
     pub token: Option<String>,
 }
 
-/// What a route needs on an organisation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Need {
-    /// Read the register (every role).
-    Read,
-    /// Run audits and read history (auditor, dpo, admin).
-    Audit,
-    /// Change the register (dpo, admin).
-    Edit,
-}
+impl std::ops::Deref for Caller {
+    type Target = Actor;
 
-impl Caller {
-    pub fn login(&self) -> &str {
-        &self.rights.login
-    }
-
-    pub fn is_admin(&self) -> bool {
-        !self.rights.disabled && self.rights.grants.iter().any(|g| g.role == Role::Admin)
-    }
-
-    pub fn may(&self, need: Need, organisation: &str) -> bool {
-        let can = |role| self.rights.can(role, organisation);
-        match need {
-            Need::Read => can(Role::Agent) || can(Role::Auditor),
-            Need::Audit => can(Role::Auditor),
-            Need::Edit => can(Role::Dpo),
-        }
-    }
-
-    /// Ok when allowed; 404 when the caller may not even see the organisation (its existence
-    /// is not revealed), 403 when they see it but may not do this.
-    pub fn require(&self, need: Need, organisation: &str) -> Result<(), ApiError> {
-        if self.may(need, organisation) {
-            Ok(())
-        } else if self.may(Need::Read, organisation) {
-            Err(ApiError::Forbidden(format!(
-                "votre rôle ne permet pas cette action sur l'organisme `{organisation}`"
-            )))
-        } else {
-            Err(not_found(organisation))
-        }
-    }
-
-    pub fn require_admin(&self) -> Result<(), ApiError> {
-        if self.is_admin() {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden("réservé aux administrateurs".into()))
-        }
+    fn deref(&self) -> &Actor {
+        &self.actor
     }
 }
 
 pub fn not_found(organisation: &str) -> ApiError {
-    ApiError::NotFound(format!("organisme `{organisation}` introuvable"))
+    unknown_organisation(organisation).into()
 }
 
 #[rocket::async_trait]
@@ -123,8 +78,10 @@ async fn identify(app: &App, req: &Request<'_>) -> Result<Option<Caller>, ApiErr
             ..owner
         };
         let caller = Caller {
-            author: format!("{} (jeton « {} »)", rights.login, token.name),
-            rights,
+            actor: Actor {
+                author: format!("{} (jeton « {} »)", rights.login, token.name),
+                rights,
+            },
             csrf: None,
             token: Some(token.id),
         };
@@ -161,8 +118,10 @@ async fn identify(app: &App, req: &Request<'_>) -> Result<Option<Caller>, ApiErr
         }
     }
     Ok(Some(Caller {
-        author: user.login.clone(),
-        rights: user,
+        actor: Actor {
+            author: user.login.clone(),
+            rights: user,
+        },
         csrf: Some(session.csrf),
         token: None,
     }))

@@ -156,6 +156,29 @@ impl ApiError {
     }
 }
 
+impl From<crate::service::Error> for ApiError {
+    fn from(e: crate::service::Error) -> Self {
+        use crate::service::Error;
+        match e {
+            Error::Unreadable(e) => ApiError::Unreadable(e.into()),
+            Error::Invalid(errors) => {
+                ApiError::Invalid(errors.into_iter().map(Into::into).collect())
+            }
+            Error::NotFound(m) => ApiError::NotFound(m),
+            Error::Forbidden(m) => ApiError::Forbidden(m),
+            Error::Conflict(m) => ApiError::Conflict(m),
+            Error::Store(e) => e.into(),
+            Error::Internal(m) => ApiError::Internal(m),
+        }
+    }
+}
+
+impl From<crate::auth::Denied> for ApiError {
+    fn from(e: crate::auth::Denied) -> Self {
+        crate::service::Error::from(e).into()
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {

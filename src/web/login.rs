@@ -100,8 +100,10 @@ impl<'r> FromRequest<'r> for PasswordLogin {
         };
         match app.sign_in(&login, &password, req.client_ip()).await {
             Ok((user, _)) => Outcome::Success(PasswordLogin(Caller {
-                author: user.login.clone(),
-                rights: user,
+                actor: crate::auth::Actor {
+                    author: user.login.clone(),
+                    rights: user,
+                },
                 csrf: None,
                 token: None,
             })),
