@@ -162,8 +162,10 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Import(args) => store::import(&args),
         Command::Export(args) => store::export(&args),
         Command::History(args) => store::history(&args),
-        Command::Notice(args) => notice::document(&args, notice::Kind::Notice),
-        Command::ConsentForm(args) => notice::document(&args, notice::Kind::ConsentForm),
+        Command::Notice(args) => notice::document(&args, crate::service::DocumentKind::Notice),
+        Command::ConsentForm(args) => {
+            notice::document(&args, crate::service::DocumentKind::ConsentForm)
+        }
         Command::User { command } => users::run(command),
         Command::Backup(args) => store::backup(&args),
         Command::Restore(args) => store::restore(&args),

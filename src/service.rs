@@ -3,6 +3,7 @@
 //! store. Handlers and commands parse their input, call one function here, and shape the
 //! answer; no rule lives in them.
 
+mod documents;
 mod register;
 
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use crate::auth::Denied;
 use crate::model::InputError;
 use crate::store::{Store, StoreError};
 
+pub use documents::{ActivityDocument, DocumentKind, ShownFile};
 pub use register::in_use_message;
 
 /// The register service: the store and the rules it checks entries against.

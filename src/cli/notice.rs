@@ -6,15 +6,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::ValueEnum;
-use jiff::Timestamp;
 
 use super::store::{Database, open, store_failure};
 use super::{Failure, load_pack, read_register};
-use crate::digest::sha256_hex;
 use crate::model::{Activity, Organisation, Register};
-use crate::notice::{self, Context, Render};
+use crate::notice::{self, Context, Render, Versioned};
 use crate::render::{Style, Templates};
-use crate::store::{Rendering, Shown};
+use crate::service::{ActivityDocument, DocumentKind, Registre, ShownFile};
 
 #[derive(Debug, clap::Args)]
 pub struct DocumentArgs {
@@ -56,13 +54,6 @@ pub enum DocumentFormat {
     Json,
 }
 
-/// Which document of the activity.
-#[derive(Debug, Clone, Copy)]
-pub enum Kind {
-    Notice,
-    ConsentForm,
-}
-
 impl From<DocumentFormat> for notice::Format {
     fn from(format: DocumentFormat) -> Self {
         match format {
@@ -75,8 +66,9 @@ impl From<DocumentFormat> for notice::Format {
     }
 }
 
-pub fn document(args: &DocumentArgs, kind: Kind) -> Result<ExitCode, Failure> {
-    let pack = load_pack(None).map_err(|e| Failure::Input(format!("registre: {e}")))?;
+pub fn document(args: &DocumentArgs, kind: DocumentKind) -> Result<ExitCode, Failure> {
+    let pack =
+        std::sync::Arc::new(load_pack(None).map_err(|e| Failure::Input(format!("registre: {e}")))?);
     let failed = |e: &dyn std::fmt::Display| Failure::Input(format!("registre: {e}"));
     // From the database, the versions printed are stored, as those the web shows are.
     let (register, database) = match &args.register {
@@ -86,7 +78,11 @@ pub fn document(args: &DocumentArgs, kind: Kind) -> Result<ExitCode, Failure> {
             let register = runtime
                 .block_on(store.organisation_with_sources(&args.organisation))
                 .map_err(store_failure)?;
-            (register, Some((runtime, store)))
+            let registre = Registre {
+                store,
+                pack: pack.clone(),
+            };
+            (register, Some((runtime, registre)))
         }
     };
     let (organisation, activity) = find(&register, &args.organisation, &args.activity)?;
@@ -98,47 +94,31 @@ pub fn document(args: &DocumentArgs, kind: Kind) -> Result<ExitCode, Failure> {
     };
     let templates = Templates::builtin().map_err(|e| failed(&e))?;
     let format = notice::Format::from(args.format);
-    let (bytes, missing, version, content, kind_id) = match kind {
-        Kind::Notice => {
-            let notice =
-                notice::notice(&context, organisation, activity).map_err(|e| failed(&e))?;
-            let bytes = notice
-                .render(&templates, format, Style::Inline)
-                .map_err(|e| failed(&e))?;
-            let content = serde_json::to_value(&notice).map_err(|e| failed(&e))?;
-            (bytes, notice.missing, notice.version, content, "notice")
-        }
-        Kind::ConsentForm => {
-            let form =
-                notice::consent_form(&context, organisation, activity).map_err(|e| failed(&e))?;
-            let bytes = form
-                .render(&templates, format, Style::Inline)
-                .map_err(|e| failed(&e))?;
-            let content = serde_json::to_value(&form).map_err(|e| failed(&e))?;
-            (bytes, form.missing, form.version, content, "consent-form")
-        }
-    };
-    if let Some((runtime, store)) = &database {
+    let document =
+        ActivityDocument::of(kind, &context, organisation, activity).map_err(|e| failed(&e))?;
+    let bytes = document
+        .render(&templates, format, Style::Inline)
+        .map_err(|e| failed(&e))?;
+    if let Some((runtime, registre)) = &database {
+        let content = serde_json::to_value(&document).map_err(|e| failed(&e))?;
         // A standalone page (its style sheet inside) is another file than the web's page.
-        let name = match format {
+        let rendering = match format {
             notice::Format::Html => "html-standalone",
             other => other.id(),
         };
-        let shown = Shown {
-            kind: kind_id,
-            organisation: &organisation.id,
-            activity: Some(&activity.id),
-            version: &version,
-            content: &content,
-            rendering: Rendering {
-                format: name.to_owned(),
-                sha256: sha256_hex(&bytes),
-            },
-        };
         runtime
-            .block_on(store.record_document(shown, Timestamp::now()))
-            .map_err(store_failure)?;
+            .block_on(registre.record_shown(ShownFile {
+                kind: document.kind_id(),
+                organisation: &organisation.id,
+                activity: Some(&activity.id),
+                version: document.version(),
+                content: &content,
+                rendering: rendering.to_owned(),
+                bytes: &bytes,
+            }))
+            .map_err(|e| failed(&e))?;
     }
+    let missing = document.missing();
     match &args.output {
         Some(path) => std::fs::write(path, &bytes).map_err(|e| {
             Failure::Input(format!(
@@ -148,7 +128,7 @@ pub fn document(args: &DocumentArgs, kind: Kind) -> Result<ExitCode, Failure> {
         })?,
         None => io::stdout().lock().write_all(&bytes)?,
     }
-    for gap in &missing {
+    for gap in missing {
         eprintln!(
             "registre: information manquante : {} ({})",
             gap.information, gap.field

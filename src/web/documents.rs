@@ -5,7 +5,6 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use jiff::Timestamp;
 use rocket::http::{ContentType, Header, Status};
 use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
@@ -20,7 +19,7 @@ use crate::digest::sha256_hex;
 use crate::model::{Organisation, Register, Source};
 use crate::notice::{self, Context, Format, NoticeError, Render, Version, Versioned};
 use crate::render::Style;
-use crate::store::{Rendering, Shown};
+use crate::service::{ActivityDocument, DocumentKind, ShownFile};
 
 /// Which document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -306,15 +305,14 @@ async fn serve(app: &App, wanted: Wanted<'_>) -> Result<Served, DocumentError> {
                         wanted.org
                     ))
                 })?;
-            if wanted.kind == Kind::Notice {
-                let notice = notice::notice(&context, organisation, found)
-                    .map_err(DocumentError::NoDocument)?;
-                file(app, notice, wanted.format).await?
+            let kind = if wanted.kind == Kind::Notice {
+                DocumentKind::Notice
             } else {
-                let form = notice::consent_form(&context, organisation, found)
-                    .map_err(DocumentError::NoDocument)?;
-                file(app, form, wanted.format).await?
-            }
+                DocumentKind::ConsentForm
+            };
+            let document = ActivityDocument::of(kind, &context, organisation, found)
+                .map_err(DocumentError::NoDocument)?;
+            file(app, document, wanted.format).await?
         }
         Kind::PrivacyPage => page(app, &wanted, &notice::privacy_page(&context, organisation))?,
         Kind::PublicRegister => page(
@@ -459,24 +457,21 @@ fn paginate(data: &mut serde_json::Value, number: usize) -> Result<(), DocumentE
 /// Stores the version the first time this process serves this file of it. A failure is
 /// logged, not shown to the reader: the page itself is right.
 async fn record(app: &App, wanted: &Wanted<'_>, organisation: &Organisation, rendered: &Rendered) {
-    let rendering = Rendering {
-        format: wanted.rendering(),
-        sha256: sha256_hex(&rendered.bytes),
-    };
-    let key = (rendered.version.sha256.clone(), rendering.format.clone());
+    let key = (rendered.version.sha256.clone(), wanted.rendering());
     let seen = |recorded: &HashSet<(String, String)>| recorded.contains(&key);
     if app.documents.recorded.lock().is_ok_and(|r| seen(&r)) {
         return;
     }
-    let shown = Shown {
+    let shown = ShownFile {
         kind: wanted.kind.id(),
         organisation: &organisation.id,
         activity: wanted.activity,
         version: &rendered.version,
         content: &rendered.content,
-        rendering,
+        rendering: key.1.clone(),
+        bytes: &rendered.bytes,
     };
-    match app.store.record_document(shown, Timestamp::now()).await {
+    match app.registre.record_shown(shown).await {
         Ok(()) => {
             if let Ok(mut recorded) = app.documents.recorded.lock() {
                 recorded.insert(key);
