@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::App;
 use super::body::{JsonBody, RegisterText};
-use super::caller::{Caller, Need, not_found};
+use super::caller::{Admin, Auditor, Caller, Editor, Need, Reader, not_found};
 use super::error::{ApiError, FieldError};
 use super::login::PasswordLogin;
 use super::pages::ClientIp;
@@ -150,7 +150,7 @@ pub async fn create_organisation(
 }
 
 #[get("/organisations/<org>")]
-pub async fn organisation(app: &State<App>, caller: Caller, org: &str) -> ApiResult<Json<Value>> {
+pub async fn organisation(app: &State<App>, caller: Reader, org: &str) -> ApiResult<Json<Value>> {
     let found = app.registre.organisation(&caller, Need::Read, org).await?;
     Ok(Json(organisation_json(found)?))
 }
@@ -158,11 +158,10 @@ pub async fn organisation(app: &State<App>, caller: Caller, org: &str) -> ApiRes
 #[put("/organisations/<org>", data = "<body>")]
 pub async fn update_organisation(
     app: &State<App>,
-    caller: Caller,
+    caller: Editor,
     org: &str,
     body: Result<JsonBody, ApiError>,
 ) -> ApiResult<Json<Value>> {
-    caller.require(Need::Edit, org)?;
     let updated = app
         .registre
         .update_organisation(&caller, org, body?.0)
@@ -196,7 +195,7 @@ pub struct ActivityFilters<'r> {
 #[get("/organisations/<org>/activities?<filters..>")]
 pub async fn activities(
     app: &State<App>,
-    caller: Caller,
+    caller: Reader,
     org: &str,
     filters: ActivityFilters<'_>,
 ) -> ApiResult<Json<Value>> {
@@ -245,11 +244,10 @@ pub async fn activities(
 #[get("/organisations/<org>/activities/<id>")]
 pub async fn activity(
     app: &State<App>,
-    caller: Caller,
+    _reader: Reader,
     org: &str,
     id: &str,
 ) -> ApiResult<Json<Value>> {
-    caller.require(Need::Read, org)?;
     let found =
         app.store.activity(org, id).await?.ok_or_else(|| {
             ApiError::NotFound(format!("activité `{id}` introuvable dans `{org}`"))
@@ -260,11 +258,10 @@ pub async fn activity(
 #[post("/organisations/<org>/activities", data = "<body>")]
 pub async fn create_activity(
     app: &State<App>,
-    caller: Caller,
+    caller: Editor,
     org: &str,
     body: Result<JsonBody, ApiError>,
 ) -> ApiResult<Result<Created, Json<Value>>> {
-    caller.require(Need::Edit, org)?;
     let (outcome, activity) = app
         .registre
         .write_activity(&caller, org, None, body?.0, WriteMode::Create)
@@ -275,12 +272,11 @@ pub async fn create_activity(
 #[put("/organisations/<org>/activities/<id>", data = "<body>")]
 pub async fn update_activity(
     app: &State<App>,
-    caller: Caller,
+    caller: Editor,
     org: &str,
     id: &str,
     body: Result<JsonBody, ApiError>,
 ) -> ApiResult<Result<Created, Json<Value>>> {
-    caller.require(Need::Edit, org)?;
     let (outcome, activity) = app
         .registre
         .write_activity(&caller, org, Some(id), body?.0, WriteMode::Update)
@@ -291,7 +287,7 @@ pub async fn update_activity(
 #[delete("/organisations/<org>/activities/<id>")]
 pub async fn delete_activity(
     app: &State<App>,
-    caller: Caller,
+    caller: Editor,
     org: &str,
     id: &str,
 ) -> ApiResult<Status> {
@@ -328,10 +324,9 @@ fn history_json(changes: Vec<Change>) -> Value {
 #[get("/organisations/<org>/history")]
 pub async fn organisation_history(
     app: &State<App>,
-    caller: Caller,
+    caller: Auditor,
     org: &str,
 ) -> ApiResult<Json<Value>> {
-    caller.require(Need::Audit, org)?;
     let changes = app.store.history(org, None, past(&caller)).await?;
     if changes.is_empty() {
         return Err(not_found(org));
@@ -342,11 +337,10 @@ pub async fn organisation_history(
 #[get("/organisations/<org>/activities/<id>/history")]
 pub async fn activity_history(
     app: &State<App>,
-    caller: Caller,
+    caller: Auditor,
     org: &str,
     id: &str,
 ) -> ApiResult<Json<Value>> {
-    caller.require(Need::Audit, org)?;
     let changes = app.store.history(org, Some(id), past(&caller)).await?;
     if changes.is_empty() {
         return Err(ApiError::NotFound(format!(
@@ -456,10 +450,9 @@ async fn audit_visible(
 #[get("/organisations/<org>/audit")]
 pub async fn organisation_audit(
     app: &State<App>,
-    caller: Caller,
+    caller: Auditor,
     org: &str,
 ) -> ApiResult<Json<Value>> {
-    caller.require(Need::Audit, org)?;
     let register = app.store.organisation_with_sources(org).await?;
     if !register.organisations.iter().any(|o| o.id == org) {
         return Err(not_found(org));
@@ -723,7 +716,7 @@ pub async fn revoke_token(
 #[post("/users/<login>/disable")]
 pub async fn disable_user(
     app: &State<App>,
-    caller: Caller,
+    caller: Admin,
     address: ClientIp,
     login: &str,
 ) -> ApiResult<Status> {
@@ -733,7 +726,7 @@ pub async fn disable_user(
 #[post("/users/<login>/enable")]
 pub async fn enable_user(
     app: &State<App>,
-    caller: Caller,
+    caller: Admin,
     address: ClientIp,
     login: &str,
 ) -> ApiResult<Status> {
@@ -742,12 +735,11 @@ pub async fn enable_user(
 
 async fn set_disabled(
     app: &App,
-    caller: &Caller,
+    caller: &Admin,
     address: Option<std::net::IpAddr>,
     login: &str,
     disabled: bool,
 ) -> ApiResult<Status> {
-    caller.require_admin()?;
     if disabled && login == caller.login() {
         return Err(ApiError::Conflict(
             "un administrateur ne peut pas désactiver son propre compte".into(),
@@ -774,8 +766,7 @@ async fn set_disabled(
 }
 
 #[get("/users")]
-pub async fn users(app: &State<App>, caller: Caller) -> ApiResult<Json<Value>> {
-    caller.require_admin()?;
+pub async fn users(app: &State<App>, _admin: Admin) -> ApiResult<Json<Value>> {
     Ok(Json(json!({ "users": app.store.users().await? })))
 }
 

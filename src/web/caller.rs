@@ -164,3 +164,100 @@ impl TokenCache {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 }
+
+/// The organisation a route is about: the segment after `organisations/`.
+fn routed_organisation<'r>(req: &'r Request<'_>) -> Option<&'r str> {
+    match req.routed_segment(0) {
+        Some("organisations") => req.routed_segment(1),
+        _ => None,
+    }
+}
+
+/// A caller allowed `need` on the route's organisation; 404 when they may not see it.
+async fn allowed(req: &Request<'_>, need: Need) -> Outcome<Caller, ApiError> {
+    let caller = match req.guard::<Caller>().await {
+        Outcome::Success(caller) => caller,
+        Outcome::Error(e) => return Outcome::Error(e),
+        Outcome::Forward(s) => return Outcome::Forward(s),
+    };
+    let Some(org) = routed_organisation(req) else {
+        return Outcome::Error(reject(
+            req,
+            ApiError::Internal("route sans organisme".into()),
+        ));
+    };
+    match caller.require(need, org) {
+        Ok(()) => Outcome::Success(caller),
+        Err(denied) => Outcome::Error(reject(req, denied.into())),
+    }
+}
+
+/// Request guards named after what they allow on the organisation of the route, so that a
+/// handler's signature says who may call it.
+macro_rules! organisation_guard {
+    ($(#[$doc:meta])* $name:ident, $need:expr) => {
+        $(#[$doc])*
+        pub struct $name(pub Caller);
+
+        impl std::ops::Deref for $name {
+            type Target = Caller;
+
+            fn deref(&self) -> &Caller {
+                &self.0
+            }
+        }
+
+        #[rocket::async_trait]
+        impl<'r> FromRequest<'r> for $name {
+            type Error = ApiError;
+
+            async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ApiError> {
+                allowed(req, $need).await.map($name)
+            }
+        }
+    };
+}
+
+organisation_guard!(
+    /// May read the route's organisation's register (every role on it).
+    Reader,
+    Need::Read
+);
+organisation_guard!(
+    /// May audit the route's organisation: findings, history, past registers.
+    Auditor,
+    Need::Audit
+);
+organisation_guard!(
+    /// May change the route's organisation's register (its DPO, an administrator).
+    Editor,
+    Need::Edit
+);
+
+/// An administrator.
+pub struct Admin(pub Caller);
+
+impl std::ops::Deref for Admin {
+    type Target = Caller;
+
+    fn deref(&self) -> &Caller {
+        &self.0
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Admin {
+    type Error = ApiError;
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ApiError> {
+        let caller = match req.guard::<Caller>().await {
+            Outcome::Success(caller) => caller,
+            Outcome::Error(e) => return Outcome::Error(e),
+            Outcome::Forward(s) => return Outcome::Forward(s),
+        };
+        match caller.require_admin() {
+            Ok(()) => Outcome::Success(Admin(caller)),
+            Err(denied) => Outcome::Error(reject(req, denied.into())),
+        }
+    }
+}

@@ -13,7 +13,7 @@ use rocket::{State, get};
 use serde::Serialize;
 
 use super::App;
-use super::caller::{Caller, Need};
+use super::caller::Reader;
 use super::error::{ApiError, ApiResult};
 use crate::digest::sha256_hex;
 use crate::model::{Organisation, Register, Source};
@@ -561,35 +561,33 @@ pub fn public_routes() -> Vec<rocket::Route> {
 #[get("/organisations/<org>/activities/<id>/notice?<format>")]
 pub async fn activity_notice(
     app: &State<App>,
-    caller: Caller,
+    _reader: Reader,
     org: &str,
     id: &str,
     format: Option<&str>,
 ) -> ApiResult<Served> {
-    agent_document(app, &caller, Kind::Notice, org, id, format).await
+    agent_document(app, Kind::Notice, org, id, format).await
 }
 
 #[get("/organisations/<org>/activities/<id>/consent-form?<format>")]
 pub async fn activity_consent_form(
     app: &State<App>,
-    caller: Caller,
+    _reader: Reader,
     org: &str,
     id: &str,
     format: Option<&str>,
 ) -> ApiResult<Served> {
-    agent_document(app, &caller, Kind::ConsentForm, org, id, format).await
+    agent_document(app, Kind::ConsentForm, org, id, format).await
 }
 
 /// An activity's document for a caller who reads the organisation; JSON unless asked.
 async fn agent_document(
     app: &App,
-    caller: &Caller,
     kind: Kind,
     org: &str,
     id: &str,
     format: Option<&str>,
 ) -> ApiResult<Served> {
-    caller.require(Need::Read, org)?;
     let format = query_format(format)?;
     Ok(serve(app, Wanted::agent(kind, org, id, format)).await?)
 }
@@ -597,10 +595,9 @@ async fn agent_document(
 #[get("/organisations/<org>/documents")]
 pub async fn document_versions(
     app: &State<App>,
-    caller: Caller,
+    _reader: Reader,
     org: &str,
 ) -> ApiResult<rocket::serde::json::Json<serde_json::Value>> {
-    caller.require(Need::Read, org)?;
     let versions = app.store.document_versions(org).await?;
     Ok(rocket::serde::json::Json(
         serde_json::json!({ "organisation": org, "versions": versions }),
@@ -610,11 +607,10 @@ pub async fn document_versions(
 #[get("/organisations/<org>/documents/<version>")]
 pub async fn document_version(
     app: &State<App>,
-    caller: Caller,
+    _reader: Reader,
     org: &str,
     version: &str,
 ) -> ApiResult<rocket::serde::json::Json<crate::store::DocumentVersion>> {
-    caller.require(Need::Read, org)?;
     let found = app
         .store
         .document_version(org, version)
