@@ -187,6 +187,16 @@ impl Api {
         json_of(request.dispatch().await).await
     }
 
+    async fn history(&self, organisation: &str, token: &str) -> (Status, Value) {
+        self.call(
+            "get",
+            &format!("/organisations/{organisation}/history"),
+            token,
+            None,
+        )
+        .await
+    }
+
     async fn get(&self, path: &str, role: &str) -> (Status, Value) {
         self.call("get", path, &self.tokens[role], None).await
     }
@@ -1224,20 +1234,25 @@ async fn sources_are_checked_within_what_the_caller_sees() {
         let mut foreign = own_activity();
         foreign["id"] = json!("tiree-du-ccas");
         foreign["sources"] = json!([{ "activity": missing, "organisation": FOREIGN }]);
-        let (status, body) = api
+        let answer = api
             .call("post", &base, dpo, Some(&foreign.to_string()))
             .await;
-        assert_eq!(status, Status::UnprocessableEntity, "{body}");
-        assert!(
-            body["errors"][0]["path"]
-                .as_str()
-                .unwrap()
-                .starts_with("sources[0]"),
-            "{body}"
-        );
-        answers.push(body);
+        answers.push(refused_source(answer));
     }
     assert_eq!(answers[0], answers[1]);
+}
+
+/// An answer refusing the first source of an activity; its body, to compare with others.
+fn refused_source((status, body): (Status, Value)) -> Value {
+    assert_eq!(status, Status::UnprocessableEntity, "{body}");
+    assert!(
+        body["errors"][0]["path"]
+            .as_str()
+            .unwrap()
+            .starts_with("sources[0]"),
+        "{body}"
+    );
+    body
 }
 
 #[rocket::async_test]
@@ -1297,18 +1312,10 @@ async fn a_ccas_dpo_keeps_the_sources_its_sheets_already_take_from_the_commune()
     for missing in ["etat-civil", "n-existe-pas"] {
         let mut changed = activity.clone();
         changed["sources"][0]["activity"] = json!(missing);
-        let (status, body) = api
+        let answer = api
             .call("put", &path, &token, Some(&changed.to_string()))
             .await;
-        assert_eq!(status, Status::UnprocessableEntity, "{body}");
-        assert!(
-            body["errors"][0]["path"]
-                .as_str()
-                .unwrap()
-                .starts_with("sources[0]"),
-            "{body}"
-        );
-        answers.push(body);
+        answers.push(refused_source(answer));
     }
     assert_eq!(answers[0], answers[1]);
 }
@@ -1323,14 +1330,7 @@ async fn a_recreated_organisation_inherits_nothing_of_the_deleted_one() {
     let auditor = api
         .user_with_token("auditeur@ccas-saint-aubin.fr", Role::Auditor, Some(FOREIGN))
         .await;
-    let (status, history) = api
-        .call(
-            "get",
-            &format!("/organisations/{FOREIGN}/history"),
-            &auditor,
-            None,
-        )
-        .await;
+    let (status, history) = api.history(FOREIGN, &auditor).await;
     assert_eq!(status, Status::Ok, "{history}");
     let before = history["history"][0]["at"].as_str().unwrap().to_owned();
 
@@ -1370,14 +1370,7 @@ async fn a_recreated_organisation_inherits_nothing_of_the_deleted_one() {
     let dpo = api
         .user_with_token("dpo@autre-ccas.fr", Role::Dpo, Some(FOREIGN))
         .await;
-    let (status, history) = api
-        .call(
-            "get",
-            &format!("/organisations/{FOREIGN}/history"),
-            &dpo,
-            None,
-        )
-        .await;
+    let (status, history) = api.history(FOREIGN, &dpo).await;
     assert_eq!(status, Status::Ok, "{history}");
     assert_eq!(
         history["history"].as_array().unwrap().len(),
@@ -1398,14 +1391,7 @@ async fn a_recreated_organisation_inherits_nothing_of_the_deleted_one() {
         "the old register is not the new DPO's: {text}"
     );
     // An administrator still reads the deleted organisation's history.
-    let (status, history) = api
-        .call(
-            "get",
-            &format!("/organisations/{FOREIGN}/history"),
-            admin,
-            None,
-        )
-        .await;
+    let (status, history) = api.history(FOREIGN, admin).await;
     assert_eq!(status, Status::Ok);
     assert!(
         history["history"].as_array().unwrap().len() > 1,

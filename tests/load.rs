@@ -185,22 +185,25 @@ fn an_import_holds_its_memory_and_its_place_in_line() {
             stream
         })
         .collect();
-    let small = r#"{"format": "registre/v1", "organisations": []}"#;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let busy = loop {
-        let answer = common::http_raw(
-            service.port,
-            "POST",
-            "/api/v1/register",
-            &json_headers(&auth),
-            Some(small),
-        )
-        .unwrap();
-        if answer.status == 503 || Instant::now() > deadline {
-            break answer;
+    // The smallest import, sent until its answer is `wanted` (or 10 s have passed).
+    let import_until = |wanted: fn(u16) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let answer = common::http_raw(
+                service.port,
+                "POST",
+                "/api/v1/register",
+                &json_headers(&auth),
+                Some(r#"{"format": "registre/v1", "organisations": []}"#),
+            )
+            .unwrap();
+            if wanted(answer.status) || Instant::now() > deadline {
+                break answer;
+            }
+            std::thread::sleep(Duration::from_millis(100));
         }
-        std::thread::sleep(Duration::from_millis(100));
     };
+    let busy = import_until(|status| status == 503);
     assert_eq!(
         busy.status,
         503,
@@ -209,21 +212,7 @@ fn an_import_holds_its_memory_and_its_place_in_line() {
     );
     assert!(busy.header("retry-after").is_some());
     drop(stalled);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        let (status, _) = common::http(
-            service.port,
-            "POST",
-            "/api/v1/register",
-            &json_headers(&auth),
-            Some(small),
-        )
-        .unwrap();
-        if status != 503 || Instant::now() > deadline {
-            break status;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = import_until(|status| status != 503).status;
     assert_eq!(status, 200, "the places free up with the abandoned imports");
 }
 
