@@ -14,7 +14,7 @@ use crate::model::InputError;
 use crate::store::{Store, StoreError};
 
 pub use documents::{ActivityDocument, DocumentKind, ShownFile};
-pub use register::in_use_message;
+pub use register::{in_use_message, may_import};
 
 /// The register service: the store and the rules it checks entries against.
 #[derive(Clone)]

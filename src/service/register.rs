@@ -156,11 +156,7 @@ impl Registre {
         text: String,
         format: SourceFormat,
     ) -> Result<ImportSummary> {
-        if !actor.holds_any(&[Role::Dpo]) {
-            return Err(Error::Forbidden(
-                "l'import est réservé aux DPO et aux administrateurs".into(),
-            ));
-        }
+        may_import(actor)?;
         let pack = self.pack.clone();
         let outside = self.import_outside(actor).await?;
         // Reading is CPU-bound: on a blocking thread, the text dropped as soon as it is read.
@@ -297,6 +293,18 @@ impl Registre {
                 Error::Invalid(errors)
             }
         })
+    }
+}
+
+/// Whether the actor may import register files at all (before anything is read): DPOs and
+/// administrators.
+pub fn may_import(actor: &Actor) -> Result<()> {
+    if actor.holds_any(&[Role::Dpo]) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(
+            "l'import est réservé aux DPO et aux administrateurs".into(),
+        ))
     }
 }
 

@@ -398,11 +398,7 @@ pub async fn import(
     caller: Caller,
     body: Result<RegisterText, ApiError>,
 ) -> ApiResult<Json<Value>> {
-    if !caller.holds_any(&[Role::Dpo]) {
-        return Err(ApiError::Forbidden(
-            "l'import est réservé aux DPO et aux administrateurs".into(),
-        ));
-    }
+    crate::service::may_import(&caller)?;
     let RegisterText { text, format, slot } = body?;
     let summary = app.registre.import(&caller, text, format).await?;
     // The import's place is held until it is written.
