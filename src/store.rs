@@ -563,13 +563,7 @@ impl Store {
         while !wanted.is_empty() {
             let part = self.organisations_where("slug IN $ids", &wanted).await?;
             loaded.extend(wanted);
-            wanted = part
-                .iter()
-                .flat_map(|(_, o)| o.activities().iter().flat_map(|a| a.sources()))
-                .filter_map(|s| match s {
-                    crate::model::Source::Activity(a) => a.organisation.clone(),
-                    _ => None,
-                })
+            wanted = source_organisations(part.iter().map(|(_, o)| o))
                 .filter(|id| !loaded.contains(id))
                 .collect();
             found.extend(part);
@@ -680,22 +674,31 @@ fn activity_doc(activity: &Activity) -> Result<Value, StoreError> {
 }
 
 /// `only` one organisation and those its activities take data from, directly or not.
+/// The other organisations the activities of `organisations` take data from (with repeats).
+fn source_organisations<'a>(
+    organisations: impl Iterator<Item = &'a Organisation>,
+) -> impl Iterator<Item = String> {
+    organisations
+        .flat_map(|o| o.activities().iter().flat_map(|a| a.sources()))
+        .filter_map(|s| match s {
+            crate::model::Source::Activity(a) => a.organisation.clone(),
+            _ => None,
+        })
+}
+
 fn restrict(mut register: Register, only: Option<&str>) -> Register {
     let Some(only) = only else {
         return register;
     };
     let mut wanted = std::collections::BTreeSet::from([only.to_owned()]);
     loop {
-        let sources: Vec<String> = register
-            .organisations
-            .iter()
-            .filter(|o| wanted.contains(&o.id))
-            .flat_map(|o| o.activities().iter().flat_map(|a| a.sources()))
-            .filter_map(|s| match s {
-                crate::model::Source::Activity(a) => a.organisation.clone(),
-                _ => None,
-            })
-            .collect();
+        let sources: Vec<String> = source_organisations(
+            register
+                .organisations
+                .iter()
+                .filter(|o| wanted.contains(&o.id)),
+        )
+        .collect();
         let before = wanted.len();
         wanted.extend(sources);
         if wanted.len() == before {

@@ -110,10 +110,16 @@ impl Store {
 
     /// Ends a session (signing out).
     pub async fn close_session(&self, key: &str) -> Result<(), StoreError> {
+        self.delete_record("session", key).await
+    }
+
+    /// Deletes one record of `table`, retrying conflicts.
+    async fn delete_record(&self, table: &str, key: &str) -> Result<(), StoreError> {
         retrying(|| async {
             let mut response = self
                 .db
-                .query("DELETE type::record('session', $key)")
+                .query("DELETE type::record($table, $key)")
+                .bind(("table", table.to_owned()))
                 .bind(("key", key.to_owned()))
                 .await?;
             check_errors(&mut response)
@@ -235,15 +241,7 @@ impl Store {
             .await?
             .first()
             .is_some_and(|times| recent_attempts(times, now).len() >= MAX_FAILURES);
-        retrying(|| async {
-            let mut response = self
-                .db
-                .query("DELETE type::record('throttle', $login)")
-                .bind(("login", login.to_owned()))
-                .await?;
-            check_errors(&mut response)
-        })
-        .await?;
+        self.delete_record("throttle", login).await?;
         Ok(was_locked)
     }
 }
