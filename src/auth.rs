@@ -30,6 +30,7 @@ pub use token::{TOKEN_PREFIX, new_token, random_bytes, random_secret, token_hash
     Serialize,
     Deserialize,
     clap::ValueEnum,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -55,7 +56,9 @@ impl Role {
 }
 
 /// A role on one organisation; an admin's grant covers every organisation.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Grant {
     pub role: Role,
     /// `None` only for admins.
@@ -64,7 +67,7 @@ pub struct Grant {
 }
 
 /// A user account, as stored (the hash is never shown).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct User {
     /// The login: an e-mail address.
     pub login: String,

@@ -89,7 +89,7 @@ pub enum NoticeError {
 }
 
 /// The full notice of one activity.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Notice {
     pub organisation: Named,
     pub activity: Named,
@@ -109,7 +109,7 @@ pub struct Notice {
 }
 
 /// An id and its display name.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Named {
     pub id: String,
     pub name: String,
@@ -132,7 +132,7 @@ impl Named {
 }
 
 /// A titled part of a document.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Section {
     /// Anchor in the HTML page.
     pub id: &'static str,
@@ -142,7 +142,7 @@ pub struct Section {
 
 /// A paragraph, a list or a gap in the register. Exactly one field is set; the others are null
 /// (templates test them with `#if`).
-#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, PartialEq, Default, schemars::JsonSchema)]
 pub struct Block {
     pub paragraph: Option<String>,
     pub list: Option<Vec<Item>>,
@@ -174,7 +174,7 @@ impl Block {
 }
 
 /// An item of a list: an optional term in bold, its text, and an optional link.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Item {
     pub term: Option<String>,
     pub text: String,
@@ -225,7 +225,7 @@ impl Item {
 }
 
 /// A field of the register the notice needs and does not find.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Missing {
     /// Where it goes in the register file (`activities[cantine].retention.active`).
     pub field: String,

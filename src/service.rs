@@ -3,8 +3,11 @@
 //! store. Handlers and commands parse their input, call one function here, and shape the
 //! answer; no rule lives in them.
 
+mod accounts;
 mod documents;
+mod reads;
 mod register;
+mod setup;
 
 use std::sync::Arc;
 
@@ -13,14 +16,28 @@ use crate::auth::Denied;
 use crate::model::InputError;
 use crate::store::{Store, StoreError};
 
+pub use accounts::{Accounts, MAX_TOKEN_DAYS, NewToken, TokenRequest, check_login};
 pub use documents::{ActivityDocument, DocumentKind, ShownFile};
+pub use reads::ActivityFilter;
 pub use register::{in_use_message, may_import};
+pub use setup::{FIRST_ADMIN, FirstStart, first_start};
 
 /// The register service: the store and the rules it checks entries against.
 #[derive(Clone)]
 pub struct Registre {
     pub store: Store,
     pub pack: Arc<PolicyPack>,
+    pub accounts: Accounts,
+}
+
+impl Registre {
+    pub fn new(store: Store, pack: Arc<PolicyPack>) -> Self {
+        Registre {
+            accounts: Accounts::new(store.clone()),
+            store,
+            pack,
+        }
+    }
 }
 
 /// Why the service refused or failed.
@@ -38,6 +55,10 @@ pub enum Error {
     Conflict(String),
     /// The database failed or stayed busy.
     Store(StoreError),
+    /// Wrong login or password, or a disabled account (the three are not told apart).
+    Unauthenticated,
+    /// Too many failed sign-ins: retry after this many seconds.
+    Throttled(u64),
     /// A fault of the service, never of the input.
     Internal(String),
 }
@@ -61,6 +82,10 @@ impl std::fmt::Display for Error {
                 f.write_str(m)
             }
             Error::Store(e) => write!(f, "{e}"),
+            Error::Unauthenticated => f.write_str("identifiant ou mot de passe incorrect"),
+            Error::Throttled(seconds) => {
+                write!(f, "trop d'échecs de connexion : réessayez dans {seconds} s")
+            }
         }
     }
 }

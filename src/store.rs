@@ -159,7 +159,7 @@ impl std::fmt::Debug for Credentials {
 }
 
 /// What an import changed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct ImportSummary {
     pub created: usize,
     pub updated: usize,

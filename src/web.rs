@@ -1,6 +1,7 @@
 //! The web service: the JSON API under `/api/v1` and the pages of the web interface. This
 //! layer only translates HTTP into calls to the store, model and audit.
 
+mod answers;
 mod api;
 mod body;
 mod caller;
@@ -30,16 +31,12 @@ use crate::store::Store;
 
 /// What every request shares.
 pub struct App {
-    pub store: Store,
-    pub pack: Arc<PolicyPack>,
-    /// The register service every write goes through (the same store and rules).
+    /// The register service every request goes through.
     pub registre: Registre,
     pub templates: Arc<Templates>,
     pub token_cache: caller::TokenCache,
     /// Register imports running at once (see [`body::CONCURRENT_IMPORTS`]).
     pub imports: Arc<rocket::tokio::sync::Semaphore>,
-    /// Password checks running at once (Argon2id is memory- and CPU-hard by design).
-    pub password_checks: rocket::tokio::sync::Semaphore,
     /// Address of the public pages, for the links printed on paper (relative links if unset).
     pub public_url: Option<String>,
     /// Document versions stored, PDF slots and cache.
@@ -49,18 +46,12 @@ pub struct App {
 impl App {
     pub fn new(store: Store, pack: Arc<PolicyPack>, templates: Templates) -> Self {
         App {
-            registre: Registre {
-                store: store.clone(),
-                pack: pack.clone(),
-            },
-            store,
-            pack,
+            registre: Registre::new(store, pack),
             templates: Arc::new(templates),
             token_cache: caller::TokenCache::default(),
             imports: Arc::new(rocket::tokio::sync::Semaphore::new(
                 body::CONCURRENT_IMPORTS,
             )),
-            password_checks: rocket::tokio::sync::Semaphore::new(2),
             public_url: None,
             documents: documents::DocumentState::default(),
         }
@@ -72,24 +63,6 @@ impl App {
         self.public_url
             .as_deref()
             .is_some_and(|url| url.starts_with("https://"))
-    }
-
-    /// Appends to the security log; a failure to log is reported, not fatal to the request.
-    pub async fn log(
-        &self,
-        actor: &str,
-        action: &str,
-        target: Option<&str>,
-        success: bool,
-        address: Option<&str>,
-    ) {
-        if let Err(e) = self
-            .store
-            .security_event(actor, action, target, success, address)
-            .await
-        {
-            tracing::error!(target: "security", "journal de sécurité non écrit : {e}");
-        }
     }
 }
 

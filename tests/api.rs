@@ -105,10 +105,68 @@ fn bearer(token: &str) -> Header<'static> {
 }
 
 async fn json_of(response: LocalResponse<'_>) -> (Status, Value) {
+    let (status, _, value) = answer_of(response).await;
+    (status, value)
+}
+
+/// Status, whether the body is JSON, and the body (a string when it is not JSON).
+async fn answer_of(response: LocalResponse<'_>) -> (Status, bool, Value) {
     let status = response.status();
+    let json = response.content_type() == Some(ContentType::JSON);
     let text = response.into_string().await.unwrap_or_default();
     let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    (status, value)
+    (status, json, value)
+}
+
+/// Checks a JSON answer against what the OpenAPI document says the route answers with this
+/// status (its `default`, an error, for statuses it does not list).
+fn check_documented(method: &str, path: &str, status: Status, body: &Value) {
+    let errors = undocumented(method, path, status, body);
+    assert!(
+        errors.is_empty(),
+        "{method} {path} answered {status} outside its documented schema:\n{}\n{body:#}",
+        errors.join("\n")
+    );
+}
+
+/// Where a JSON answer departs from its documented schema.
+fn undocumented(method: &str, path: &str, status: Status, body: &Value) -> Vec<String> {
+    type Validators =
+        std::collections::BTreeMap<(String, &'static str, u16), jsonschema::Validator>;
+    static DOCUMENT: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    static VALIDATORS: std::sync::Mutex<Validators> = std::sync::Mutex::new(Validators::new());
+    let document = DOCUMENT.get_or_init(openapi::document);
+    let path = path.split('?').next().unwrap();
+    let route = openapi::ROUTES
+        .iter()
+        .filter(|r| r.method == method && path_matches(r.path, path))
+        .min_by_key(|r| r.path.matches('{').count())
+        .unwrap_or_else(|| panic!("{method} {path} is not documented"));
+    let mut validators = VALIDATORS.lock().unwrap();
+    let validator = validators
+        .entry((method.to_owned(), route.path, status.code))
+        .or_insert_with(|| {
+            let responses = &document["paths"][route.path][method]["responses"];
+            let response = responses
+                .get(status.code.to_string())
+                .unwrap_or(&responses["default"]);
+            let schema = &response["content"]["application/json"]["schema"];
+            assert!(
+                schema.is_object(),
+                "{method} {} answers {status} in JSON, documented without",
+                route.path
+            );
+            let root = json!({
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "allOf": [schema],
+                "components": document["components"],
+            });
+            jsonschema::validator_for(&root).unwrap()
+        });
+    validator
+        .iter_errors(body)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect()
 }
 
 impl Api {
@@ -128,6 +186,7 @@ impl Api {
         )
         .await;
         assert_eq!(status, Status::Created, "{value}");
+        check_documented("post", "/tokens", status, &value);
         value["token"].as_str().unwrap().to_owned()
     }
 
@@ -143,7 +202,8 @@ impl Api {
             }],
             disabled: false,
         };
-        app.store
+        app.registre
+            .store
             .add_user(&user, &hash_password(PASSWORD).unwrap(), Timestamp::now())
             .await
             .unwrap();
@@ -184,7 +244,11 @@ impl Api {
         if let Some(body) = body {
             request = request.header(ContentType::JSON).body(body);
         }
-        json_of(request.dispatch().await).await
+        let (status, json, value) = answer_of(request.dispatch().await).await;
+        if json {
+            check_documented(method, path, status, &value);
+        }
+        (status, value)
     }
 
     async fn history(&self, organisation: &str, token: &str) -> (Status, Value) {
@@ -337,6 +401,7 @@ async fn browser_sessions_are_isolated_and_need_the_csrf_token() {
     let api = api().await;
     let app = api.client.rocket().state::<App>().unwrap();
     let (_, hash) = app
+        .registre
         .store
         .user_with_hash(&login_of("dpo"))
         .await
@@ -344,7 +409,8 @@ async fn browser_sessions_are_isolated_and_need_the_csrf_token() {
         .unwrap();
     let now = Timestamp::now();
     let (session_id, session) = registre::auth::Session::open(&login_of("dpo"), &hash, now);
-    app.store
+    app.registre
+        .store
         .open_session(&registre::auth::Session::key(&session_id), &session, now)
         .await
         .unwrap();
@@ -397,7 +463,8 @@ async fn browser_sessions_are_isolated_and_need_the_csrf_token() {
 
     // A new password ends the session.
     let new_hash = hash_password("Another-Long-Passphrase-2026").unwrap();
-    app.store
+    app.registre
+        .store
         .set_password(&login_of("dpo"), &new_hash, Timestamp::now())
         .await
         .unwrap();
@@ -1069,7 +1136,7 @@ async fn sign_in_is_throttled_after_repeated_failures() {
     let response = attempt(PASSWORD).await;
     assert_eq!(response.status(), Status::TooManyRequests);
     assert!(response.headers().get_one("Retry-After").is_some());
-    let store = &api.client.rocket().state::<App>().unwrap().store;
+    let store = &api.client.rocket().state::<App>().unwrap().registre.store;
     let events = store.events(20).await.unwrap();
     assert!(events.iter().any(|e| e.action == "login.throttled"));
     assert!(
@@ -1198,6 +1265,51 @@ async fn the_openapi_document_lists_exactly_the_mounted_routes() {
         "references resolve from the document root"
     );
     assert!(doc["components"]["schemas"]["Activity"]["properties"]["purposes"].is_object());
+
+    // Every JSON answer is checked against its schema by `Api::call`: one call of each read
+    // route at least, and the check is seen to catch a body that departs from it.
+    let activity = format!("/organisations/{OWN}/activities/photos");
+    let mut version = String::new();
+    for path in [
+        "/me".to_owned(),
+        "/organisations".to_owned(),
+        format!("/organisations/{OWN}"),
+        format!("/organisations/{OWN}/activities?purpose=communication"),
+        activity.clone(),
+        format!("/organisations/{OWN}/history"),
+        format!("{activity}/history"),
+        format!("/organisations/{OWN}/audit"),
+        "/audit".to_owned(),
+        "/users".to_owned(),
+        "/tokens".to_owned(),
+        format!("{activity}/notice"),
+        format!("{activity}/consent-form"),
+        format!("/organisations/{OWN}/documents"),
+    ] {
+        let (status, body) = api.get(&path, "admin").await;
+        if path.ends_with("/documents") {
+            version = body["versions"][0]["version"].as_str().unwrap().to_owned();
+        }
+        let expected = if path == "/tokens" {
+            Status::Forbidden
+        } else {
+            Status::Ok
+        };
+        assert_eq!(status, expected, "{path}: {body}");
+    }
+    let (status, body) = api
+        .get(
+            &format!("/organisations/{OWN}/documents/{version}"),
+            "admin",
+        )
+        .await;
+    assert_eq!(status, Status::Ok, "{body}");
+    let (_, me) = api.get("/me", "agent").await;
+    assert!(undocumented("get", "/me", Status::Ok, &me).is_empty());
+    let mut wrong = me.clone();
+    wrong["grants"][0]["role"] = json!("maire");
+    assert!(!undocumented("get", "/me", Status::Ok, &wrong).is_empty());
+    assert!(!undocumented("get", "/me", Status::Created, &me).is_empty());
 
     let (status, body) = json_of(api.client.get("/api/v1/nowhere").dispatch().await).await;
     assert_eq!(
@@ -1348,7 +1460,7 @@ async fn a_recreated_organisation_inherits_nothing_of_the_deleted_one() {
     }
     // The roles ended too: the accounts hold nothing any more.
     let app = api.client.rocket().state::<App>().unwrap();
-    for user in app.store.users().await.unwrap() {
+    for user in app.registre.store.users().await.unwrap() {
         assert!(
             user.grants
                 .iter()
@@ -1405,7 +1517,8 @@ async fn a_password_change_ends_the_accounts_tokens() {
     let token = api.new_token("agent", "agent", Some(OWN)).await;
     assert_eq!(api.call("get", "/me", &token, None).await.0, Status::Ok);
     let app = api.client.rocket().state::<App>().unwrap();
-    app.store
+    app.registre
+        .store
         .set_password(
             &login_of("agent"),
             &hash_password("Another-Horse-Battery-Staple-43").unwrap(),
@@ -1445,7 +1558,7 @@ async fn token_and_account_changes_are_logged_with_the_clients_address() {
         .await;
     assert_eq!(response.status(), Status::NoContent);
     let app = api.client.rocket().state::<App>().unwrap();
-    let events = app.store.events(50).await.unwrap();
+    let events = app.registre.store.events(50).await.unwrap();
     for action in ["token.create", "user.disable"] {
         let event = events
             .iter()

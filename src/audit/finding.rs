@@ -31,7 +31,19 @@ pub const KINDS: [&str; 19] = [
 ];
 
 /// How serious a finding is, most serious first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Critique,
@@ -91,7 +103,7 @@ impl fmt::Display for Severity {
 }
 
 /// One defect of the register, with the law it breaks and the remedy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Finding {
     pub rule: String,
     pub kind: String,
@@ -107,7 +119,7 @@ pub struct Finding {
 }
 
 /// The result of an audit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Report {
     pub policy_pack: PackInfo,
     pub organisations: usize,

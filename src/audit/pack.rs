@@ -76,7 +76,7 @@ pub struct Rule {
 }
 
 /// Name and version of a pack, carried by every report.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize, schemars::JsonSchema)]
 pub struct PackInfo {
     pub name: String,
     pub version: String,

@@ -10,6 +10,8 @@ pub struct Actor {
     /// Who is written in the history: the login, and the token's name if any.
     pub author: String,
     pub rights: User,
+    /// The API token's id, when the action comes with one: a token may not manage tokens.
+    pub token: Option<String>,
 }
 
 /// What an action needs on an organisation.
@@ -61,6 +63,16 @@ impl Actor {
                 }],
                 disabled: false,
             },
+            token: None,
+        }
+    }
+
+    /// A person acting as themselves (a password or a browser session).
+    pub fn person(user: User) -> Self {
+        Actor {
+            author: user.login.clone(),
+            rights: user,
+            token: None,
         }
     }
 

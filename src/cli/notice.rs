@@ -78,10 +78,7 @@ pub fn document(args: &DocumentArgs, kind: DocumentKind) -> Result<ExitCode, Fai
             let register = runtime
                 .block_on(store.organisation_with_sources(&args.organisation))
                 .map_err(store_failure)?;
-            let registre = Registre {
-                store,
-                pack: pack.clone(),
-            };
+            let registre = Registre::new(store, pack.clone());
             (register, Some((runtime, registre)))
         }
     };

@@ -15,13 +15,11 @@ use rocket::figment::providers::{Env, Format, Serialized, Toml};
 use super::Failure;
 use super::store::{DEFAULT_DATABASE, Database, store_failure};
 use crate::audit::PolicyPack;
-use crate::auth::{Grant, Role, User, hash_password, random_bytes, random_secret};
+use crate::auth::random_bytes;
 use crate::render::Templates;
+use crate::service::{self, FIRST_ADMIN};
 use crate::store::Store;
 use crate::web::{self, App};
-
-/// The first administrator's login, created on first start.
-pub const FIRST_ADMIN: &str = "admin@registre.invalid";
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -172,46 +170,15 @@ fn new_secret_key() -> String {
 /// An empty database gets an administrator (its password printed once) and, unless asked
 /// not to, the demo commune.
 async fn first_start(store: &Store, pack: &PolicyPack, no_demo: bool) -> Result<(), Failure> {
-    let now = Timestamp::now();
-    if store.users().await.map_err(store_failure)?.is_empty() {
-        let password = random_secret();
-        // Hashed on a pool thread, as sign-ins are, rather than on the thread that then waits
-        // for the server to stop: there the allocator would keep Argon2id's 19 MiB for good.
-        let secret = password.clone();
-        let hash = tokio::task::spawn_blocking(move || hash_password(&secret))
-            .await
-            .map_err(|e| Failure::Input(format!("registre: {e}")))?
-            .map_err(|e| Failure::Input(format!("registre: {e}")))?;
-        let admin = User {
-            login: FIRST_ADMIN.to_owned(),
-            name: "Administrateur".to_owned(),
-            grants: vec![Grant {
-                role: Role::Admin,
-                organisation: None,
-            }],
-            disabled: false,
-        };
-        store
-            .add_user(&admin, &hash, now)
-            .await
-            .map_err(store_failure)?;
+    let done = service::first_start(store, pack, !no_demo)
+        .await
+        .map_err(|e| Failure::Input(format!("registre: premier démarrage : {e}")))?;
+    if let Some(password) = done.admin_password {
         println!("Premier compte administrateur : {FIRST_ADMIN}");
         println!("Mot de passe (affiché une seule fois) : {password}");
         println!("Changez-le avec : registre user passwd {FIRST_ADMIN}");
     }
-    if !no_demo
-        && store
-            .organisation_ids()
-            .await
-            .map_err(store_failure)?
-            .is_empty()
-    {
-        let register = crate::demo::demo_register(&pack.vocabulary, &pack.countries)
-            .map_err(|e| Failure::Input(format!("registre: registre de démonstration : {e}")))?;
-        store
-            .import(&register, "registre (démonstration)", now)
-            .await
-            .map_err(store_failure)?;
+    if done.demo_loaded {
         println!("Registre de démonstration chargé (une commune et son CCAS).");
     }
     Ok(())

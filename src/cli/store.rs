@@ -122,10 +122,7 @@ pub fn import(args: &ImportArgs) -> Result<ExitCode, Failure> {
     let text = std::fs::read_to_string(&args.file)
         .map_err(|e| Failure::Input(format!("registre: {name}: lecture impossible : {e}")))?;
     let (runtime, store) = open(&args.database)?;
-    let registre = Registre {
-        store,
-        pack: std::sync::Arc::new(pack),
-    };
+    let registre = Registre::new(store, std::sync::Arc::new(pack));
     let actor = Actor::command_line(&args.author);
     let imported =
         runtime.block_on(registre.import(&actor, text, model::SourceFormat::from_file_name(&name)));

@@ -3,11 +3,10 @@
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
-use jiff::Timestamp;
-
 use super::Failure;
-use super::store::{Database, open, store_failure};
-use crate::auth::{Grant, Role, User, check_password_strength, hash_password};
+use super::store::{Database, open};
+use crate::auth::{Actor, Grant, Role, User, check_password_strength, hash_password};
+use crate::service::{self, Accounts};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum UserCommand {
@@ -62,6 +61,7 @@ pub enum UserCommand {
 }
 
 pub fn run(command: UserCommand) -> Result<ExitCode, Failure> {
+    let actor = command_line();
     match command {
         UserCommand::Add {
             login,
@@ -71,33 +71,28 @@ pub fn run(command: UserCommand) -> Result<ExitCode, Failure> {
             password_stdin,
             database,
         } => {
-            if !validator::ValidateEmail::validate_email(&login) {
-                return Err(Failure::Input(format!(
-                    "registre: identifiant `{login}` invalide : attendu une adresse électronique"
-                )));
-            }
             let organisation = if role == Role::Admin {
                 None
             } else {
                 organisation
             };
-            let hash = new_password(&login, password_stdin)?;
             let user = User {
                 login,
                 name,
                 grants: vec![Grant { role, organisation }],
                 disabled: false,
             };
-            let (runtime, store) = open(&database)?;
+            service::check_login(&user.login).map_err(refused)?;
+            let hash = new_password(&user.login, password_stdin)?;
+            let (runtime, accounts) = open_accounts(&database)?;
             runtime
-                .block_on(store.add_user(&user, &hash, Timestamp::now()))
-                .map_err(store_failure)?;
-            logged(&runtime, &store, "user.add", &user.login)?;
+                .block_on(accounts.add_user(&actor, &user, &hash))
+                .map_err(refused)?;
             println!("compte `{}` créé ({})", user.login, role.as_str());
         }
         UserCommand::List { database } => {
-            let (runtime, store) = open(&database)?;
-            let users = runtime.block_on(store.users()).map_err(store_failure)?;
+            let (runtime, accounts) = open_accounts(&database)?;
+            let users = runtime.block_on(accounts.users(&actor)).map_err(refused)?;
             let mut out = io::BufWriter::new(io::stdout().lock());
             for user in users {
                 let grants: Vec<String> = user
@@ -125,21 +120,31 @@ pub fn run(command: UserCommand) -> Result<ExitCode, Failure> {
             database,
         } => {
             let hash = new_password(&login, password_stdin)?;
-            let (runtime, store) = open(&database)?;
+            let (runtime, accounts) = open_accounts(&database)?;
             runtime
-                .block_on(store.set_password(&login, &hash, Timestamp::now()))
-                .map_err(store_failure)?;
-            logged(&runtime, &store, "user.passwd", &login)?;
+                .block_on(accounts.set_password(&actor, &login, &hash))
+                .map_err(refused)?;
             println!("mot de passe de `{login}` changé");
         }
-        UserCommand::Disable { login, database } => set_disabled(&login, true, &database)?,
-        UserCommand::Enable { login, database } => set_disabled(&login, false, &database)?,
+        UserCommand::Disable { login, database } => {
+            let (runtime, accounts) = open_accounts(&database)?;
+            runtime
+                .block_on(accounts.set_disabled(&actor, &login, true, None))
+                .map_err(refused)?;
+            println!("compte `{login}` désactivé");
+        }
+        UserCommand::Enable { login, database } => {
+            let (runtime, accounts) = open_accounts(&database)?;
+            runtime
+                .block_on(accounts.set_disabled(&actor, &login, false, None))
+                .map_err(refused)?;
+            println!("compte `{login}` réactivé");
+        }
         UserCommand::Unlock { login, database } => {
-            let (runtime, store) = open(&database)?;
+            let (runtime, accounts) = open_accounts(&database)?;
             let was_locked = runtime
-                .block_on(store.unlock(&login, Timestamp::now()))
-                .map_err(store_failure)?;
-            logged(&runtime, &store, "user.unlock", &login)?;
+                .block_on(accounts.unlock(&actor, &login))
+                .map_err(refused)?;
             if was_locked {
                 println!("connexion de `{login}` débloquée");
             } else {
@@ -148,6 +153,23 @@ pub fn run(command: UserCommand) -> Result<ExitCode, Failure> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Who acts from the command line, as the security log names them.
+fn command_line() -> Actor {
+    Actor::command_line(&format!(
+        "ligne de commande ({})",
+        std::env::var("USER").unwrap_or_else(|_| "inconnu".into())
+    ))
+}
+
+fn open_accounts(database: &Database) -> Result<(tokio::runtime::Runtime, Accounts), Failure> {
+    let (runtime, store) = open(database)?;
+    Ok((runtime, Accounts::new(store)))
+}
+
+fn refused(e: service::Error) -> Failure {
+    Failure::Input(format!("registre: {e}"))
 }
 
 /// Reads a new password (hidden on a terminal), checks its strength and hashes it.
@@ -169,40 +191,4 @@ fn new_password(login: &str, from_stdin: bool) -> Result<String, Failure> {
     check_password_strength(&password, login)
         .map_err(|e| Failure::Input(format!("registre: {e}")))?;
     hash_password(&password).map_err(|e| Failure::Input(format!("registre: {e}")))
-}
-
-fn set_disabled(login: &str, disabled: bool, database: &Database) -> Result<(), Failure> {
-    let (runtime, store) = open(database)?;
-    runtime
-        .block_on(store.set_disabled(login, disabled, Timestamp::now()))
-        .map_err(store_failure)?;
-    let action = if disabled {
-        "user.disable"
-    } else {
-        "user.enable"
-    };
-    logged(&runtime, &store, action, login)?;
-    let state = if disabled {
-        "désactivé"
-    } else {
-        "réactivé"
-    };
-    println!("compte `{login}` {state}");
-    Ok(())
-}
-
-/// Writes an account change made from the command line to the security log.
-fn logged(
-    runtime: &tokio::runtime::Runtime,
-    store: &crate::store::Store,
-    action: &str,
-    login: &str,
-) -> Result<(), Failure> {
-    let actor = format!(
-        "ligne de commande ({})",
-        std::env::var("USER").unwrap_or_else(|_| "inconnu".into())
-    );
-    runtime
-        .block_on(store.security_event(&actor, action, Some(login), true, None))
-        .map_err(store_failure)
 }

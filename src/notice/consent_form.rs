@@ -22,7 +22,7 @@ const INFORMATION: [&str; 6] = [
     "decision-automatisee",
 ];
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ConsentForm {
     pub organisation: Named,
     pub activity: Named,
@@ -47,7 +47,7 @@ pub struct ConsentForm {
 }
 
 /// The choices of one purpose.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct ChoiceGroup {
     pub legend: String,
     pub choices: Vec<Choice>,
@@ -55,7 +55,7 @@ pub struct ChoiceGroup {
 
 /// One box, unticked: its id is what a consent record stores (`purpose` or
 /// `purpose:medium`).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Choice {
     pub id: String,
     pub label: String,

@@ -14,7 +14,7 @@ use super::{
 use crate::render::typography::lowercase_first;
 
 /// The privacy page (« Données personnelles ») of an organisation.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PrivacyPage {
     pub organisation: Named,
     pub title: String,
@@ -27,7 +27,7 @@ pub struct PrivacyPage {
 }
 
 /// The public register of an organisation.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PublicRegister {
     pub organisation: Named,
     pub title: String,
@@ -38,7 +38,7 @@ pub struct PublicRegister {
 }
 
 /// One public activity: its name, its notice and what the page shows of it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct Entry {
     pub id: String,
     pub name: String,

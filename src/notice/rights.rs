@@ -4,7 +4,9 @@
 use serde::Serialize;
 
 /// A right of the person, as a notice names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Right {
     Access,
@@ -63,7 +65,7 @@ impl Right {
 }
 
 /// Whether a right holds under a legal basis, and on what condition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "holds", content = "condition")]
 pub enum RightHolds {
     Yes,

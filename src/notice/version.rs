@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::digest::sha256_hex;
 
 /// A document version: its short id, printed on the document, and the full hash.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default, schemars::JsonSchema)]
 pub struct Version {
     /// The first 12 hexadecimal digits of the hash: short enough to read over the phone.
     pub id: String,

@@ -3,9 +3,9 @@
 
 use serde::Serialize;
 
-use super::{Registre, Result};
+use super::{Error, Registre, Result};
 use crate::digest::sha256_hex;
-use crate::model::{Activity, Organisation};
+use crate::model::{Activity, Organisation, Register, Source};
 use crate::notice::{
     self, ConsentForm, Context, Format, Missing, Notice, NoticeError, Render, Version, Versioned,
 };
@@ -124,5 +124,37 @@ impl Registre {
             .record_document(shown, jiff::Timestamp::now())
             .await?;
         Ok(())
+    }
+
+    /// What an organisation's documents are made from: the organisation, with the
+    /// organisations `activity` takes data from (art. 14 names them); only those, so that a
+    /// public page costs a few queries whatever the register.
+    pub async fn document_register(&self, org: &str, activity: Option<&str>) -> Result<Register> {
+        let organisation = self
+            .store
+            .organisation_with_activities(org)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("organisme `{org}` introuvable")))?;
+        let mut others: Vec<String> = organisation
+            .activities()
+            .iter()
+            .filter(|a| Some(a.id.as_str()) == activity)
+            .flat_map(|a| a.sources())
+            .filter_map(|s| match s {
+                Source::Activity(source) => source.organisation.clone(),
+                _ => None,
+            })
+            .filter(|id| id != org)
+            .collect();
+        others.sort();
+        others.dedup();
+        let mut organisations = vec![organisation];
+        for id in others {
+            organisations.extend(self.store.organisation_with_activities(&id).await?);
+        }
+        Ok(Register {
+            format: crate::model::FORMAT.to_owned(),
+            organisations,
+        })
     }
 }

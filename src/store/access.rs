@@ -8,7 +8,7 @@ use super::{Store, StoreError, decode};
 use crate::auth::{Grant, User};
 
 /// An API token as stored: never the token itself, only its SHA-256.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Token {
     /// The record key, to list and revoke tokens.
     pub id: String,

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::{Store, StoreError, decode};
 
 /// A version of a document, as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DocumentVersion {
     /// `notice`, `consent-form`, `privacy-page` or `public-register`.
     pub kind: String,
@@ -28,7 +28,7 @@ pub struct DocumentVersion {
 }
 
 /// A file made from a version: its format (`pdf`, `html`, `html-page-2` …) and its SHA-256.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Rendering {
     pub format: String,
     pub sha256: String,

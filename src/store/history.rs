@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::{StoreError, assemble, decode, register_of};
 use crate::model::Register;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Operation {
     Create,
@@ -45,7 +45,7 @@ pub struct Change {
 }
 
 /// A field that a change added, removed or modified.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct FieldChange {
     pub field: String,
     pub before: Option<Value>,

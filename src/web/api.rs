@@ -1,39 +1,48 @@
-//! The JSON API under `/api/v1`. Each route checks the caller's role on the organisation, then
-//! calls the store, model or audit: no rule of the register lives here.
+//! The JSON API under `/api/v1`. Each route parses its input, calls one function of the
+//! service, and shapes the answer: no rule of the register lives here.
 
-use std::collections::BTreeSet;
 use std::io::Cursor;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use rocket::http::{ContentType, Header, Status};
 use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
 use rocket::serde::json::Json;
 use rocket::{State, delete, get, post, put};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::App;
+use super::answers::{
+    ActivityList, CreatedToken, History, Me, OrganisationList, TokenList, UserList,
+};
 use super::body::{JsonBody, RegisterText};
-use super::caller::{Admin, Auditor, Caller, Editor, Need, Reader, not_found};
+use super::caller::{Admin, Auditor, Caller, Editor, Need, Reader};
 use super::error::{ApiError, FieldError};
 use super::login::PasswordLogin;
 use super::pages::ClientIp;
-use crate::audit::{self, Report};
-use crate::auth::{Grant, Role, new_token};
-use crate::model::{self, Register};
-use crate::store::{Change, Past, WriteMode, Written};
-use crate::vocabulary::Kind;
+use crate::audit::Report;
+use crate::auth::Role;
+use crate::model::{self, Activity, Organisation, Register};
+use crate::service::{ActivityFilter, MAX_TOKEN_DAYS, TokenRequest};
+use crate::store::{ImportSummary, WriteMode, Written};
 
 use super::error::ApiResult;
 
-/// A JSON answer with a status other than 200 (201 for creations).
-pub struct Created(pub Value);
+/// A JSON answer with its status: 201 for what was created.
+pub struct WithStatus<T>(pub Status, pub T);
 
-impl<'r> Responder<'r, 'static> for Created {
+impl<T> WithStatus<T> {
+    fn created(body: T) -> Self {
+        WithStatus(Status::Created, body)
+    }
+}
+
+impl<'r, T: Serialize> Responder<'r, 'static> for WithStatus<T> {
     fn respond_to(self, _req: &'r Request<'_>) -> response::Result<'static> {
-        let body = self.0.to_string();
+        let body = serde_json::to_string(&self.1).map_err(|_| Status::InternalServerError)?;
         Response::build()
-            .status(Status::Created)
+            .status(self.0)
             .header(ContentType::JSON)
             .sized_body(body.len(), Cursor::new(body))
             .ok()
@@ -61,15 +70,12 @@ impl<'r> Responder<'r, 'static> for RegisterFile {
     }
 }
 
-fn written(outcome: Written, doc: Value) -> Result<Created, Json<Value>> {
+/// A written activity: 201 when it is new, 200 otherwise.
+fn written(outcome: Written, activity: Activity) -> WithStatus<Activity> {
     match outcome {
-        Written::Created => Ok(Created(doc)),
-        Written::Updated | Written::Unchanged => Err(Json(doc)),
+        Written::Created => WithStatus::created(activity),
+        Written::Updated | Written::Unchanged => WithStatus(Status::Ok, activity),
     }
-}
-
-fn to_value<T: serde::Serialize>(value: &T) -> ApiResult<Value> {
-    serde_json::to_value(value).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 fn parse_at(at: Option<&str>) -> ApiResult<Option<Timestamp>> {
@@ -103,40 +109,26 @@ fn register_file(register: &Register, format: Option<&str>) -> ApiResult<Registe
     }
 }
 
-/// Keeps the organisations the caller may read (`Need::Read`), or read the past of
-/// (`Need::Audit`).
-fn visible(mut register: Register, caller: &Caller, need: Need) -> Register {
-    register.organisations.retain(|o| caller.may(need, &o.id));
-    register
-}
-
 #[get("/me")]
-pub fn me(caller: Caller) -> Json<Value> {
-    Json(json!({
-        "login": caller.login(),
-        "name": caller.rights.name,
-        "grants": caller.rights.grants,
-    }))
+pub fn me(caller: Caller) -> Json<Me> {
+    Json(Me {
+        login: caller.login().to_owned(),
+        name: caller.rights.name.clone(),
+        grants: caller.rights.grants.clone(),
+    })
 }
 
 /// An organisation as the API shows it: its own fields, which `PUT` takes back as they are
 /// (its activities have routes of their own).
-fn organisation_json(mut org: model::Organisation) -> ApiResult<Value> {
+fn without_activities(mut org: Organisation) -> Organisation {
     org.activities = None;
-    to_value(&org)
+    org
 }
 
 #[get("/organisations")]
-pub async fn organisations(app: &State<App>, caller: Caller) -> ApiResult<Json<Value>> {
-    let list = app
-        .store
-        .organisations()
-        .await?
-        .into_iter()
-        .filter(|o| caller.may(Need::Read, &o.id))
-        .map(organisation_json)
-        .collect::<ApiResult<Vec<_>>>()?;
-    Ok(Json(json!({ "organisations": list })))
+pub async fn organisations(app: &State<App>, caller: Caller) -> ApiResult<Json<OrganisationList>> {
+    let organisations = app.registre.organisations(&caller).await?;
+    Ok(Json(OrganisationList { organisations }))
 }
 
 #[post("/organisations", data = "<body>")]
@@ -144,15 +136,19 @@ pub async fn create_organisation(
     app: &State<App>,
     caller: Caller,
     body: Result<JsonBody, ApiError>,
-) -> ApiResult<Created> {
+) -> ApiResult<WithStatus<Organisation>> {
     let org = app.registre.create_organisation(&caller, body?.0).await?;
-    Ok(Created(organisation_json(org)?))
+    Ok(WithStatus::created(without_activities(org)))
 }
 
 #[get("/organisations/<org>")]
-pub async fn organisation(app: &State<App>, caller: Reader, org: &str) -> ApiResult<Json<Value>> {
+pub async fn organisation(
+    app: &State<App>,
+    caller: Reader,
+    org: &str,
+) -> ApiResult<Json<Organisation>> {
     let found = app.registre.organisation(&caller, Need::Read, org).await?;
-    Ok(Json(organisation_json(found)?))
+    Ok(Json(without_activities(found)))
 }
 
 #[put("/organisations/<org>", data = "<body>")]
@@ -161,12 +157,12 @@ pub async fn update_organisation(
     caller: Editor,
     org: &str,
     body: Result<JsonBody, ApiError>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Organisation>> {
     let updated = app
         .registre
         .update_organisation(&caller, org, body?.0)
         .await?;
-    Ok(Json(organisation_json(updated)?))
+    Ok(Json(without_activities(updated)))
 }
 
 #[delete("/organisations/<org>")]
@@ -192,67 +188,57 @@ pub struct ActivityFilters<'r> {
     q: Option<&'r str>,
 }
 
+impl ActivityFilters<'_> {
+    fn parse(&self) -> ApiResult<ActivityFilter> {
+        let public = match self.public {
+            None => None,
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(other) => {
+                return Err(ApiError::invalid(
+                    "public",
+                    format!("valeur `{other}` invalide : true ou false"),
+                ));
+            }
+        };
+        let owned = |v: Option<&str>| v.map(str::to_owned);
+        Ok(ActivityFilter {
+            purpose: owned(self.purpose),
+            category: owned(self.category),
+            subject: owned(self.subject),
+            legal_basis: owned(self.legal_basis),
+            public,
+            words: self
+                .q
+                .map(|q| q.split_whitespace().map(str::to_owned).collect())
+                .unwrap_or_default(),
+        })
+    }
+}
+
 #[get("/organisations/<org>/activities?<filters..>")]
 pub async fn activities(
     app: &State<App>,
     caller: Reader,
     org: &str,
     filters: ActivityFilters<'_>,
-) -> ApiResult<Json<Value>> {
-    app.registre.organisation(&caller, Need::Read, org).await?;
-    let public = match filters.public {
-        None => None,
-        Some("true") => Some(true),
-        Some("false") => Some(false),
-        Some(other) => {
-            return Err(ApiError::invalid(
-                "public",
-                format!("valeur `{other}` invalide : true ou false"),
-            ));
-        }
-    };
-    let vocabulary = &app.pack.vocabulary;
-    let under = |kind: Kind, ids: &[String], wanted: Option<&str>| {
-        wanted.is_none_or(|w| ids.iter().any(|id| vocabulary.is_within(kind, id, w)))
-    };
-    let words: Vec<String> = filters
-        .q
-        .map(|q| q.split_whitespace().map(str::to_lowercase).collect())
-        .unwrap_or_default();
-    let list: Vec<Value> = app
-        .store
-        .activities(org)
-        .await?
-        .into_iter()
-        .filter(|a| {
-            let text =
-                format!("{} {}", a.name, a.description.as_deref().unwrap_or("")).to_lowercase();
-            under(Kind::Purpose, a.purposes(), filters.purpose)
-                && under(Kind::DataCategory, a.data_categories(), filters.category)
-                && under(Kind::DataSubject, a.data_subjects(), filters.subject)
-                && filters
-                    .legal_basis
-                    .is_none_or(|b| a.legal_basis.as_deref() == Some(b))
-                && public.is_none_or(|p| a.public.unwrap_or(false) == p)
-                && words.iter().all(|w| text.contains(w))
-        })
-        .map(|a| to_value(&a))
-        .collect::<ApiResult<_>>()?;
-    Ok(Json(json!({ "organisation": org, "activities": list })))
+) -> ApiResult<Json<ActivityList>> {
+    let filter = filters.parse()?;
+    let activities = app.registre.activities(&caller, org, &filter).await?;
+    Ok(Json(ActivityList {
+        organisation: org.to_owned(),
+        activities,
+    }))
 }
 
 #[get("/organisations/<org>/activities/<id>")]
 pub async fn activity(
     app: &State<App>,
-    _reader: Reader,
+    caller: Reader,
     org: &str,
     id: &str,
-) -> ApiResult<Json<Value>> {
-    let found =
-        app.store.activity(org, id).await?.ok_or_else(|| {
-            ApiError::NotFound(format!("activité `{id}` introuvable dans `{org}`"))
-        })?;
-    Ok(Json(to_value(&found)?))
+) -> ApiResult<Json<Activity>> {
+    Ok(Json(app.registre.activity(&caller, org, id).await?))
 }
 
 #[post("/organisations/<org>/activities", data = "<body>")]
@@ -261,12 +247,12 @@ pub async fn create_activity(
     caller: Editor,
     org: &str,
     body: Result<JsonBody, ApiError>,
-) -> ApiResult<Result<Created, Json<Value>>> {
+) -> ApiResult<WithStatus<Activity>> {
     let (outcome, activity) = app
         .registre
         .write_activity(&caller, org, None, body?.0, WriteMode::Create)
         .await?;
-    Ok(written(outcome, to_value(&activity)?))
+    Ok(written(outcome, activity))
 }
 
 #[put("/organisations/<org>/activities/<id>", data = "<body>")]
@@ -276,12 +262,12 @@ pub async fn update_activity(
     org: &str,
     id: &str,
     body: Result<JsonBody, ApiError>,
-) -> ApiResult<Result<Created, Json<Value>>> {
+) -> ApiResult<WithStatus<Activity>> {
     let (outcome, activity) = app
         .registre
         .write_activity(&caller, org, Some(id), body?.0, WriteMode::Update)
         .await?;
-    Ok(written(outcome, to_value(&activity)?))
+    Ok(written(outcome, activity))
 }
 
 #[delete("/organisations/<org>/activities/<id>")]
@@ -295,43 +281,13 @@ pub async fn delete_activity(
     Ok(Status::NoContent)
 }
 
-/// How far back the caller reads: a deleted organisation's history is for administrators.
-fn past(caller: &Caller) -> Past {
-    if caller.is_admin() {
-        Past::Everything
-    } else {
-        Past::Current
-    }
-}
-
-fn history_json(changes: Vec<Change>) -> Value {
-    let list: Vec<Value> = changes
-        .into_iter()
-        .map(|c| {
-            json!({
-                "at": c.at,
-                "author": c.author,
-                "operation": c.operation,
-                "label": c.operation.label(),
-                "activity": c.activity,
-                "changes": c.diff(),
-            })
-        })
-        .collect();
-    json!({ "history": list })
-}
-
 #[get("/organisations/<org>/history")]
 pub async fn organisation_history(
     app: &State<App>,
     caller: Auditor,
     org: &str,
-) -> ApiResult<Json<Value>> {
-    let changes = app.store.history(org, None, past(&caller)).await?;
-    if changes.is_empty() {
-        return Err(not_found(org));
-    }
-    Ok(Json(history_json(changes)))
+) -> ApiResult<Json<History>> {
+    Ok(Json(app.registre.history(&caller, org, None).await?.into()))
 }
 
 #[get("/organisations/<org>/activities/<id>/history")]
@@ -340,14 +296,10 @@ pub async fn activity_history(
     caller: Auditor,
     org: &str,
     id: &str,
-) -> ApiResult<Json<Value>> {
-    let changes = app.store.history(org, Some(id), past(&caller)).await?;
-    if changes.is_empty() {
-        return Err(ApiError::NotFound(format!(
-            "aucun historique pour l'activité `{id}` de `{org}`"
-        )));
-    }
-    Ok(Json(history_json(changes)))
+) -> ApiResult<Json<History>> {
+    Ok(Json(
+        app.registre.history(&caller, org, Some(id)).await?.into(),
+    ))
 }
 
 #[get("/organisations/<org>/register?<format>&<at>")]
@@ -358,21 +310,9 @@ pub async fn organisation_register(
     format: Option<&str>,
     at: Option<&str>,
 ) -> ApiResult<RegisterFile> {
-    let register = match parse_at(at)? {
-        // The register as it was is its history: the same rule as the history routes.
-        Some(at) => {
-            caller.require(Need::Audit, org)?;
-            app.store.register_at(Some(org), at, past(&caller)).await?
-        }
-        None => {
-            caller.require(Need::Read, org)?;
-            app.store.organisation_with_sources(org).await?
-        }
-    };
-    if !register.organisations.iter().any(|o| o.id == org) {
-        return Err(not_found(org));
-    }
-    register_file(&visible(register, &caller, Need::Read), format)
+    let at = parse_at(at)?;
+    let register = app.registre.register(&caller, Some(org), at).await?;
+    register_file(&register, format)
 }
 
 #[get("/register?<format>&<at>")]
@@ -382,14 +322,9 @@ pub async fn register(
     format: Option<&str>,
     at: Option<&str>,
 ) -> ApiResult<RegisterFile> {
-    let (register, need) = match parse_at(at)? {
-        Some(at) => (
-            app.store.register_at(None, at, past(&caller)).await?,
-            Need::Audit,
-        ),
-        None => (app.store.register(None).await?, Need::Read),
-    };
-    register_file(&visible(register, &caller, need), format)
+    let at = parse_at(at)?;
+    let register = app.registre.register(&caller, None, at).await?;
+    register_file(&register, format)
 }
 
 #[post("/register", data = "<body>")]
@@ -397,50 +332,13 @@ pub async fn import(
     app: &State<App>,
     caller: Caller,
     body: Result<RegisterText, ApiError>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ImportSummary>> {
     crate::service::may_import(&caller)?;
     let RegisterText { text, format, slot } = body?;
     let summary = app.registre.import(&caller, text, format).await?;
     // The import's place is held until it is written.
     drop(slot);
-    Ok(Json(json!({
-        "created": summary.created,
-        "updated": summary.updated,
-        "deleted": summary.deleted,
-        "unchanged": summary.unchanged,
-    })))
-}
-
-/// Audits in a blocking thread (the engine is CPU-bound) and keeps the findings of the
-/// organisations the caller may audit.
-async fn audit_visible(
-    app: &App,
-    caller: &Caller,
-    register: Register,
-    only: Option<&str>,
-) -> ApiResult<Json<Value>> {
-    let pack = app.pack.clone();
-    let kept: BTreeSet<String> = register
-        .organisations
-        .iter()
-        .filter(|o| only.is_none_or(|id| o.id == id) && caller.may(Need::Audit, &o.id))
-        .map(|o| o.id.clone())
-        .collect();
-    let activities = register
-        .organisations
-        .iter()
-        .filter(|o| kept.contains(&o.id))
-        .map(|o| o.activities().len())
-        .sum();
-    let mut report: Report =
-        rocket::tokio::task::spawn_blocking(move || audit::audit(&register, &pack))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-    report.findings.retain(|f| kept.contains(&f.organisation));
-    report.organisations = kept.len();
-    report.activities = activities;
-    Ok(Json(to_value(&report)?))
+    Ok(Json(summary))
 }
 
 #[get("/organisations/<org>/audit")]
@@ -448,82 +346,47 @@ pub async fn organisation_audit(
     app: &State<App>,
     caller: Auditor,
     org: &str,
-) -> ApiResult<Json<Value>> {
-    let register = app.store.organisation_with_sources(org).await?;
-    if !register.organisations.iter().any(|o| o.id == org) {
-        return Err(not_found(org));
-    }
-    audit_visible(app, &caller, register, Some(org)).await
+) -> ApiResult<Json<Report>> {
+    Ok(Json(app.registre.audit(&caller, Some(org)).await?))
 }
 
 #[get("/audit")]
-pub async fn audit_all(app: &State<App>, caller: Caller) -> ApiResult<Json<Value>> {
-    let auditable = caller.is_admin()
-        || caller
-            .rights
-            .grants
-            .iter()
-            .any(|g| matches!(g.role, Role::Dpo | Role::Auditor));
-    if !auditable {
-        return Err(ApiError::Forbidden(
-            "les audits sont réservés aux auditeurs, DPO et administrateurs".into(),
-        ));
-    }
-    // Only what the caller audits (and the sources it takes data from) is read and audited.
-    let register = if caller.is_admin() {
-        app.store.register(None).await?
-    } else {
-        let roots: BTreeSet<String> = caller
-            .rights
-            .grants
-            .iter()
-            .filter(|g| matches!(g.role, Role::Dpo | Role::Auditor))
-            .filter_map(|g| g.organisation.clone())
-            .collect();
-        app.store.organisations_with_sources(&roots).await?
-    };
-    audit_visible(app, &caller, register, None).await
-}
-
-/// The longest an API token lives.
-const MAX_TOKEN_DAYS: i64 = 366;
-
-/// Tokens are managed with a password or a browser session, never with a token: a token
-/// cannot mint a longer-lived one, nor list or revoke its owner's others.
-fn refuse_token_caller(caller: &Caller) -> ApiResult<()> {
-    if caller.token.is_some() {
-        return Err(ApiError::Forbidden(
-            "les jetons se gèrent avec le mot de passe (HTTP Basic) ou une session, pas avec un jeton".into(),
-        ));
-    }
-    Ok(())
+pub async fn audit_all(app: &State<App>, caller: Caller) -> ApiResult<Json<Report>> {
+    Ok(Json(app.registre.audit(&caller, None).await?))
 }
 
 #[get("/tokens")]
 pub async fn tokens(
     app: &State<App>,
     login: Result<PasswordLogin, ApiError>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TokenList>> {
     let caller = login?.0;
-    refuse_token_caller(&caller)?;
-    let owner = (!caller.is_admin()).then(|| caller.login().to_owned());
-    let list = app.store.tokens(owner.as_deref()).await?;
-    Ok(Json(json!({ "tokens": list })))
+    let tokens = app.registre.accounts.tokens(&caller).await?;
+    Ok(Json(TokenList { tokens }))
 }
 
 /// Creates an API token for one organisation and role the caller holds. Signs in with a
-/// password (HTTP Basic, throttled) or an existing session or token.
+/// password (HTTP Basic, throttled) or a browser session.
 #[post("/tokens", data = "<body>")]
 pub async fn create_token(
     app: &State<App>,
     address: ClientIp,
     login: Result<PasswordLogin, ApiError>,
     body: Result<JsonBody, ApiError>,
-) -> ApiResult<Created> {
+) -> ApiResult<WithStatus<CreatedToken>> {
     let caller = login?.0;
-    refuse_token_caller(&caller)?;
-    let body = body?.0;
-    let mut fields = Fields::new(&body);
+    let request = token_request(&body?.0)?;
+    let created = app
+        .registre
+        .accounts
+        .create_token(&caller, request, address.text().as_deref())
+        .await?;
+    Ok(WithStatus::created(created.into()))
+}
+
+/// The body of a token request, every error with its field.
+fn token_request(body: &Value) -> ApiResult<TokenRequest> {
+    let mut fields = Fields::new(body);
     fields.only(&["name", "role", "organisation", "days"]);
     let name = fields.text("name", true);
     let role = fields.text("role", true).and_then(|r| match r.as_str() {
@@ -545,55 +408,12 @@ pub async fn create_token(
     let (Some(name), Some(role)) = (name, role) else {
         return Err(ApiError::invalid("", "corps incomplet"));
     };
-    let grant = if role == Role::Admin {
-        caller.require_admin()?;
-        Grant {
-            role,
-            organisation: None,
-        }
-    } else {
-        let org = organisation.unwrap_or_default();
-        if !caller.rights.can(role, &org) {
-            caller.require(Need::Read, &org)?;
-            return Err(ApiError::Forbidden(format!(
-                "vous n'avez pas le rôle `{}` sur `{org}`",
-                role.as_str()
-            )));
-        }
-        Grant {
-            role,
-            organisation: Some(org),
-        }
-    };
-    let (token, hash) = new_token();
-    let now = Timestamp::now();
-    let id = app
-        .store
-        .add_token(
-            &hash,
-            &name,
-            caller.login(),
-            &grant,
-            now,
-            SignedDuration::from_hours(24 * days),
-        )
-        .await?;
-    app.log(
-        caller.login(),
-        "token.create",
-        Some(&id),
-        true,
-        address.0.map(|a| a.to_string()).as_deref(),
-    )
-    .await;
-    Ok(Created(json!({
-        "id": id,
-        "token": token,
-        "name": name,
-        "grant": grant,
-        "days": days,
-        "note": "conservez ce jeton : il n'est affiché qu'une fois",
-    })))
+    Ok(TokenRequest {
+        name,
+        role,
+        organisation,
+        days,
+    })
 }
 
 /// Reads the fields of a small JSON body, collecting every error with its field name.
@@ -694,18 +514,11 @@ pub async fn revoke_token(
     id: &str,
 ) -> ApiResult<Status> {
     let caller = login?.0;
-    refuse_token_caller(&caller)?;
-    let owner = (!caller.is_admin()).then(|| caller.login().to_owned());
-    app.store.revoke_token(id, owner.as_deref()).await?;
+    app.registre
+        .accounts
+        .revoke_token(&caller, id, address.text().as_deref())
+        .await?;
     app.token_cache.clear();
-    app.log(
-        caller.login(),
-        "token.revoke",
-        Some(id),
-        true,
-        address.0.map(|a| a.to_string()).as_deref(),
-    )
-    .await;
     Ok(Status::NoContent)
 }
 
@@ -716,7 +529,7 @@ pub async fn disable_user(
     address: ClientIp,
     login: &str,
 ) -> ApiResult<Status> {
-    set_disabled(app, &caller, address.0, login, true).await
+    set_disabled(app, &caller, &address, login, true).await
 }
 
 #[post("/users/<login>/enable")]
@@ -726,44 +539,28 @@ pub async fn enable_user(
     address: ClientIp,
     login: &str,
 ) -> ApiResult<Status> {
-    set_disabled(app, &caller, address.0, login, false).await
+    set_disabled(app, &caller, &address, login, false).await
 }
 
 async fn set_disabled(
     app: &App,
     caller: &Admin,
-    address: Option<std::net::IpAddr>,
+    address: &ClientIp,
     login: &str,
     disabled: bool,
 ) -> ApiResult<Status> {
-    if disabled && login == caller.login() {
-        return Err(ApiError::Conflict(
-            "un administrateur ne peut pas désactiver son propre compte".into(),
-        ));
-    }
-    app.store
-        .set_disabled(login, disabled, Timestamp::now())
+    app.registre
+        .accounts
+        .set_disabled(caller, login, disabled, address.text().as_deref())
         .await?;
     app.token_cache.clear();
-    let action = if disabled {
-        "user.disable"
-    } else {
-        "user.enable"
-    };
-    app.log(
-        caller.login(),
-        action,
-        Some(login),
-        true,
-        address.map(|a| a.to_string()).as_deref(),
-    )
-    .await;
     Ok(Status::NoContent)
 }
 
 #[get("/users")]
-pub async fn users(app: &State<App>, _admin: Admin) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({ "users": app.store.users().await? })))
+pub async fn users(app: &State<App>, caller: Admin) -> ApiResult<Json<UserList>> {
+    let users = app.registre.accounts.users(&caller).await?;
+    Ok(Json(UserList { users }))
 }
 
 #[get("/openapi.json")]

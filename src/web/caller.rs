@@ -5,14 +5,13 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use jiff::Timestamp;
 use rocket::http::Method;
 use rocket::request::{FromRequest, Outcome, Request};
 
 use super::App;
 use super::error::{ApiError, reject};
 pub use crate::auth::Need;
-use crate::auth::{Actor, Grant, Session, User, token_hash, unknown_organisation};
+use crate::auth::{Actor, token_hash};
 
 /// The session cookie (private: encrypted and signed with the service's key).
 pub const SESSION_COOKIE: &str = "registre_session";
@@ -26,8 +25,6 @@ pub struct Caller {
     pub actor: Actor,
     /// The session's CSRF token, for browser sessions.
     pub csrf: Option<String>,
-    /// The API token's id, when the request came with one.
-    pub token: Option<String>,
 }
 
 impl std::ops::Deref for Caller {
@@ -36,10 +33,6 @@ impl std::ops::Deref for Caller {
     fn deref(&self) -> &Actor {
         &self.actor
     }
-}
-
-pub fn not_found(organisation: &str) -> ApiError {
-    unknown_organisation(organisation).into()
 }
 
 #[rocket::async_trait]
@@ -59,32 +52,20 @@ impl<'r> FromRequest<'r> for Caller {
 }
 
 async fn identify(app: &App, req: &Request<'_>) -> Result<Option<Caller>, ApiError> {
+    let accounts = &app.registre.accounts;
     if let Some(header) = req.headers().get_one("Authorization") {
         let Some(token) = header.strip_prefix("Bearer ") else {
             return Ok(None);
         };
-        let hash = token_hash(token.trim());
+        let token = token.trim();
+        let hash = token_hash(token);
         if let Some(caller) = app.token_cache.get(&hash) {
             return Ok(Some(caller));
         }
-        let Some((token, owner)) = app.store.live_token(&hash, Timestamp::now()).await? else {
+        let Some(actor) = accounts.token_actor(token).await? else {
             return Ok(None);
         };
-        let rights = User {
-            grants: vec![Grant {
-                role: token.grant.role,
-                organisation: token.grant.organisation,
-            }],
-            ..owner
-        };
-        let caller = Caller {
-            actor: Actor {
-                author: format!("{} (jeton « {} »)", rights.login, token.name),
-                rights,
-            },
-            csrf: None,
-            token: Some(token.id),
-        };
+        let caller = Caller { actor, csrf: None };
         app.token_cache.put(hash, caller.clone());
         return Ok(Some(caller));
     }
@@ -95,18 +76,9 @@ async fn identify(app: &App, req: &Request<'_>) -> Result<Option<Caller>, ApiErr
     else {
         return Ok(None);
     };
-    let key = Session::key(&session_id);
-    let Some(session) = app.store.session(&key, Timestamp::now()).await? else {
+    let Some((actor, session)) = accounts.session(&session_id).await? else {
         return Ok(None);
     };
-    let Some((user, hash)) = app.store.user_with_hash(&session.login).await? else {
-        return Ok(None);
-    };
-    // A disabled account, or a password changed since sign-in, ends the session.
-    if user.disabled || !session.credential_matches(&hash) {
-        app.store.close_session(&key).await?;
-        return Ok(None);
-    }
     // Requests that change something must prove they come from registre's own pages.
     let safe = matches!(req.method(), Method::Get | Method::Head | Method::Options);
     if !safe {
@@ -118,12 +90,8 @@ async fn identify(app: &App, req: &Request<'_>) -> Result<Option<Caller>, ApiErr
         }
     }
     Ok(Some(Caller {
-        actor: Actor {
-            author: user.login.clone(),
-            rights: user,
-        },
+        actor,
         csrf: Some(session.csrf),
-        token: None,
     }))
 }
 

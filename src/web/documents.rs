@@ -8,15 +8,17 @@ use std::sync::{Arc, Mutex};
 use rocket::http::{ContentType, Header, Status};
 use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
+use rocket::serde::json::Json;
 use rocket::tokio::sync::Semaphore;
 use rocket::{State, get};
 use serde::Serialize;
 
 use super::App;
+use super::answers::DocumentVersions;
 use super::caller::Reader;
 use super::error::{ApiError, ApiResult};
 use crate::digest::sha256_hex;
-use crate::model::{Organisation, Register, Source};
+use crate::model::Organisation;
 use crate::notice::{self, Context, Format, NoticeError, Render, Version, Versioned};
 use crate::render::Style;
 use crate::service::{ActivityDocument, DocumentKind, ShownFile};
@@ -169,12 +171,23 @@ enum DocumentError {
     NoDocument(NoticeError),
     /// Every PDF slot stayed taken: retry later.
     Busy,
+    /// The register could not be read.
+    Service(crate::service::Error),
     Internal(String),
+}
+
+impl From<crate::service::Error> for DocumentError {
+    fn from(e: crate::service::Error) -> Self {
+        match e {
+            crate::service::Error::NotFound(m) => DocumentError::NotFound(m),
+            other => DocumentError::Service(other),
+        }
+    }
 }
 
 impl From<crate::store::StoreError> for DocumentError {
     fn from(e: crate::store::StoreError) -> Self {
-        DocumentError::Internal(e.to_string())
+        crate::service::Error::from(e).into()
     }
 }
 
@@ -190,6 +203,7 @@ impl From<DocumentError> for ApiError {
             DocumentError::NotFound(m) => ApiError::NotFound(m),
             DocumentError::NoDocument(e) => ApiError::Conflict(e.to_string()),
             DocumentError::Busy => ApiError::Busy(PDF_WAIT.as_secs()),
+            DocumentError::Service(e) => e.into(),
             DocumentError::Internal(m) => ApiError::Internal(m),
         }
     }
@@ -200,6 +214,10 @@ impl From<DocumentError> for Status {
         match error {
             DocumentError::NotFound(_) | DocumentError::NoDocument(_) => Status::NotFound,
             DocumentError::Busy => Status::ServiceUnavailable,
+            DocumentError::Service(e) => {
+                tracing::error!("{e}");
+                ApiError::from(e).status()
+            }
             DocumentError::Internal(message) => {
                 tracing::error!("{message}");
                 Status::InternalServerError
@@ -251,44 +269,16 @@ impl<'a> Wanted<'a> {
     }
 }
 
-/// The organisation, with the organisations `activity` takes data from (art. 14 names
-/// them); only those, so that a public page costs a few queries whatever the register.
-async fn load(app: &App, org: &str, activity: Option<&str>) -> Result<Register, DocumentError> {
-    let organisation = app
-        .store
-        .organisation_with_activities(org)
-        .await?
-        .ok_or_else(|| DocumentError::NotFound(format!("organisme `{org}` introuvable")))?;
-    let mut others: Vec<String> = organisation
-        .activities()
-        .iter()
-        .filter(|a| Some(a.id.as_str()) == activity)
-        .flat_map(|a| a.sources())
-        .filter_map(|s| match s {
-            Source::Activity(source) => source.organisation.clone(),
-            _ => None,
-        })
-        .filter(|id| id != org)
-        .collect();
-    others.sort();
-    others.dedup();
-    let mut organisations = vec![organisation];
-    for id in others {
-        organisations.extend(app.store.organisation_with_activities(&id).await?);
-    }
-    Ok(Register {
-        format: crate::model::FORMAT.to_owned(),
-        organisations,
-    })
-}
-
 /// Renders a document, and stores its version.
 async fn serve(app: &App, wanted: Wanted<'_>) -> Result<Served, DocumentError> {
-    let register = load(app, wanted.org, wanted.activity).await?;
+    let register = app
+        .registre
+        .document_register(wanted.org, wanted.activity)
+        .await?;
     let organisation = &register.organisations[0];
     let context = Context {
-        vocabulary: &app.pack.vocabulary,
-        countries: &app.pack.countries,
+        vocabulary: &app.registre.pack.vocabulary,
+        countries: &app.registre.pack.countries,
         register: &register,
         public_url: app.public_url.as_deref(),
     };
@@ -595,26 +585,24 @@ async fn agent_document(
 #[get("/organisations/<org>/documents")]
 pub async fn document_versions(
     app: &State<App>,
-    _reader: Reader,
+    caller: Reader,
     org: &str,
-) -> ApiResult<rocket::serde::json::Json<serde_json::Value>> {
-    let versions = app.store.document_versions(org).await?;
-    Ok(rocket::serde::json::Json(
-        serde_json::json!({ "organisation": org, "versions": versions }),
-    ))
+) -> ApiResult<Json<DocumentVersions>> {
+    let versions = app.registre.document_versions(&caller, org).await?;
+    Ok(Json(DocumentVersions {
+        organisation: org.to_owned(),
+        versions,
+    }))
 }
 
 #[get("/organisations/<org>/documents/<version>")]
 pub async fn document_version(
     app: &State<App>,
-    _reader: Reader,
+    caller: Reader,
     org: &str,
     version: &str,
-) -> ApiResult<rocket::serde::json::Json<crate::store::DocumentVersion>> {
-    let found = app
-        .store
-        .document_version(org, version)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("version `{version}` introuvable")))?;
-    Ok(rocket::serde::json::Json(found))
+) -> ApiResult<Json<crate::store::DocumentVersion>> {
+    Ok(Json(
+        app.registre.document_version(&caller, org, version).await?,
+    ))
 }

@@ -168,6 +168,8 @@ impl From<crate::service::Error> for ApiError {
             Error::Forbidden(m) => ApiError::Forbidden(m),
             Error::Conflict(m) => ApiError::Conflict(m),
             Error::Store(e) => e.into(),
+            Error::Unauthenticated => ApiError::Unauthenticated,
+            Error::Throttled(seconds) => ApiError::Throttled(seconds),
             Error::Internal(m) => ApiError::Internal(m),
         }
     }

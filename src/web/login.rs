@@ -1,80 +1,17 @@
-//! Signing in with a password: throttled per login and per address, logged, and timed the
-//! same whether the login exists or not.
-
-use std::net::IpAddr;
+//! Signing in with a password over HTTP Basic (see [`crate::service::Accounts::sign_in`]
+//! for the throttling and the log).
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use jiff::Timestamp;
 use rocket::request::{FromRequest, Outcome, Request};
 
 use super::App;
 use super::caller::Caller;
 use super::error::{ApiError, reject};
-use crate::auth::{User, verify_password};
 
 /// The caller of a request that may also sign in with a password (HTTP Basic): creating an
 /// API token is how a script starts.
 pub struct PasswordLogin(pub Caller);
-
-/// A hash no password matches, checked for unknown logins so that they take as long as
-/// known ones (the login list is not given away by timing).
-const DECOY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$Wt8Y5QfOvLg4IV2W1e6kR1mQ0OtmwDm3kmbqjvCg5e8";
-
-impl App {
-    /// Checks a login and password; gives the account and its password hash (which a session
-    /// remembers, to end when the password changes). Refused while the login or the address
-    /// is throttled; every attempt goes to the security log.
-    pub async fn sign_in(
-        &self,
-        login: &str,
-        password: &str,
-        address: Option<IpAddr>,
-    ) -> Result<(User, String), ApiError> {
-        let address = address.map(|a| a.to_string());
-        let keys: Vec<&str> = [Some(login), address.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect();
-        if let Err(wait) = self.store.count_attempt(&keys, Timestamp::now()).await? {
-            self.log(login, "login.throttled", None, false, address.as_deref())
-                .await;
-            return Err(ApiError::Throttled(wait));
-        }
-        let found = self.store.user_with_hash(login).await?;
-        let hash = found
-            .as_ref()
-            .map_or(DECOY_HASH.to_owned(), |(_, hash)| hash.clone());
-        let password = password.to_owned();
-        // Each check takes ~19 MiB and a core for a while: a few at a time, the rest wait.
-        let matches = {
-            let _permit = self
-                .password_checks
-                .acquire()
-                .await
-                .map_err(|e| ApiError::Internal(e.to_string()))?;
-            rocket::tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-                .await
-                .unwrap_or(false)
-        };
-        match found {
-            Some((user, hash)) if matches && !user.disabled => {
-                self.store
-                    .succeed_attempt(login, address.as_deref(), Timestamp::now())
-                    .await?;
-                self.log(login, "login", None, true, address.as_deref())
-                    .await;
-                Ok((user, hash))
-            }
-            _ => {
-                self.log(login, "login", None, false, address.as_deref())
-                    .await;
-                Err(ApiError::Unauthenticated)
-            }
-        }
-    }
-}
 
 fn basic_credentials(header: &str) -> Option<(String, String)> {
     let encoded = header.strip_prefix("Basic ")?;
@@ -98,16 +35,18 @@ impl<'r> FromRequest<'r> for PasswordLogin {
         let Some(app) = req.rocket().state::<App>() else {
             return Outcome::Error(reject(req, ApiError::Internal("état absent".into())));
         };
-        match app.sign_in(&login, &password, req.client_ip()).await {
+        let address = req.client_ip().map(|a| a.to_string());
+        let signed_in = app
+            .registre
+            .accounts
+            .sign_in(&login, &password, address.as_deref())
+            .await;
+        match signed_in {
             Ok((user, _)) => Outcome::Success(PasswordLogin(Caller {
-                actor: crate::auth::Actor {
-                    author: user.login.clone(),
-                    rights: user,
-                },
+                actor: crate::auth::Actor::person(user),
                 csrf: None,
-                token: None,
             })),
-            Err(e) => Outcome::Error(reject(req, e)),
+            Err(e) => Outcome::Error(reject(req, e.into())),
         }
     }
 }
@@ -115,13 +54,6 @@ impl<'r> FromRequest<'r> for PasswordLogin {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn decoy_hash_is_a_valid_argon2id_hash() {
-        // A malformed decoy would make unknown logins fail fast, which timing would reveal.
-        assert!(argon2::PasswordHash::new(DECOY_HASH).is_ok());
-        assert!(!verify_password("anything", DECOY_HASH));
-    }
 
     #[test]
     fn basic_credentials_are_decoded() {

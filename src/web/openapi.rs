@@ -1,9 +1,19 @@
 //! The OpenAPI 3.1 description of `/api/v1`, built from one table of the routes (checked
-//! against the mounted routes by a test) and from the register types' own JSON Schemas.
+//! against the mounted routes by a test) and from the JSON Schemas of the very types the
+//! routes take and answer.
 
+use schemars::JsonSchema;
+use schemars::generate::{SchemaGenerator, SchemaSettings};
 use serde_json::{Map, Value, json};
 
-use crate::model::{Activity, Organisation};
+use super::answers::{
+    ActivityList, CreatedToken, DocumentVersions, History, Me, OrganisationList, TokenList,
+    UserList,
+};
+use crate::audit::Report;
+use crate::model::{Activity, Organisation, Register};
+use crate::notice::{ConsentForm, Notice};
+use crate::store::{DocumentVersion, ImportSummary};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy)]
@@ -39,14 +49,36 @@ enum Body {
     Token,
 }
 
-/// One route of the API: method, path (OpenAPI syntax), summary, access, body, success status.
+/// The schema of a body, registered among the document's components by the generator.
+type Schema = fn(&mut SchemaGenerator) -> Value;
+
+fn schema<T: JsonSchema>(generator: &mut SchemaGenerator) -> Value {
+    generator.subschema_for::<T>().to_value()
+}
+
+/// What a route answers when it succeeds.
+#[derive(Clone, Copy)]
+pub enum Answer {
+    /// A JSON body of this schema, with this status.
+    Json(u16, Schema),
+    /// 204, no body.
+    Done,
+    /// A register file: YAML by default, JSON with `format=json`.
+    RegisterFile,
+    /// A document: its content as JSON (this schema), or as HTML, PDF or text.
+    Document(Schema),
+    /// This document.
+    OpenApi,
+}
+
+/// One route of the API: method, path (OpenAPI syntax), summary, access, body, answer.
 pub struct Route {
     pub method: &'static str,
     pub path: &'static str,
     summary: &'static str,
     access: Access,
     body: Body,
-    success: u16,
+    pub answer: Answer,
 }
 
 const fn route(
@@ -55,7 +87,7 @@ const fn route(
     summary: &'static str,
     access: Access,
     body: Body,
-    success: u16,
+    answer: Answer,
 ) -> Route {
     Route {
         method,
@@ -63,7 +95,7 @@ const fn route(
         summary,
         access,
         body,
-        success,
+        answer,
     }
 }
 
@@ -75,7 +107,7 @@ pub const ROUTES: &[Route] = &[
         "L'utilisateur authentifié et ses rôles",
         Access::Any,
         Body::None,
-        200,
+        Answer::Json(200, schema::<Me>),
     ),
     route(
         "get",
@@ -83,7 +115,7 @@ pub const ROUTES: &[Route] = &[
         "Les organismes visibles",
         Access::Any,
         Body::None,
-        200,
+        Answer::Json(200, schema::<OrganisationList>),
     ),
     route(
         "post",
@@ -91,7 +123,7 @@ pub const ROUTES: &[Route] = &[
         "Crée un organisme",
         Access::Admin,
         Body::Organisation,
-        201,
+        Answer::Json(201, schema::<Organisation>),
     ),
     route(
         "get",
@@ -99,7 +131,7 @@ pub const ROUTES: &[Route] = &[
         "Un organisme (sans ses activités)",
         Access::Read,
         Body::None,
-        200,
+        Answer::Json(200, schema::<Organisation>),
     ),
     route(
         "put",
@@ -107,7 +139,7 @@ pub const ROUTES: &[Route] = &[
         "Modifie un organisme",
         Access::Edit,
         Body::Organisation,
-        200,
+        Answer::Json(200, schema::<Organisation>),
     ),
     route(
         "delete",
@@ -115,7 +147,7 @@ pub const ROUTES: &[Route] = &[
         "Supprime un organisme et ses activités",
         Access::Admin,
         Body::None,
-        204,
+        Answer::Done,
     ),
     route(
         "get",
@@ -123,7 +155,7 @@ pub const ROUTES: &[Route] = &[
         "Les activités, filtrées (purpose, category, subject, legal_basis, public, q)",
         Access::Read,
         Body::None,
-        200,
+        Answer::Json(200, schema::<ActivityList>),
     ),
     route(
         "post",
@@ -131,7 +163,7 @@ pub const ROUTES: &[Route] = &[
         "Crée une activité",
         Access::Edit,
         Body::Activity,
-        201,
+        Answer::Json(201, schema::<Activity>),
     ),
     route(
         "get",
@@ -139,7 +171,7 @@ pub const ROUTES: &[Route] = &[
         "Une activité",
         Access::Read,
         Body::None,
-        200,
+        Answer::Json(200, schema::<Activity>),
     ),
     route(
         "put",
@@ -147,7 +179,7 @@ pub const ROUTES: &[Route] = &[
         "Modifie une activité",
         Access::Edit,
         Body::Activity,
-        200,
+        Answer::Json(200, schema::<Activity>),
     ),
     route(
         "delete",
@@ -155,7 +187,7 @@ pub const ROUTES: &[Route] = &[
         "Supprime une activité (refusé si d'autres en tirent leurs données)",
         Access::Edit,
         Body::None,
-        204,
+        Answer::Done,
     ),
     route(
         "get",
@@ -163,7 +195,7 @@ pub const ROUTES: &[Route] = &[
         "Historique des modifications de l'organisme",
         Access::Audit,
         Body::None,
-        200,
+        Answer::Json(200, schema::<History>),
     ),
     route(
         "get",
@@ -171,7 +203,7 @@ pub const ROUTES: &[Route] = &[
         "Historique d'une activité, champ par champ",
         Access::Audit,
         Body::None,
-        200,
+        Answer::Json(200, schema::<History>),
     ),
     route(
         "get",
@@ -179,7 +211,7 @@ pub const ROUTES: &[Route] = &[
         "Le registre de l'organisme (format=yaml|json, at=date RFC 3339)",
         Access::Read,
         Body::None,
-        200,
+        Answer::RegisterFile,
     ),
     route(
         "get",
@@ -187,7 +219,7 @@ pub const ROUTES: &[Route] = &[
         "Le registre des organismes visibles (format=yaml|json, at=date RFC 3339)",
         Access::Any,
         Body::None,
-        200,
+        Answer::RegisterFile,
     ),
     route(
         "post",
@@ -195,7 +227,7 @@ pub const ROUTES: &[Route] = &[
         "Importe un registre (YAML, ou JSON avec Content-Type: application/json)",
         Access::Edit,
         Body::RegisterFile,
-        200,
+        Answer::Json(200, schema::<ImportSummary>),
     ),
     route(
         "get",
@@ -203,7 +235,7 @@ pub const ROUTES: &[Route] = &[
         "Audit de l'organisme (constats de spec/findings.md)",
         Access::Audit,
         Body::None,
-        200,
+        Answer::Json(200, schema::<Report>),
     ),
     route(
         "get",
@@ -211,7 +243,7 @@ pub const ROUTES: &[Route] = &[
         "Audit de tous les organismes que l'appelant peut auditer",
         Access::Any,
         Body::None,
-        200,
+        Answer::Json(200, schema::<Report>),
     ),
     route(
         "get",
@@ -219,7 +251,7 @@ pub const ROUTES: &[Route] = &[
         "Les jetons d'API de l'appelant (tous pour un admin)",
         Access::Any,
         Body::None,
-        200,
+        Answer::Json(200, schema::<TokenList>),
     ),
     route(
         "post",
@@ -227,7 +259,7 @@ pub const ROUTES: &[Route] = &[
         "Crée un jeton d'API pour un organisme et un rôle (authentification HTTP Basic acceptée)",
         Access::Any,
         Body::Token,
-        201,
+        Answer::Json(201, schema::<CreatedToken>),
     ),
     route(
         "delete",
@@ -235,7 +267,7 @@ pub const ROUTES: &[Route] = &[
         "Révoque un jeton d'API",
         Access::Any,
         Body::None,
-        204,
+        Answer::Done,
     ),
     route(
         "get",
@@ -243,7 +275,7 @@ pub const ROUTES: &[Route] = &[
         "Les comptes",
         Access::Admin,
         Body::None,
-        200,
+        Answer::Json(200, schema::<UserList>),
     ),
     route(
         "post",
@@ -251,7 +283,7 @@ pub const ROUTES: &[Route] = &[
         "Désactive un compte (ses sessions et jetons cessent de fonctionner)",
         Access::Admin,
         Body::None,
-        204,
+        Answer::Done,
     ),
     route(
         "post",
@@ -259,7 +291,7 @@ pub const ROUTES: &[Route] = &[
         "Réactive un compte",
         Access::Admin,
         Body::None,
-        204,
+        Answer::Done,
     ),
     route(
         "get",
@@ -267,7 +299,7 @@ pub const ROUTES: &[Route] = &[
         "Notice d'information de l'activité (format=json|html|pdf|text|mention), avec sa version et les informations manquantes",
         Access::Read,
         Body::None,
-        200,
+        Answer::Document(schema::<Notice>),
     ),
     route(
         "get",
@@ -275,7 +307,7 @@ pub const ROUTES: &[Route] = &[
         "Formulaire de consentement de l'activité (format=json|html|pdf|text)",
         Access::Read,
         Body::None,
-        200,
+        Answer::Document(schema::<ConsentForm>),
     ),
     route(
         "get",
@@ -283,7 +315,7 @@ pub const ROUTES: &[Route] = &[
         "Versions des documents déjà présentés (notices, formulaires, pages publiques)",
         Access::Read,
         Body::None,
-        200,
+        Answer::Json(200, schema::<DocumentVersions>),
     ),
     route(
         "get",
@@ -291,7 +323,7 @@ pub const ROUTES: &[Route] = &[
         "Une version de document et son contenu, par son identifiant ou son empreinte SHA-256",
         Access::Read,
         Body::None,
-        200,
+        Answer::Json(200, schema::<DocumentVersion>),
     ),
     route(
         "get",
@@ -299,49 +331,55 @@ pub const ROUTES: &[Route] = &[
         "Ce document",
         Access::Public,
         Body::None,
-        200,
+        Answer::OpenApi,
     ),
 ];
-
-/// The JSON Schema of `T`, its definitions moved into `components` (OpenAPI resolves
-/// references from the document's root).
-fn schema_of<T: schemars::JsonSchema>(components: &mut Map<String, Value>) -> Value {
-    let mut schema = serde_json::to_value(schemars::schema_for!(T)).unwrap_or(Value::Null);
-    retarget(&mut schema);
-    if let Some(map) = schema.as_object_mut() {
-        map.remove("$schema");
-        if let Some(Value::Object(defs)) = map.remove("$defs") {
-            components.extend(defs);
-        }
-    }
-    schema
-}
-
-fn retarget(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            if let Some(Value::String(r)) = map.get_mut("$ref")
-                && let Some(name) = r.strip_prefix("#/$defs/")
-            {
-                *r = format!("#/components/schemas/{name}");
-            }
-            map.values_mut().for_each(retarget);
-        }
-        Value::Array(items) => items.iter_mut().for_each(retarget),
-        _ => {}
-    }
-}
 
 fn error_response(description: &str) -> Value {
     json!({ "description": description, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } })
 }
 
-fn operation(r: &Route) -> Value {
+fn json_content(schema: Value) -> Value {
+    json!({ "application/json": { "schema": schema } })
+}
+
+/// The success answer of a route: its status and what it holds.
+fn success(answer: Answer, generator: &mut SchemaGenerator) -> (u16, Value) {
+    match answer {
+        Answer::Json(status, schema) => (
+            status,
+            json!({ "description": "Succès", "content": json_content(schema(generator)) }),
+        ),
+        Answer::Done => (204, json!({ "description": "Fait" })),
+        Answer::RegisterFile => (
+            200,
+            json!({ "description": "Le registre au format registre/v1", "content": {
+                "application/yaml": { "schema": { "type": "string" } },
+                "application/json": { "schema": generator.subschema_for::<Register>().to_value() },
+            } }),
+        ),
+        Answer::Document(schema) => (
+            200,
+            json!({ "description": "Le document (format=json par défaut) ; sa version dans l’en-tête X-Document-Version, son SHA-256 dans ETag", "content": {
+                "application/json": { "schema": schema(generator) },
+                "text/html": { "schema": { "type": "string" } },
+                "application/pdf": { "schema": { "type": "string", "contentMediaType": "application/pdf" } },
+                "text/plain": { "schema": { "type": "string" } },
+            } }),
+        ),
+        Answer::OpenApi => (
+            200,
+            json!({ "description": "Ce document, OpenAPI 3.1", "content": json_content(json!({ "type": "object" })) }),
+        ),
+    }
+}
+
+fn operation(r: &Route, generator: &mut SchemaGenerator) -> Value {
     let mut responses = Map::new();
-    responses.insert(
-        r.success.to_string(),
-        json!({ "description": if r.success == 204 { "Fait" } else { "Succès" } }),
-    );
+    let (status, answer) = success(r.answer, generator);
+    responses.insert(status.to_string(), answer);
+    // Any other status (400 bad parameter, 409 conflict, 503 busy…) answers an error.
+    responses.insert("default".into(), error_response("Erreur"));
     if !matches!(r.access, Access::Public) {
         responses.insert("401".into(), error_response("Authentification requise"));
         responses.insert("403".into(), error_response("Rôle insuffisant"));
@@ -366,15 +404,11 @@ fn operation(r: &Route) -> Value {
     }
     let body = match r.body {
         Body::None => None,
-        Body::Organisation => Some(
-            json!({ "application/json": { "schema": { "$ref": "#/components/schemas/Organisation" } } }),
-        ),
-        Body::Activity => Some(
-            json!({ "application/json": { "schema": { "$ref": "#/components/schemas/Activity" } } }),
-        ),
+        Body::Organisation => Some(json_content(schema::<Organisation>(generator))),
+        Body::Activity => Some(json_content(schema::<Activity>(generator))),
         Body::RegisterFile => Some(json!({
             "application/yaml": { "schema": { "type": "string", "description": "registre au format registre/v1" } },
-            "application/json": { "schema": { "type": "object" } },
+            "application/json": { "schema": schema::<Register>(generator) },
         })),
         Body::Token => Some(
             json!({ "application/json": { "schema": { "$ref": "#/components/schemas/TokenRequest" } } }),
@@ -393,18 +427,17 @@ fn operation(r: &Route) -> Value {
 
 /// The OpenAPI document.
 pub fn document() -> Value {
+    let mut generator = SchemaGenerator::new(
+        SchemaSettings::draft2020_12().with(|s| s.definitions_path = "/components/schemas".into()),
+    );
     let mut paths = Map::new();
     for r in ROUTES {
         let entry = paths
             .entry(r.path)
             .or_insert_with(|| Value::Object(Map::new()));
-        entry[r.method] = operation(r);
+        entry[r.method] = operation(r, &mut generator);
     }
-    let mut schemas = Map::new();
-    let organisation = schema_of::<Organisation>(&mut schemas);
-    let activity = schema_of::<Activity>(&mut schemas);
-    schemas.insert("Organisation".into(), organisation);
-    schemas.insert("Activity".into(), activity);
+    let mut schemas = generator.take_definitions(true);
     schemas.insert(
         "TokenRequest".into(),
         json!({

@@ -10,10 +10,10 @@ use serde_json::{Value, json};
 
 use super::App;
 use super::caller::{Caller, SESSION_COOKIE};
-use jiff::Timestamp;
 
-use crate::auth::{Session, random_secret};
+use crate::auth::random_secret;
 use crate::render::Templates;
+use crate::service;
 
 /// The CSRF token of the sign-in form, before any session exists.
 const LOGIN_CSRF_COOKIE: &str = "registre_login_csrf";
@@ -94,24 +94,27 @@ async fn login(
             Some("Le formulaire a expiré : veuillez le soumettre à nouveau."),
         ));
     }
-    match app.sign_in(form.login, form.password, req_ip.0).await {
+    let address = req_ip.text();
+    let signed_in = app
+        .registre
+        .accounts
+        .sign_in(form.login, form.password, address.as_deref())
+        .await;
+    match signed_in {
         Ok((user, hash)) => {
             jar.remove_private(LOGIN_CSRF_COOKIE);
-            let now = Timestamp::now();
-            let (id, session) = Session::open(&user.login, &hash, now);
-            if let Err(e) = app
-                .store
-                .open_session(&Session::key(&id), &session, now)
-                .await
-            {
-                tracing::error!("session non enregistrée : {e}");
-                return Err(page(
-                    app,
-                    Status::ServiceUnavailable,
-                    "web/error",
-                    json!({ "title": "Erreur 503", "message": "La connexion n'a pas pu être enregistrée : réessayez dans un instant.", "session": null, "status": 503 }),
-                ));
-            }
+            let (id, session) = match app.registre.accounts.open_session(&user, &hash).await {
+                Ok(opened) => opened,
+                Err(e) => {
+                    tracing::error!("session non enregistrée : {e}");
+                    return Err(page(
+                        app,
+                        Status::ServiceUnavailable,
+                        "web/error",
+                        json!({ "title": "Erreur 503", "message": "La connexion n'a pas pu être enregistrée : réessayez dans un instant.", "session": null, "status": 503 }),
+                    ));
+                }
+            };
             // The cookie ends when the session does at the latest.
             let expires =
                 rocket::time::OffsetDateTime::from_unix_timestamp(session.expires_at().as_second())
@@ -121,7 +124,7 @@ async fn login(
             jar.add_private(cookie);
             Ok(Redirect::to("/"))
         }
-        Err(super::ApiError::Throttled(seconds)) => Err(login_form(
+        Err(service::Error::Throttled(seconds)) => Err(login_form(
             app,
             jar,
             Status::TooManyRequests,
@@ -131,13 +134,22 @@ async fn login(
                 seconds.div_ceil(60)
             )),
         )),
-        Err(_) => Err(login_form(
+        Err(service::Error::Unauthenticated) => Err(login_form(
             app,
             jar,
             Status::Unauthorized,
             form.login,
             Some("Identifiant ou mot de passe incorrect."),
         )),
+        Err(e) => {
+            tracing::error!("connexion impossible : {e}");
+            Err(page(
+                app,
+                Status::ServiceUnavailable,
+                "web/error",
+                json!({ "title": "Erreur 503", "message": "La connexion n'a pas pu être vérifiée : réessayez dans un instant.", "session": null, "status": 503 }),
+            ))
+        }
     }
 }
 
@@ -158,20 +170,15 @@ async fn logout(
     else {
         return Ok(Redirect::to("/connexion"));
     };
-    let key = Session::key(&id);
-    let failed = |e: crate::store::StoreError| {
+    let accounts = &app.registre.accounts;
+    let failed = |e: service::Error| {
         tracing::error!("déconnexion : {e}");
         Status::ServiceUnavailable
     };
-    match app
-        .store
-        .session(&key, Timestamp::now())
-        .await
-        .map_err(failed)?
-    {
-        Some(session) if !session.csrf_matches(form.csrf) => Err(Status::Forbidden),
+    match accounts.session(&id).await.map_err(failed)? {
+        Some((_, session)) if !session.csrf_matches(form.csrf) => Err(Status::Forbidden),
         _ => {
-            app.store.close_session(&key).await.map_err(failed)?;
+            accounts.close_session(&id).await.map_err(failed)?;
             jar.remove_private(SESSION_COOKIE);
             Ok(Redirect::to("/connexion"))
         }
@@ -183,25 +190,16 @@ async fn home(app: &State<App>, caller: Option<Caller>) -> Result<Page, Result<R
     let Some(caller) = caller.filter(|c| c.csrf.is_some()) else {
         return Err(Ok(Redirect::to("/connexion")));
     };
-    let failed = |e: crate::store::StoreError| {
-        tracing::error!("page d'accueil : {e}");
-        Err(Status::ServiceUnavailable)
-    };
-    let mut counts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    for (org, _) in app.store.activity_keys().await.map_err(failed)? {
-        *counts.entry(org).or_default() += 1;
-    }
     let organisations: Vec<Value> = app
-        .store
-        .organisations()
+        .registre
+        .organisations_counted(&caller)
         .await
-        .map_err(failed)?
+        .map_err(|e| {
+            tracing::error!("page d'accueil : {e}");
+            Err(Status::ServiceUnavailable)
+        })?
         .into_iter()
-        .filter(|o| caller.may(super::caller::Need::Read, &o.id))
-        .map(|o| {
-            let count = counts.get(&o.id).copied().unwrap_or(0);
-            json!({ "id": o.id, "name": o.name, "activities": count })
-        })
+        .map(|(o, count)| json!({ "id": o.id, "name": o.name, "activities": count }))
         .collect();
     let session = json!({ "login": caller.login(), "csrf": caller.csrf });
     Ok(page(
@@ -223,23 +221,23 @@ async fn organisation(
     let Some(caller) = caller.filter(|c| c.csrf.is_some()) else {
         return Err(Ok(Redirect::to("/connexion")));
     };
-    if !caller.may(super::caller::Need::Read, org) {
-        return Err(Err(Status::NotFound));
-    }
     let register = app
-        .store
-        .organisation_with_sources(org)
+        .registre
+        .register(&caller, Some(org), None)
         .await
-        .map_err(|e| {
-            tracing::error!("{e}");
-            Err(Status::InternalServerError)
+        .map_err(|e| match e {
+            service::Error::NotFound(_) | service::Error::Forbidden(_) => Err(Status::NotFound),
+            other => {
+                tracing::error!("page d'organisme : {other}");
+                Err(Status::ServiceUnavailable)
+            }
         })?;
     let Some(organisation) = register.organisations.iter().find(|o| o.id == org) else {
         return Err(Err(Status::NotFound));
     };
     let context = crate::notice::Context {
-        vocabulary: &app.pack.vocabulary,
-        countries: &app.pack.countries,
+        vocabulary: &app.registre.pack.vocabulary,
+        countries: &app.registre.pack.countries,
         register: &register,
         public_url: app.public_url.as_deref(),
     };
@@ -281,6 +279,13 @@ fn asset(file: &str) -> Option<(ContentType, &'static str)> {
 
 /// The client's address, for throttling and the security log.
 pub struct ClientIp(pub Option<std::net::IpAddr>);
+
+impl ClientIp {
+    /// The address as the security log writes it.
+    pub fn text(&self) -> Option<String> {
+        self.0.map(|a| a.to_string())
+    }
+}
 
 #[rocket::async_trait]
 impl<'r> rocket::request::FromRequest<'r> for ClientIp {
