@@ -6,7 +6,7 @@ use std::sync::Arc;
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::Semaphore;
 
-use super::{Error, Result};
+use super::{Error, Result, on_own_thread};
 use crate::auth::{
     Actor, Grant, Need, Role, Session, User, new_token, token_hash, verify_password,
 };
@@ -116,9 +116,7 @@ impl Accounts {
                 .acquire()
                 .await
                 .map_err(|e| Error::Internal(e.to_string()))?;
-            tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-                .await
-                .unwrap_or(false)
+            on_own_thread(move || verify_password(&password, &hash)).await?
         };
         match found {
             Some((user, hash)) if matches && !user.disabled => {

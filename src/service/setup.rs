@@ -3,7 +3,7 @@
 
 use jiff::Timestamp;
 
-use super::{Error, Result};
+use super::{Error, Result, on_own_thread};
 use crate::audit::PolicyPack;
 use crate::auth::{Grant, Role, User, hash_password, random_secret};
 use crate::store::Store;
@@ -26,12 +26,9 @@ pub async fn first_start(store: &Store, pack: &PolicyPack, demo: bool) -> Result
     let mut done = FirstStart::default();
     if store.users().await?.is_empty() {
         let password = random_secret();
-        // Hashed on a pool thread, as sign-ins are, rather than on the thread that then waits
-        // for the server to stop: there the allocator would keep Argon2id's 19 MiB for good.
         let secret = password.clone();
-        let hash = tokio::task::spawn_blocking(move || hash_password(&secret))
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))?
+        let hash = on_own_thread(move || hash_password(&secret))
+            .await?
             .map_err(|e| Error::Internal(e.to_string()))?;
         let admin = User {
             login: FIRST_ADMIN.to_owned(),
