@@ -228,7 +228,13 @@ impl<'a> Engine<'a> {
         let (decision, mut out) = self.decide(Action::Reuse, me, source, context.clone())?;
         if decision == Decision::Allow {
             out.clear();
-        } else if out.is_empty() {
+        }
+        // A source reached through other files answers for its own regime only: the files
+        // in between are judged as the direct sources they are.
+        if facts.indirect {
+            return Ok(out);
+        }
+        if decision != Decision::Allow && out.is_empty() {
             let qualifying = self.ask(Action::ReuseUnjustified, me, source, context.clone())?;
             let worst = qualifying
                 .into_iter()

@@ -1660,3 +1660,139 @@ fn cases() -> Vec<Case> {
         ),
     ]
 }
+
+/// The findings of `at` for the rule `rule`, with their source and message.
+fn findings_of(edits: &[Edit], at: &str, rule: &str) -> Vec<(Option<String>, String)> {
+    let register = common::load(&apply(edits));
+    let (org, activity) = at.split_once('/').unwrap();
+    registre::audit::audit(&register, common::pack())
+        .unwrap()
+        .findings
+        .into_iter()
+        .filter(|f| f.organisation == org && f.activity.as_deref() == Some(activity))
+        .filter(|f| f.rule == rule)
+        .map(|f| (f.related_activity, f.message))
+        .collect()
+}
+
+/// An activity of the commune that takes its data from `source` (of `organisation`).
+fn file_from(id: &str, name: &str, purpose: &str, source: &str, organisation: &str) -> Value {
+    activity(json!({
+        "id": id,
+        "name": name,
+        "purposes": [purpose],
+        "sources": [{"activity": source, "organisation": organisation, "compatibility_assessment": "Analyse documentée."}],
+    }))
+}
+
+#[test]
+fn the_regime_of_a_source_follows_its_data_through_other_files() {
+    // The electoral list copied into a « fichier des habitants », which the CCAS then uses.
+    let chain = vec![
+        add(
+            "ville",
+            file_from(
+                "fichier-habitants",
+                "Fichier des habitants",
+                "communication.information-municipale",
+                "liste-electorale",
+                "ville",
+            ),
+        ),
+        patch(
+            "ccas/colis-aines",
+            json!({"sources": [{"activity": "fichier-habitants", "organisation": "ville"}]}),
+        ),
+    ];
+    let found = findings_of(
+        &chain,
+        "ccas/colis-aines",
+        "electoral-list-other-organisation",
+    );
+    assert_eq!(found.len(), 1, "{found:?}");
+    let (source, message) = &found[0];
+    assert_eq!(source.as_deref(), Some("liste-electorale"));
+    assert!(
+        message.contains(
+            "« liste-electorale » (ville) → « fichier-habitants » (ville) → « colis-aines »"
+        ),
+        "the finding names every hop: {message}"
+    );
+    // The same file fed by a lawful source carries no regime.
+    let lawful = vec![
+        add(
+            "ville",
+            file_from(
+                "fichier-habitants",
+                "Fichier des habitants",
+                "communication.information-municipale",
+                "lettre-information",
+                "ville",
+            ),
+        ),
+        patch(
+            "ccas/colis-aines",
+            json!({"sources": [{"activity": "fichier-habitants", "organisation": "ville"}]}),
+        ),
+    ];
+    assert!(
+        findings_of(
+            &lawful,
+            "ccas/colis-aines",
+            "electoral-list-other-organisation"
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn a_cycle_of_sources_is_walked_once_and_every_regime_on_it_applies() {
+    // registre-vulnerables → fichier-habitants → colis-aines (CCAS) → registre-vulnerables.
+    let cycle = vec![
+        add(
+            "ville",
+            file_from(
+                "fichier-habitants",
+                "Fichier des habitants",
+                "communication.information-municipale",
+                "registre-vulnerables",
+                "ville",
+            ),
+        ),
+        patch(
+            "ccas/colis-aines",
+            json!({"sources": [{"activity": "fichier-habitants", "organisation": "ville"}]}),
+        ),
+        patch(
+            "ville/registre-vulnerables",
+            json!({"sources": ["person", {"activity": "colis-aines", "organisation": "ccas"}]}),
+        ),
+    ];
+    let colis = findings_of(
+        &cycle,
+        "ccas/colis-aines",
+        "vulnerable-register-exclusive-purpose",
+    );
+    assert_eq!(
+        colis.iter().map(|(s, _)| s.as_deref()).collect::<Vec<_>>(),
+        [Some("registre-vulnerables")],
+        "{colis:?}"
+    );
+    let habitants = findings_of(
+        &cycle,
+        "ville/fichier-habitants",
+        "vulnerable-register-exclusive-purpose",
+    );
+    assert_eq!(habitants.len(), 1, "{habitants:?}");
+    let register = findings_of(
+        &cycle,
+        "ville/registre-vulnerables",
+        "vulnerable-register-prefilled",
+    );
+    assert!(
+        register
+            .iter()
+            .any(|(s, _)| s.as_deref() == Some("colis-aines")),
+        "{register:?}"
+    );
+}

@@ -462,15 +462,22 @@ pub(super) struct ReuseFacts<'a> {
     same_organisation: bool,
     public_body: bool,
     shares_family: bool,
+    /// The data come through other files (a source of a source).
+    pub indirect: bool,
 }
 
 impl<'a> ReuseFacts<'a> {
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the facts of one reuse, each named"
+    )]
     pub fn of(
         purpose: &'a str,
         source: &'a ActivitySource,
         source_activity: &'a Activity,
         same_organisation: bool,
         public_body: bool,
+        indirect: bool,
         reusing_activity: &'a Activity,
         vocabulary: &'a Vocabulary,
     ) -> Self {
@@ -496,6 +503,7 @@ impl<'a> ReuseFacts<'a> {
             same_organisation,
             public_body,
             shares_family,
+            indirect,
         }
     }
 
@@ -526,6 +534,7 @@ impl<'a> ReuseFacts<'a> {
             ("same_organisation".to_owned(), b(self.same_organisation)),
             ("public_body".to_owned(), b(self.public_body)),
             ("shares_family".to_owned(), b(self.shares_family)),
+            ("indirect".to_owned(), b(self.indirect)),
         ];
         Context::from_pairs(pairs).map_err(|e| AuditError::Internal(e.to_string()))
     }

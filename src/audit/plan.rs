@@ -7,11 +7,11 @@ use cedar_policy::{Entities, Entity, EntityUid};
 use rayon::prelude::*;
 use std::hash::BuildHasher;
 
-use rustc_hash::{FxBuildHasher, FxHashMap};
+use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 
 use super::entities::{self, ActivityFacts, OrganisationFacts, ReuseFacts, uid};
 use super::{AuditError, Finding, PolicyPack, Report};
-use crate::model::{Organisation, Register, Source};
+use crate::model::{ActivitySource, Organisation, Register, Source};
 
 /// Distinct values, numbered in order of first appearance.
 /// Each value is kept once, in `items`; the index only holds positions, by hash.
@@ -63,8 +63,112 @@ pub(super) struct ActivityPlace<'a> {
     id: &'a str,
     facts: usize,
     transfers: Vec<usize>,
-    /// Source activity id and reuse request, per source and new purpose.
-    reuses: Vec<(&'a str, usize)>,
+    /// Per source (direct, or reached through other files) and new purpose.
+    reuses: Vec<ReusePlace<'a>>,
+}
+
+pub(super) struct ReusePlace<'a> {
+    /// The source activity's id.
+    source: &'a str,
+    request: usize,
+    /// For a source reached through other files: the path of the data, source first.
+    chain: Option<String>,
+}
+
+/// The activities each activity takes data from, as positions (organisation, activity) in
+/// the register.
+struct Sources<'a> {
+    direct: Vec<Vec<Vec<((usize, usize), &'a ActivitySource)>>>,
+}
+
+/// A source of an activity: its position, the source entry through which its data came (for
+/// a source reached through other files, the entry of the file that took from it), and the
+/// path from the activity's direct source to it.
+struct Hop<'a> {
+    source: (usize, usize),
+    entry: &'a ActivitySource,
+    path: Vec<(usize, usize)>,
+}
+
+impl Hop<'_> {
+    fn indirect(&self) -> bool {
+        self.path.len() > 1
+    }
+}
+
+impl<'a> Sources<'a> {
+    fn of(register: &'a Register) -> Self {
+        let by_id: HashMap<&str, (usize, &Organisation)> = register
+            .organisations
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (o.id.as_str(), (i, o)))
+            .collect();
+        let direct = register
+            .organisations
+            .iter()
+            .map(|org| {
+                org.activities()
+                    .iter()
+                    .map(|activity| {
+                        activity
+                            .sources()
+                            .iter()
+                            .filter_map(|source| {
+                                let Source::Activity(source) = source else {
+                                    return None;
+                                };
+                                let holder = source.organisation.as_deref().unwrap_or(&org.id);
+                                // Dangling sources are refused when the register is loaded.
+                                let (k, holder) = by_id.get(holder)?;
+                                let l = holder
+                                    .activities()
+                                    .iter()
+                                    .position(|a| a.id == source.activity)?;
+                                Some(((*k, l), source))
+                            })
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        Sources { direct }
+    }
+
+    /// Every activity `me` takes data from, directly or through other files, each once by
+    /// its shortest path: the regime of a source follows its data (LEGAL §4). A cycle of
+    /// files feeding each other is walked once.
+    fn trace(&self, me: (usize, usize)) -> Vec<Hop<'a>> {
+        let mut seen: FxHashSet<(usize, usize)> = FxHashSet::default();
+        seen.insert(me);
+        let mut hops: Vec<Hop<'a>> = Vec::new();
+        for (source, entry) in &self.direct[me.0][me.1] {
+            if seen.insert(*source) {
+                hops.push(Hop {
+                    source: *source,
+                    entry,
+                    path: vec![*source],
+                });
+            }
+        }
+        let mut next = 0;
+        while next < hops.len() {
+            let (at, path) = (hops[next].source, hops[next].path.clone());
+            next += 1;
+            for (source, entry) in &self.direct[at.0][at.1] {
+                if seen.insert(*source) {
+                    let mut longer = path.clone();
+                    longer.push(*source);
+                    hops.push(Hop {
+                        source: *source,
+                        entry,
+                        path: longer,
+                    });
+                }
+            }
+        }
+        hops
+    }
 }
 
 /// The rule ids each distinct request satisfied.
@@ -119,12 +223,7 @@ impl<'a> Plan<'a> {
                     .collect()
             })
             .collect();
-        let by_id: HashMap<&str, (usize, &Organisation)> = register
-            .organisations
-            .iter()
-            .enumerate()
-            .map(|(i, o)| (o.id.as_str(), (i, o)))
-            .collect();
+        let sources = Sources::of(register);
         for (i, org) in register.organisations.iter().enumerate() {
             let addresses = [
                 ("organisation", org.email.as_deref()),
@@ -146,38 +245,45 @@ impl<'a> Plan<'a> {
                         plan.transfers.intern((me, t.country.as_str(), safeguard))
                     })
                     .collect();
+                let public_body = vocabulary.is_public_body(&org.kind);
                 let mut reuses = Vec::new();
-                for source in activity.sources() {
-                    let Source::Activity(source) = source else {
-                        continue;
-                    };
-                    let source_org = source.organisation.as_deref().unwrap_or(&org.id);
-                    // Dangling sources are refused when the register is loaded.
-                    let Some((k, holder)) = by_id.get(source_org) else {
-                        continue;
-                    };
-                    let Some(l) = holder
-                        .activities()
-                        .iter()
-                        .position(|a| a.id == source.activity)
-                    else {
-                        continue;
-                    };
-                    let source_activity = &holder.activities()[l];
-                    let public_body = vocabulary.is_public_body(&org.kind);
+                for hop in sources.trace((i, j)) {
+                    let (k, l) = hop.source;
+                    let source_activity = &register.organisations[k].activities()[l];
+                    let chain = hop.indirect().then(|| {
+                        let names: Vec<String> = hop
+                            .path
+                            .iter()
+                            .rev()
+                            .map(|(k, l)| {
+                                let holder = &register.organisations[*k];
+                                let id = &holder.activities()[*l].id;
+                                if *k == i {
+                                    format!("« {id} »")
+                                } else {
+                                    format!("« {id} » ({})", holder.id)
+                                }
+                            })
+                            .collect();
+                        names.join(" → ")
+                    });
                     for purpose in activity.purposes() {
-                        let same_organisation = *k == i;
                         let facts = ReuseFacts::of(
                             purpose,
-                            source,
+                            hop.entry,
                             source_activity,
-                            same_organisation,
+                            k == i,
                             public_body,
+                            hop.indirect(),
                             activity,
                             vocabulary,
                         );
-                        let request = plan.reuses.intern((me, numbered[*k][l], facts));
-                        reuses.push((source_activity.id.as_str(), request));
+                        let request = plan.reuses.intern((me, numbered[k][l], facts));
+                        reuses.push(ReusePlace {
+                            source: source_activity.id.as_str(),
+                            request,
+                            chain: chain.clone(),
+                        });
                     }
                 }
                 activities.push(ActivityPlace {
@@ -279,8 +385,22 @@ impl<'a> Plan<'a> {
                 for t in &activity.transfers {
                     emit(&mut here, pack, at, None, &answers.transfer[*t]);
                 }
-                for (source, r) in &activity.reuses {
-                    emit(&mut here, pack, at, Some(source), &answers.reuse[*r]);
+                for reuse in &activity.reuses {
+                    let from = emit(
+                        &mut here,
+                        pack,
+                        at,
+                        Some(reuse.source),
+                        &answers.reuse[reuse.request],
+                    );
+                    if let Some(chain) = &reuse.chain {
+                        for finding in &mut here[from..] {
+                            finding.message.push_str(&format!(
+                                " Les données y parviennent par d'autres fichiers : {chain} → « {} ».",
+                                activity.id
+                            ));
+                        }
+                    }
                 }
                 settle(&mut here, &mut findings);
             }
@@ -294,14 +414,16 @@ impl<'a> Plan<'a> {
     }
 }
 
-/// The findings of the `forbid` rules among `rules`, at an organisation (and activity).
+/// The findings of the `forbid` rules among `rules`, at an organisation (and activity);
+/// where they start in `out`.
 fn emit(
     out: &mut Vec<Finding>,
     pack: &PolicyPack,
     at: (&str, Option<&str>),
     related: Option<&str>,
     rules: &[String],
-) {
+) -> usize {
+    let from = out.len();
     for rule in rules
         .iter()
         .filter_map(|id| pack.rule(id))
@@ -319,6 +441,7 @@ fn emit(
             remedy: rule.remedy.clone(),
         });
     }
+    from
 }
 
 /// Moves the findings of one place to the report: most serious first, then by kind, rule and
