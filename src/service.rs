@@ -113,16 +113,11 @@ impl From<Denied> for Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// Runs memory-hard work (Argon2id takes 19 MiB) on a thread of its own that ends with it:
-/// the allocator then gives the memory back at once, where a pool thread would keep it for
-/// as long as the pool keeps the thread.
-async fn on_own_thread<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-    let (sender, receiver) = tokio::sync::oneshot::channel();
-    std::thread::Builder::new()
-        .name("registre-argon2".into())
-        .spawn(move || {
-            let _ = sender.send(work());
-        })
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    receiver.await.map_err(|e| Error::Internal(e.to_string()))
+/// Runs memory-hard work (Argon2id takes 19 MiB) on a pool thread, never on a thread that
+/// serves requests or waits for the server to stop: the pool ends idle threads after 10 s,
+/// and with them what the allocator kept of that memory.
+async fn on_pool_thread<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))
 }

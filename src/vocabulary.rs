@@ -5,6 +5,7 @@
 //! `sante.vaccination`.
 
 mod countries;
+mod words;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -13,6 +14,7 @@ use serde::Deserialize;
 use thiserror::Error;
 
 pub use countries::{Countries, Country};
+pub use words::{BUILTIN_WORDS, Folded, Words, fold};
 
 /// The lists of the vocabulary, one per kind of id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -383,13 +383,12 @@ fn cases() -> Vec<Case> {
             "purposes": ["protection-populations.plan-sauvegarde"],
             "legal_basis_text": "Code de la sécurité intérieure, art. L.731-3",
             "special_category_exception": "interet-public-important",
-            "data_subjects": ["personnes-handicapees"],
-            "data_categories": ["identite", "coordonnees", "sante.handicap"],
+            "data_subjects": ["enfants"],
+            "data_categories": ["identite", "coordonnees", "sante.vaccination"],
             "dpia": {"status": "done", "date": "2025-02-01"},
             "sources": [{
-                "activity": "accompagnement",
-                "organisation": "ccas",
-                "categories": ["identite", "coordonnees", "sante.handicap"],
+                "activity": "periscolaire",
+                "categories": ["identite", "coordonnees", "sante.vaccination"],
                 "compatibility_assessment": assessment,
                 "safeguards": ["information-art14"]
             }]
@@ -458,7 +457,7 @@ fn cases() -> Vec<Case> {
             "name": "Pointage et facturation des repas",
             "purposes": purposes,
             "data_subjects": ["enfants", "parents"],
-            "sources": [{"activity": "inscription-scolaire", "categories": ["identite", "coordonnees"]}]
+            "sources": [{"activity": "cantine", "categories": ["identite", "coordonnees"]}]
         }))
     };
     let assessment = json!(
@@ -1464,8 +1463,8 @@ fn cases() -> Vec<Case> {
                 "ville",
                 reuse_of(
                     "lettre-nouveaux-proprietaires",
-                    "Lettre d'accueil aux nouveaux propriétaires",
-                    "communication.information-municipale",
+                    "Lettre de bienvenue aux nouveaux propriétaires",
+                    "communication.felicitations",
                     "urbanisme",
                 ),
             )],
@@ -1474,8 +1473,8 @@ fn cases() -> Vec<Case> {
                 with(
                     &reuse_of(
                         "lettre-nouveaux-proprietaires",
-                        "Lettre d'accueil aux nouveaux propriétaires",
-                        "communication.information-municipale",
+                        "Lettre de bienvenue aux nouveaux propriétaires",
+                        "communication.felicitations",
                         "urbanisme",
                     ),
                     json!({"sources": [{"activity": "urbanisme", "categories": ["identite", "coordonnees"],
@@ -1517,20 +1516,21 @@ fn cases() -> Vec<Case> {
             )],
         ),
         case(
-            // Canteen meals and their billing, from the school enrolment.
+            // The billing of the canteen meals, from the canteen enrolment: the billing file
+            // needs no school purpose of its own to be linked to the service it bills.
             "reuse-billing-of-the-service",
             "ville/repas-factures",
             vec![add(
                 "ville",
-                repas_factures(json!([
-                    "education.restauration-scolaire",
-                    "finances.facturation"
-                ])),
+                repas_factures(json!(["finances.facturation"])),
             )],
-            // A billing file alone, fed from the school enrolment, has no link to schooling.
+            // Billing a service from the birth records: not the service the data were collected for.
             vec![add(
                 "ville",
-                repas_factures(json!(["finances.facturation"])),
+                with(
+                    &repas_factures(json!(["finances.facturation"])),
+                    json!({"sources": [{"activity": "etat-civil", "categories": ["identite", "coordonnees"]}]}),
+                ),
             )],
         ),
         // ── Boundaries found in review ──────────────────────────────────────────────────────
@@ -1642,23 +1642,606 @@ fn cases() -> Vec<Case> {
             )],
         ),
         case(
-            // Explicit consent to health data does not make an imposed service optional.
+            // The art. 6 basis of an imposed service cannot be consent …
             "consent-for-imposed-service",
             "ville/cantine",
             vec![patch(
                 "ville/cantine",
-                json!({"data_categories": ["identite", "coordonnees", "economique-financier", "sante.allergies"],
-                       "special_category_exception": "consentement-explicite", "consent": consent(),
-                       "dpia": {"status": "done", "date": "2025-06-15"}}),
+                json!({"legal_basis": "consentement", "legal_basis_text": null, "consent": consent()}),
             )],
+            // … but an optional health detail of that service may rest on explicit consent
+            // (art. 9.2.a): the art. 6 basis and the art. 9 exception are separate questions.
             vec![patch(
                 "ville/cantine",
                 json!({"data_categories": ["identite", "coordonnees", "economique-financier", "sante.allergies"],
-                       "special_category_exception": "interet-public-important",
+                       "special_category_exception": "consentement-explicite",
+                       "consent": with(&consent(), json!({"parental_consent": "both-holders"})),
                        "dpia": {"status": "done", "date": "2025-06-15"}}),
             )],
         ),
+        // ── Second pass: the law as corrected (LEGAL §3–§6) ────────────────────────────────
+        case(
+            "special-category-possible",
+            "ville/cantine",
+            vec![patch(
+                "ville/cantine",
+                json!({"description": "Inscription, choix du menu (Halal, Casher, végétarien) et facturation."}),
+            )],
+            vec![patch(
+                "ville/cantine",
+                json!({"description": "Inscription, choix du menu (sans porc, végétarien) et facturation."}),
+            )],
+        ),
+        case(
+            // The nature of a disability on a school form …
+            "school-form-disability",
+            "ville/periscolaire",
+            vec![patch(
+                "ville/periscolaire",
+                json!({"data_categories": ["identite", "coordonnees", "sante.vaccination", "sante.handicap"],
+                       "special_category_exception": "interet-public-important",
+                       "description": "Inscription ; nature du handicap et aménagements nécessaires."}),
+            )],
+            // … but not the adaptation the child needs (loi 2005-102).
+            vec![patch(
+                "ville/periscolaire",
+                json!({"data_categories": ["identite", "coordonnees", "sante.vaccination", "sante.handicap"],
+                       "special_category_exception": "interet-public-important",
+                       "description": "Inscription ; besoin d'un accueil adapté et aménagements nécessaires, sans la nature du handicap."}),
+            )],
+        ),
+        case(
+            "staff-biometrics-outside-access-control",
+            "ville/pointeuse",
+            vec![add(
+                "ville",
+                biometrics(
+                    "pointeuse",
+                    "Pointeuse biométrique des agents",
+                    "ressources-humaines.temps-travail",
+                ),
+            )],
+            vec![add(
+                "ville",
+                biometrics(
+                    "pointeuse",
+                    "Contrôle d'accès biométrique à la salle serveur",
+                    "ressources-humaines.gestion-personnel",
+                ),
+            )],
+        ),
+        case(
+            "dpia-staff-biometrics",
+            "ville/acces-serveur",
+            vec![add(
+                "ville",
+                with(
+                    &biometrics(
+                        "acces-serveur",
+                        "Contrôle d'accès biométrique à la salle serveur",
+                        "ressources-humaines.gestion-personnel",
+                    ),
+                    json!({"dpia": {"status": "none"}}),
+                ),
+            )],
+            vec![add(
+                "ville",
+                biometrics(
+                    "acces-serveur",
+                    "Contrôle d'accès biométrique à la salle serveur",
+                    "ressources-humaines.gestion-personnel",
+                ),
+            )],
+        ),
+        case(
+            // A CCAS entered as a mere public authority is still a CCAS.
+            "electoral-list-recipients",
+            "ville/liste-electorale",
+            vec![patch(
+                "ville/liste-electorale",
+                json!({"recipients": [{"name": "CCAS de Ville-Exemple", "type": "autorite-publique"}]}),
+            )],
+            vec![patch(
+                "ville/liste-electorale",
+                json!({"recipients": [{"name": "Préfecture de l'Oise", "type": "autorite-publique"}]}),
+            )],
+        ),
+        case(
+            // Jurors are drawn from the list, as the law provides.
+            "reuse-jurors-drawn-from-the-list",
+            "ville/tirage",
+            vec![add("ville", tirage("Tirage au sort des jurés d'assises"))],
+            vec![add(
+                "ville",
+                tirage("Tirage au sort des participants à la consultation citoyenne"),
+            )],
+        ),
+        case(
+            // Since 2024 the register also serves against social isolation …
+            "vulnerable-register-exclusive-purpose",
+            "ccas/isolement",
+            vec![add(
+                "ccas",
+                from_vulnerable_register("action-sociale.colis-aines"),
+            )],
+            vec![add(
+                "ccas",
+                from_vulnerable_register("action-sociale.accompagnement"),
+            )],
+        ),
+        case(
+            // … and the département transmits its APA list, unless the person objects.
+            "vulnerable-register-prefilled",
+            "ville/registre-vulnerables",
+            vec![patch(
+                "ville/registre-vulnerables",
+                json!({"sources": ["person", {"activity": "accompagnement", "organisation": "ccas", "categories": ["identite", "coordonnees"]}]}),
+            )],
+            vec![
+                add(
+                    "ccas",
+                    activity(
+                        json!({"id": "apa", "name": "Allocation personnalisée d'autonomie", "purposes": ["action-sociale.aide-legale"]}),
+                    ),
+                ),
+                patch(
+                    "ccas",
+                    json!({"kind": "departement", "name": "Conseil départemental de l'Oise"}),
+                ),
+                patch(
+                    "ville/registre-vulnerables",
+                    json!({"sources": ["person", {"activity": "apa", "organisation": "ccas", "categories": ["identite", "coordonnees"]}]}),
+                ),
+            ],
+        ),
+        case(
+            // Land files transmitted for housing policy (LPF L.135 B) are lawful.
+            "tax-files-reuse",
+            "ville/habitat",
+            vec![add("ville", habitat("Repérage des logements vacants"))],
+            vec![add(
+                "ville",
+                habitat(
+                    "Repérage des logements vacants (fichiers fonciers, LOVAC, LPF art. L.135 B)",
+                ),
+            )],
+        ),
+        case(
+            // The one-month ceiling covers every stage.
+            "videoprotection-retention",
+            "ville/videoprotection",
+            vec![patch(
+                "ville/videoprotection",
+                json!({"retention": {"active": "P20D", "intermediate": "P30D"}}),
+            )],
+            vec![patch(
+                "ville/videoprotection",
+                json!({"retention": {"active": "P20D", "intermediate": "P10D"}}),
+            )],
+        ),
+        case(
+            // Each category to its own reference: loan details four months after return.
+            "library-retention",
+            "ville/mediatheque",
+            vec![patch(
+                "ville/mediatheque",
+                json!({"data_categories": ["identite", "coordonnees", "vie-personnelle"],
+                       "retention": {"active": "P1Y", "per_category": {"vie-personnelle": {"active": "P1Y"}}}}),
+            )],
+            vec![patch(
+                "ville/mediatheque",
+                json!({"data_categories": ["identite", "coordonnees", "vie-personnelle"],
+                       "retention": {"active": "P1Y", "per_category": {"vie-personnelle": {"active": "P4M"}}}}),
+            )],
+        ),
+        case(
+            "dpia-public-space-monitoring",
+            "ville/videoprotection",
+            vec![patch(
+                "ville/videoprotection",
+                json!({"dpia": {"status": "none"}}),
+            )],
+            vec![patch(
+                "ville/videoprotection",
+                json!({"dpia": {"status": "none"}, "data_subjects": ["agents"],
+                       "name": "Vidéoprotection du local des archives",
+                       "description": "Une caméra dans le local des archives, fermé au public."}),
+            )],
+        ),
+        case(
+            "dpia-two-criteria-justified",
+            "ville/inscription-scolaire",
+            vec![patch(
+                "ville/inscription-scolaire",
+                json!({"dpia_criteria": ["croisement"],
+                       "dpia": {"status": "not-required", "justification": "Le croisement se limite au contrôle de la sectorisation, sans décision ni profilage."}}),
+            )],
+            vec![patch(
+                "ville/inscription-scolaire",
+                json!({"dpia_criteria": ["croisement"], "dpia": {"status": "not-required"}}),
+            )],
+        ),
+        case(
+            "dpia-cnil-list-essms-health",
+            "ccas/saad",
+            vec![add("ccas", saad(json!({"status": "none"})))],
+            vec![add(
+                "ccas",
+                saad(json!({"status": "done", "date": "2025-03-01"})),
+            )],
+        ),
+        case(
+            "dpia-cnil-list-social-housing",
+            "ccas/logement",
+            vec![add("ccas", logement(json!({"status": "not-required"})))],
+            vec![add("ccas", logement(json!({"status": "in-progress"})))],
+        ),
+        case(
+            "dpia-cnil-list-whistleblowing",
+            "ville/alertes",
+            vec![add("ville", alertes(json!({"status": "none"})))],
+            vec![add(
+                "ville",
+                alertes(json!({"status": "done", "date": "2025-01-10"})),
+            )],
+        ),
+        case(
+            "ccas-secrecy-recipients",
+            "ccas/accompagnement",
+            vec![patch(
+                "ccas/accompagnement",
+                json!({"recipients": [{"name": "Travailleurs sociaux du CCAS", "type": "interne"},
+                                      {"name": "Association caritative du quartier", "type": "tiers"}]}),
+            )],
+            vec![patch(
+                "ccas/accompagnement",
+                json!({"recipients": [{"name": "Travailleurs sociaux du CCAS", "type": "interne"},
+                                      {"name": "Créanciers payés directement (bailleurs), montant seul", "type": "tiers"}]}),
+            )],
+        ),
+        case(
+            "ccas-secrecy-reuse",
+            "ville/impayes",
+            vec![add("ville", impayes(Value::Null))],
+            vec![add(
+                "ville",
+                impayes(json!(
+                    "Convention avec le CCAS ; CASF art. L.133-5 et L.123-5 : seules les aides accordées sont transmises."
+                )),
+            )],
+        ),
+        case(
+            "consent-fed-by-another-file",
+            "ville/infolettre",
+            vec![add("ville", infolettre("cantine"))],
+            vec![add("ville", infolettre("lettre-information"))],
+        ),
+        case(
+            "newsletter-built-from-formalities",
+            "ville/annonces",
+            vec![add("ville", annonces("cantine"))],
+            vec![add("ville", annonces("mediatheque"))],
+        ),
+        case(
+            // The same purpose, in a family whose purposes otherwise serve different ends.
+            "reuse-same-purpose",
+            "ville/relances",
+            vec![add(
+                "ville",
+                reuse_of(
+                    "relances",
+                    "Relances des documents non rendus",
+                    "culture.pret-bibliotheque",
+                    "mediatheque",
+                ),
+            )],
+            vec![add(
+                "ville",
+                reuse_of(
+                    "relances",
+                    "Relances des documents non rendus",
+                    "communication.publication-images",
+                    "mediatheque",
+                ),
+            )],
+        ),
+        case(
+            "recruitment-retention",
+            "ville/recrutement",
+            vec![add("ville", recrutement("P5Y"))],
+            vec![add("ville", recrutement("P2Y"))],
+        ),
+        case(
+            "vehicle-geolocation-retention",
+            "ville/geolocalisation",
+            vec![add(
+                "ville",
+                vehicle_geolocation("Localisation des véhicules de la voirie.", "P1Y"),
+            )],
+            vec![add(
+                "ville",
+                vehicle_geolocation(
+                    "Localisation des véhicules de la voirie pour l'optimisation des tournées.",
+                    "P1Y",
+                ),
+            )],
+        ),
+        case(
+            "vehicle-geolocation-speed-or-off-duty",
+            "ville/geolocalisation",
+            vec![add(
+                "ville",
+                vehicle_geolocation(
+                    "Localisation des véhicules et contrôle de la vitesse.",
+                    "P2M",
+                ),
+            )],
+            vec![add(
+                "ville",
+                vehicle_geolocation(
+                    "Localisation des véhicules pendant le service, désactivable par l'agent.",
+                    "P2M",
+                ),
+            )],
+        ),
+        case(
+            "website-trackers-without-consent",
+            "ville/site",
+            vec![add(
+                "ville",
+                site("Mesure d'audience du site (Google Analytics)."),
+            )],
+            vec![add(
+                "ville",
+                site(
+                    "Mesure d'audience du site (Matomo, mesure d'audience exemptée de consentement).",
+                ),
+            )],
+        ),
+        case(
+            // Billing another service than the one the file was collected for.
+            "reuse-billing-of-the-service",
+            "ville/repas-factures",
+            vec![add(
+                "ville",
+                with(
+                    &repas_factures(json!(["finances.facturation"])),
+                    json!({"name": "Facturation des repas de la cantine"}),
+                ),
+            )],
+            vec![add(
+                "ville",
+                with(
+                    &repas_factures(json!(["finances.facturation"])),
+                    json!({"name": "Facturation des cours du conservatoire"}),
+                ),
+            )],
+        ),
+        case(
+            "electoral-list-name-consonance",
+            "ccas/campagne",
+            vec![add(
+                "ccas",
+                with(
+                    &campagne,
+                    json!({"description": "Courrier ciblé selon la consonance des noms."}),
+                ),
+            )],
+            vec![add(
+                "ccas",
+                with(
+                    &campagne,
+                    json!({"description": "Courrier par bureau de vote."}),
+                ),
+            )],
+        ),
+        case(
+            // A party's campaign mailing from the list it obtained (L.37).
+            "reuse-electoral-list-campaign",
+            "ccas/campagne",
+            vec![
+                patch(
+                    "ccas",
+                    json!({"kind": "association", "name": "Parti local (section)"}),
+                ),
+                add("ccas", campagne.clone()),
+            ],
+            vec![add("ccas", campagne.clone())],
+        ),
+        case(
+            "reuse-vulnerable-register-by-law",
+            "ccas/isolement",
+            vec![add(
+                "ccas",
+                from_vulnerable_register("action-sociale.accompagnement"),
+            )],
+            vec![add(
+                "ccas",
+                from_vulnerable_register("action-sociale.aide-facultative"),
+            )],
+        ),
+        case(
+            "reuse-land-files-housing",
+            "ville/habitat",
+            vec![add(
+                "ville",
+                habitat(
+                    "Repérage des logements vacants (fichiers fonciers, LOVAC, LPF art. L.135 B)",
+                ),
+            )],
+            vec![add("ville", habitat("Repérage des logements vacants"))],
+        ),
+        case(
+            "social-network-page-joint-controller",
+            "ville/page-facebook",
+            vec![add("ville", page_facebook(json!([])))],
+            vec![add(
+                "ville",
+                page_facebook(json!([{"name": "Meta Platforms Ireland Ltd"}])),
+            )],
+        ),
     ]
+}
+
+/// An activity processing the agents' biometrics.
+fn biometrics(id: &str, name: &str, purpose: &str) -> Value {
+    activity(json!({
+        "id": id, "name": name, "purposes": [purpose],
+        "legal_basis_text": "Code général de la fonction publique ; règlement type biométrie de la CNIL",
+        "special_category_exception": "droit-travail-protection-sociale",
+        "data_subjects": ["agents"],
+        "data_categories": ["identite", "biometrie"],
+        "dpia": {"status": "done", "date": "2025-04-01"}
+    }))
+}
+
+/// A drawing by lot from the electoral list.
+fn tirage(name: &str) -> Value {
+    activity(json!({
+        "id": "tirage", "name": name,
+        "purposes": ["communication.information-municipale"],
+        "data_subjects": ["electeurs"],
+        "sources": [{"activity": "liste-electorale", "categories": ["identite", "coordonnees"]}]
+    }))
+}
+
+/// A CCAS activity fed by the commune's vulnerable-persons register.
+fn from_vulnerable_register(purpose: &str) -> Value {
+    activity(json!({
+        "id": "isolement", "name": "Appels de convivialité aux personnes isolées",
+        "purposes": [purpose],
+        "legal_basis_text": "Code de l'action sociale et des familles, art. L.121-6-1",
+        "data_subjects": ["personnes-agees"],
+        "sources": [{"activity": "registre-vulnerables", "organisation": "ville",
+                     "categories": ["identite", "coordonnees"], "safeguards": ["information-art14"]}]
+    }))
+}
+
+/// A housing-policy activity fed by the local tax files.
+fn habitat(name: &str) -> Value {
+    activity(json!({
+        "id": "habitat", "name": name, "purposes": ["urbanisme"],
+        "legal_basis_text": "Code de la construction et de l'habitation, art. L.302-1",
+        "data_subjects": ["administres"],
+        "sources": [{"activity": "fiscalite", "categories": ["identite", "coordonnees"]}]
+    }))
+}
+
+/// A home-care service of the CCAS, with its health data.
+fn saad(dpia: Value) -> Value {
+    activity(json!({
+        "id": "saad", "name": "Service d'aide à domicile (SAAD) : plans d'aide et interventions",
+        "purposes": ["action-sociale.accompagnement"],
+        "legal_basis_text": "Code de l'action sociale et des familles, art. L.312-1 I 6°",
+        "special_category_exception": "medecine-prise-en-charge",
+        "data_subjects": ["personnes-agees"],
+        "data_categories": ["identite", "coordonnees", "sante"],
+        "retention": {"active": "P2Y", "final": "destruction"},
+        "dpia": dpia
+    }))
+}
+
+fn logement(dpia: Value) -> Value {
+    activity(json!({
+        "id": "logement", "name": "Instruction des demandes de logement social",
+        "purposes": ["action-sociale.aide-legale"],
+        "legal_basis_text": "Code de la construction et de l'habitation, art. L.441-2-1",
+        "data_subjects": ["beneficiaires-aide-sociale"],
+        "data_categories": ["identite", "coordonnees", "economique-financier"],
+        "retention": {"active": "P2Y", "final": "destruction"},
+        "dpia": dpia
+    }))
+}
+
+fn alertes(dpia: Value) -> Value {
+    activity(json!({
+        "id": "alertes", "name": "Recueil des signalements des lanceurs d'alerte",
+        "purposes": ["ressources-humaines.gestion-personnel"],
+        "legal_basis": "obligation-legale",
+        "legal_basis_text": "Loi n° 2016-1691 (Sapin II), art. 8 ; décret n° 2022-1284",
+        "data_subjects": ["agents"],
+        "dpia": dpia
+    }))
+}
+
+/// Unpaid canteen bills followed up from the CCAS's social files.
+fn impayes(assessment: Value) -> Value {
+    activity(json!({
+        "id": "impayes", "name": "Suivi des impayés de cantine",
+        "purposes": ["finances.facturation"],
+        "data_subjects": ["parents"],
+        "sources": [{"activity": "accompagnement", "organisation": "ccas",
+                     "categories": ["identite", "coordonnees"], "compatibility_assessment": assessment,
+                     "safeguards": ["information-art14"]}]
+    }))
+}
+
+/// A consent-based newsletter fed by `source`.
+fn infolettre(source: &str) -> Value {
+    activity(json!({
+        "id": "infolettre", "name": "Infolettre des familles",
+        "purposes": ["communication.information-municipale"],
+        "legal_basis": "consentement", "legal_basis_text": null,
+        "consent": consent(),
+        "data_subjects": ["parents"],
+        "sources": [{"activity": source, "categories": ["identite", "coordonnees"],
+                     "compatibility_assessment": "Analyse documentée."}]
+    }))
+}
+
+/// Municipal announcements mailed to the people of `source`.
+fn annonces(source: &str) -> Value {
+    activity(json!({
+        "id": "annonces", "name": "Envoi des annonces municipales",
+        "purposes": ["communication.information-municipale"],
+        "data_subjects": ["administres"],
+        "sources": [{"activity": source, "categories": ["identite", "coordonnees"],
+                     "compatibility_assessment": "Analyse art. 6.4 documentée.",
+                     "safeguards": ["information-art14", "opposition"]}]
+    }))
+}
+
+fn recrutement(retention: &str) -> Value {
+    activity(json!({
+        "id": "recrutement", "name": "Recrutement : candidatures",
+        "purposes": ["ressources-humaines.recrutement"],
+        "legal_basis_text": "Code général de la fonction publique, art. L.332-1",
+        "data_subjects": ["candidats-recrutement"],
+        "data_categories": ["identite", "coordonnees", "vie-professionnelle"],
+        "retention": {"active": retention, "final": "destruction", "start": "dernier contact avec le candidat"}
+    }))
+}
+
+fn vehicle_geolocation(description: &str, retention: &str) -> Value {
+    activity(json!({
+        "id": "geolocalisation", "name": "Géolocalisation des véhicules de la voirie",
+        "description": description,
+        "purposes": ["ressources-humaines.gestion-personnel"],
+        "legal_basis_text": "Code général des collectivités territoriales, art. L.2121-29",
+        "data_subjects": ["agents"],
+        "data_categories": ["identite", "localisation"],
+        "retention": {"active": retention, "final": "destruction"}
+    }))
+}
+
+fn site(description: &str) -> Value {
+    activity(json!({
+        "id": "site", "name": "Site internet de la commune",
+        "description": description,
+        "purposes": ["communication.information-municipale"],
+        "data_subjects": ["usagers"],
+        "data_categories": ["connexion"]
+    }))
+}
+
+fn page_facebook(joint: Value) -> Value {
+    activity(json!({
+        "id": "page-facebook", "name": "Page Facebook de la commune",
+        "purposes": ["communication.information-municipale"],
+        "data_subjects": ["usagers"],
+        "data_categories": ["identite", "connexion"],
+        "joint_controllers": joint
+    }))
 }
 
 /// The findings of `at` for the rule `rule`, with their source and message.

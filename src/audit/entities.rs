@@ -8,8 +8,9 @@ use std::sync::OnceLock;
 use cedar_policy::{Context, Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression};
 
 use super::AuditError;
+use super::PolicyPack;
 use crate::model::{Activity, ActivitySource, Organisation};
-use crate::vocabulary::{Countries, Kind, Vocabulary};
+use crate::vocabulary::{Countries, Folded, Kind, Vocabulary, Words, fold};
 
 /// The entity types of the schema.
 const TYPES: [&str; 8] = [
@@ -112,6 +113,8 @@ pub(super) struct OrganisationFacts<'a> {
     /// Set only when rules name organisations: the facts are then never shared.
     pub identity: Option<&'a str>,
     kind: &'a str,
+    /// Its kind, and what its name says it is (`ccas`, `departement`, `caisse-retraite` …).
+    natures: Vec<&'a str>,
     public_body: bool,
     has_address: bool,
     has_email: bool,
@@ -120,10 +123,12 @@ pub(super) struct OrganisationFacts<'a> {
 }
 
 impl<'a> OrganisationFacts<'a> {
-    pub fn of(org: &'a Organisation, vocabulary: &Vocabulary, named: bool) -> Self {
+    pub fn of(org: &'a Organisation, pack: &'a PolicyPack, named: bool) -> Self {
+        let vocabulary = &pack.vocabulary;
         OrganisationFacts {
             identity: named.then_some(org.id.as_str()),
             kind: &org.kind,
+            natures: organisation_natures(org, &pack.words),
             public_body: vocabulary.is_public_body(&org.kind),
             has_address: has_text(org.address.as_deref()),
             has_email: has_text(org.email.as_deref()),
@@ -141,6 +146,7 @@ impl<'a> OrganisationFacts<'a> {
             uid,
             vec![
                 ("kind", string(self.kind)),
+                ("natures", strings(self.natures.iter().copied())),
                 ("public_body", b(self.public_body)),
                 ("has_address", b(self.has_address)),
                 ("has_email", b(self.has_email)),
@@ -150,6 +156,13 @@ impl<'a> OrganisationFacts<'a> {
             HashSet::new(),
         )
     }
+}
+
+/// What an organisation is: its kind, and the nature its name reveals.
+pub(super) fn organisation_natures<'a>(org: &'a Organisation, words: &'a Words) -> Vec<&'a str> {
+    set([Some(org.kind.as_str()), words.nature(&org.name)]
+        .into_iter()
+        .flatten())
 }
 
 fn has_text(s: Option<&str>) -> bool {
@@ -183,18 +196,33 @@ pub(super) struct ActivityFacts<'a> {
     has_legal_basis_text: bool,
     special_category_exception: Option<&'a str>,
     has_recipients: bool,
+    has_joint_controllers: bool,
     recipient_types: Vec<&'a str>,
+    /// What each recipient is: the nature its name reveals, or else its type.
+    recipient_natures: Vec<&'a str>,
     processor_contracts: Vec<bool>,
     retention_days: Option<i64>,
+    /// Longest time in any form: active plus intermediate, per category included.
+    retention_total_days: Option<i64>,
     retention_permanent: bool,
     /// Longest period for the data of each category family held (the entity's tags).
     category_retention: Vec<(&'a str, i64)>,
     security_measures: Vec<&'a str>,
     dpia_status: Option<&'static str>,
+    dpia_justified: bool,
     dpia_criteria: Vec<&'a str>,
     consent: Option<ConsentFacts<'a>>,
     automated_decision: bool,
     pub consent_based: bool,
+    /// The special categories the name and description reveal (`special_category.possible`).
+    revealed_categories: Vec<&'a str>,
+    /// What the activity is by the words of its name, description, recipients and
+    /// processors (`jures-assises`, `logement-social` …).
+    cases: Vec<&'a str>,
+    /// The families of the services its name names (what a billing file bills).
+    named_families: Vec<&'a str>,
+    /// Other activities take data from it: it is a file others are filled from.
+    pub is_source: bool,
 }
 
 /// Sorted and without repeats: a set, in a form that hashes.
@@ -210,9 +238,24 @@ impl<'a> ActivityFacts<'a> {
         org: &'a Organisation,
         organisation: usize,
         a: &'a Activity,
-        vocabulary: &'a Vocabulary,
+        pack: &'a PolicyPack,
         named: bool,
+        is_source: bool,
     ) -> Self {
+        let vocabulary = &pack.vocabulary;
+        let words = &pack.words;
+        let own = own_text(a);
+        // What the activity is also shows in the text it cites and the bodies it deals with.
+        let parties = fold(
+            &a.recipients()
+                .iter()
+                .map(|r| r.name.as_str())
+                .chain(a.legal_basis_text.as_deref())
+                .chain(a.processors().iter().map(|p| p.name.as_str()))
+                .chain(a.joint_controllers().iter().map(|p| p.name.as_str()))
+                .collect::<Vec<_>>()
+                .join(" ; "),
+        );
         let strs = |v: &'a [String]| set(v.iter().map(String::as_str));
         let mut contracts: Vec<bool> = a
             .processors()
@@ -233,13 +276,22 @@ impl<'a> ActivityFacts<'a> {
             has_legal_basis_text: has_text(a.legal_basis_text.as_deref()),
             special_category_exception: a.special_category_exception.as_deref(),
             has_recipients: !a.recipients().is_empty(),
+            has_joint_controllers: !a.joint_controllers().is_empty(),
             recipient_types: set(a.recipients().iter().filter_map(|r| r.kind.as_deref())),
+            recipient_natures: set(a
+                .recipients()
+                .iter()
+                .filter_map(|r| words.nature(&r.name).or(r.kind.as_deref()))),
             processor_contracts: contracts,
             retention_days: retention_days(a),
+            retention_total_days: retention_total_days(a),
             retention_permanent: retention_periods(a).any(|p| p.is_permanent()),
             category_retention: category_retention(a, vocabulary),
             security_measures: strs(a.security_measures()),
             dpia_status: a.dpia.as_ref().map(|d| d.status.as_str()),
+            dpia_justified: a.dpia.as_ref().is_some_and(|d| {
+                d.status.as_str() == "not-required" && has_text(d.justification.as_deref())
+            }),
             dpia_criteria: dpia_criteria(a, vocabulary),
             consent: a.consent.as_ref().map(|c| ConsentFacts {
                 granular: c.granular,
@@ -251,6 +303,17 @@ impl<'a> ActivityFacts<'a> {
             }),
             automated_decision: a.automated_decision.unwrap_or(false),
             consent_based: a.is_consent_based(),
+            revealed_categories: set(words
+                .special_categories(std::slice::from_ref(&own))
+                .into_iter()
+                .map(|(id, _)| id)),
+            // The name says what the activity is; its description may name its sources.
+            named_families: set(words
+                .purposes(&[fold(&a.name)])
+                .into_iter()
+                .map(|p| vocabulary.root(Kind::Purpose, p))),
+            cases: set(words.cases(&[own, parties])),
+            is_source,
         }
     }
 
@@ -316,10 +379,33 @@ impl<'a> ActivityFacts<'a> {
             ),
             ("has_legal_basis_text", b(self.has_legal_basis_text)),
             ("has_recipients", b(self.has_recipients)),
+            ("has_joint_controllers", b(self.has_joint_controllers)),
             (
                 "recipient_types",
                 strings(self.recipient_types.iter().copied()),
             ),
+            (
+                "recipient_natures",
+                strings(self.recipient_natures.iter().copied()),
+            ),
+            (
+                "revealed_categories",
+                uids(
+                    self.revealed_categories
+                        .iter()
+                        .map(|c| vocab_uid(Kind::DataCategory, c)),
+                ),
+            ),
+            ("cases", strings(self.cases.iter().copied())),
+            (
+                "named_families",
+                uids(
+                    self.named_families
+                        .iter()
+                        .map(|p| vocab_uid(Kind::Purpose, p)),
+                ),
+            ),
+            ("is_source", b(self.is_source)),
             (
                 "processor_contracts",
                 RestrictedExpression::new_set(self.processor_contracts.iter().map(|c| b(*c))),
@@ -330,6 +416,7 @@ impl<'a> ActivityFacts<'a> {
                 strings(self.security_measures.iter().copied()),
             ),
             ("dpia_criteria", strings(self.dpia_criteria.iter().copied())),
+            ("dpia_justified", b(self.dpia_justified)),
             (
                 "dpia_criteria_count",
                 RestrictedExpression::new_long(self.dpia_criteria.len() as i64),
@@ -345,6 +432,9 @@ impl<'a> ActivityFacts<'a> {
         }
         if let Some(days) = self.retention_days {
             attrs.push(("retention_days", RestrictedExpression::new_long(days)));
+        }
+        if let Some(days) = self.retention_total_days {
+            attrs.push(("retention_total_days", RestrictedExpression::new_long(days)));
         }
         if let Some(status) = self.dpia_status {
             attrs.push(("dpia_status", string(status)));
@@ -383,6 +473,15 @@ impl<'a> ActivityFacts<'a> {
         Entity::new_with_tags(uid, attrs, parents, tags)
             .map_err(|e| AuditError::Internal(e.to_string()))
     }
+}
+
+/// The activity's own words: its name and description.
+pub(super) fn own_text(a: &Activity) -> Folded {
+    fold(&format!(
+        "{} ; {}",
+        a.name,
+        a.description.as_deref().unwrap_or("")
+    ))
 }
 
 /// For each category family the activity holds, the longest period applying to its data: the
@@ -425,6 +524,24 @@ pub(super) fn retention_days(a: &Activity) -> Option<i64> {
     retention_periods(a).filter_map(|p| p.days()).max()
 }
 
+/// The longest time data of the activity are kept in any form: each active period (the
+/// activity's, each category's) plus the intermediate period that follows it.
+pub(super) fn retention_total_days(a: &Activity) -> Option<i64> {
+    let retention = a.retention.as_ref()?;
+    let days = |p: Option<&crate::model::Period>| p.and_then(|p| p.days());
+    let general = days(retention.intermediate.as_ref()).unwrap_or(0);
+    let own = days(retention.active.as_ref()).map(|d| d + general);
+    let per_category = retention
+        .per_category
+        .iter()
+        .flat_map(|m| m.values())
+        .filter_map(|c| {
+            let active = days(c.active.as_ref()).or(days(retention.active.as_ref()))?;
+            Some(active + days(c.intermediate.as_ref()).unwrap_or(general))
+        });
+    own.into_iter().chain(per_category).max()
+}
+
 /// The DPIA criteria the DPO declared, plus those the register makes evident.
 fn dpia_criteria<'a>(a: &'a Activity, vocabulary: &'a Vocabulary) -> Vec<&'a str> {
     let mut out: Vec<&str> = a.dpia_criteria().iter().map(String::as_str).collect();
@@ -464,6 +581,10 @@ pub(super) struct ReuseFacts<'a> {
     shares_family: bool,
     /// The data come through other files (a source of a source).
     pub indirect: bool,
+    /// What the source's organisation is (its kind, and what its name says).
+    source_natures: Vec<&'a str>,
+    /// What the reusing organisation is.
+    reuser_natures: Vec<&'a str>,
 }
 
 impl<'a> ReuseFacts<'a> {
@@ -478,6 +599,7 @@ impl<'a> ReuseFacts<'a> {
         same_organisation: bool,
         public_body: bool,
         indirect: bool,
+        natures: (Vec<&'a str>, Vec<&'a str>),
         reusing_activity: &'a Activity,
         vocabulary: &'a Vocabulary,
     ) -> Self {
@@ -504,6 +626,8 @@ impl<'a> ReuseFacts<'a> {
             public_body,
             shares_family,
             indirect,
+            source_natures: natures.0,
+            reuser_natures: natures.1,
         }
     }
 
@@ -535,6 +659,14 @@ impl<'a> ReuseFacts<'a> {
             ("public_body".to_owned(), b(self.public_body)),
             ("shares_family".to_owned(), b(self.shares_family)),
             ("indirect".to_owned(), b(self.indirect)),
+            (
+                "source_natures".to_owned(),
+                strings(self.source_natures.iter().copied()),
+            ),
+            (
+                "reuser_natures".to_owned(),
+                strings(self.reuser_natures.iter().copied()),
+            ),
         ];
         Context::from_pairs(pairs).map_err(|e| AuditError::Internal(e.to_string()))
     }

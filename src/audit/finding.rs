@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::pack::PackInfo;
 
 /// Every finding kind (`spec/findings.md`). Kinds are stable: tools match on them.
-pub const KINDS: [&str; 19] = [
+pub const KINDS: [&str; 20] = [
     "register.incomplete",
     "legal_basis.missing",
     "legal_basis.inappropriate",
@@ -16,6 +16,7 @@ pub const KINDS: [&str; 19] = [
     "purpose.reuse_conditional",
     "purpose.reuse_unjustified",
     "special_category.no_exception",
+    "special_category.possible",
     "criminal_data.unauthorised",
     "nir.unauthorised",
     "minimisation.excessive",

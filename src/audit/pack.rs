@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::finding::{KINDS, Severity};
 use super::slice::Slicer;
-use crate::vocabulary::{Countries, Vocabulary};
+use crate::vocabulary::{Countries, Vocabulary, Words};
 
 static BUILTIN: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/policies");
 
@@ -98,6 +98,8 @@ pub struct PolicyPack {
     pub info: PackInfo,
     pub vocabulary: Vocabulary,
     pub countries: Countries,
+    /// Words of free text that reveal what ids may not say.
+    pub words: Words,
     pub(super) schema: Schema,
     /// Each action's rules alone, so a request evaluates only the rules that can apply.
     pub(super) sets: HashMap<Action, PolicySet>,
@@ -205,6 +207,8 @@ impl PolicyPack {
             .map_err(|e| invalid("vocabulary.yaml", None, e.to_string()))?;
         let countries = Countries::from_yaml(files.get("countries.yaml")?)
             .map_err(|e| invalid("countries.yaml", None, e.to_string()))?;
+        let words = Words::from_yaml(files.get("words.yaml")?, &vocabulary)
+            .map_err(|e| invalid("words.yaml", None, e.to_string()))?;
         let schema_text = files.get("schema.cedarschema")?;
         let (schema, _warnings) = Schema::from_cedarschema_str(schema_text).map_err(|e| {
             invalid(
@@ -301,6 +305,7 @@ impl PolicyPack {
             info,
             vocabulary,
             countries,
+            words,
             schema,
             slicer: Slicer::new(&sets),
             sets,

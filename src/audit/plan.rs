@@ -10,8 +10,9 @@ use std::hash::BuildHasher;
 use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 
 use super::entities::{self, ActivityFacts, OrganisationFacts, ReuseFacts, uid};
-use super::{AuditError, Finding, PolicyPack, Report};
-use crate::model::{ActivitySource, Organisation, Register, Source};
+use super::{AuditError, Finding, PolicyPack, Report, Severity};
+use crate::model::{Activity, ActivitySource, Organisation, Register, Source};
+use crate::vocabulary::Kind;
 
 /// Distinct values, numbered in order of first appearance.
 /// Each value is kept once, in `items`; the index only holds positions, by hash.
@@ -61,6 +62,7 @@ pub(super) struct OrganisationPlace<'a> {
 
 pub(super) struct ActivityPlace<'a> {
     id: &'a str,
+    activity: &'a Activity,
     facts: usize,
     transfers: Vec<usize>,
     /// Per source (direct, or reached through other files) and new purpose.
@@ -135,6 +137,16 @@ impl<'a> Sources<'a> {
         Sources { direct }
     }
 
+    /// The activities some other activity takes data from.
+    fn feeding(&self) -> FxHashSet<(usize, usize)> {
+        self.direct
+            .iter()
+            .flatten()
+            .flatten()
+            .map(|(source, _)| *source)
+            .collect()
+    }
+
     /// Every activity `me` takes data from, directly or through other files, each once by
     /// its shortest path: the regime of a source follows its data (LEGAL §4). A cycle of
     /// files feeding each other is walked once.
@@ -197,20 +209,23 @@ impl<'a> Plan<'a> {
         let org_facts: Vec<usize> = register
             .organisations
             .iter()
-            .map(|org| {
-                plan.orgs
-                    .intern(OrganisationFacts::of(org, vocabulary, named))
-            })
+            .map(|org| plan.orgs.intern(OrganisationFacts::of(org, pack, named)))
             .collect();
+        let sources = Sources::of(register);
+        let feeding = sources.feeding();
         // Facts are computed in parallel, then numbered in file order.
         let activity_facts: Vec<Vec<ActivityFacts<'a>>> = register
             .organisations
             .par_iter()
+            .enumerate()
             .zip(&org_facts)
-            .map(|(org, facts)| {
+            .map(|((i, org), facts)| {
                 org.activities()
                     .iter()
-                    .map(|a| ActivityFacts::of(org, *facts, a, vocabulary, named))
+                    .enumerate()
+                    .map(|(j, a)| {
+                        ActivityFacts::of(org, *facts, a, pack, named, feeding.contains(&(i, j)))
+                    })
                     .collect()
             })
             .collect();
@@ -223,7 +238,6 @@ impl<'a> Plan<'a> {
                     .collect()
             })
             .collect();
-        let sources = Sources::of(register);
         for (i, org) in register.organisations.iter().enumerate() {
             let addresses = [
                 ("organisation", org.email.as_deref()),
@@ -275,6 +289,13 @@ impl<'a> Plan<'a> {
                             k == i,
                             public_body,
                             hop.indirect(),
+                            (
+                                entities::organisation_natures(
+                                    &register.organisations[k],
+                                    &pack.words,
+                                ),
+                                entities::organisation_natures(org, &pack.words),
+                            ),
                             activity,
                             vocabulary,
                         );
@@ -288,6 +309,7 @@ impl<'a> Plan<'a> {
                 }
                 activities.push(ActivityPlace {
                     id: &activity.id,
+                    activity,
                     facts: me,
                     transfers,
                     reuses,
@@ -381,7 +403,14 @@ impl<'a> Plan<'a> {
             settle(&mut here, &mut findings);
             for activity in &org.activities {
                 let at = (org.id, Some(activity.id));
-                emit(&mut here, pack, at, None, &answers.declare[activity.facts]);
+                let from = emit(&mut here, pack, at, None, &answers.declare[activity.facts]);
+                for finding in &mut here[from..] {
+                    if finding.kind == "special_category.possible" {
+                        finding
+                            .message
+                            .push_str(&revealing_words(activity.activity, pack));
+                    }
+                }
                 for t in &activity.transfers {
                     emit(&mut here, pack, at, None, &answers.transfer[*t]);
                 }
@@ -412,6 +441,26 @@ impl<'a> Plan<'a> {
             findings,
         }
     }
+}
+
+/// « Mots relevés : … », the words of an activity's name and description that reveal a
+/// special category it does not declare.
+fn revealing_words(activity: &Activity, pack: &PolicyPack) -> String {
+    let vocabulary = &pack.vocabulary;
+    let declared = |id: &str| {
+        activity
+            .data_categories()
+            .iter()
+            .any(|c| vocabulary.is_within(Kind::DataCategory, c, id))
+    };
+    let words: Vec<String> = pack
+        .words
+        .special_categories(&[entities::own_text(activity)])
+        .into_iter()
+        .filter(|(id, _)| !declared(id))
+        .flat_map(|(_, words)| words.into_iter().map(|w| format!("« {w} »")))
+        .collect();
+    format!(" Mots relevés : {}.", words.join(", "))
 }
 
 /// The findings of the `forbid` rules among `rules`, at an organisation (and activity);
@@ -456,5 +505,13 @@ fn settle(here: &mut Vec<Finding>, findings: &mut Vec<Finding>) {
         ))
     });
     here.dedup_by(|a, b| a.rule == b.rule && a.related_activity == b.related_activity);
+    // An `info` note is moot where a finding of the same kind stands (a DPIA presumption set
+    // aside while the CNIL list requires one).
+    let serious: Vec<String> = here
+        .iter()
+        .filter(|f| f.severity != Severity::Info)
+        .map(|f| f.kind.clone())
+        .collect();
+    here.retain(|f| f.severity != Severity::Info || !serious.contains(&f.kind));
     findings.append(here);
 }

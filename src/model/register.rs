@@ -317,6 +317,8 @@ pub struct Dpia {
     /// `YYYY-MM-DD`.
     pub date: Option<String>,
     pub reference: Option<String>,
+    /// For `not-required`: why no high risk remains although two criteria hold (WP248).
+    pub justification: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

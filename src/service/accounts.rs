@@ -6,7 +6,7 @@ use std::sync::Arc;
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::Semaphore;
 
-use super::{Error, Result, on_own_thread};
+use super::{Error, Result, on_pool_thread};
 use crate::auth::{
     Actor, Grant, Need, Role, Session, User, new_token, token_hash, verify_password,
 };
@@ -116,7 +116,7 @@ impl Accounts {
                 .acquire()
                 .await
                 .map_err(|e| Error::Internal(e.to_string()))?;
-            on_own_thread(move || verify_password(&password, &hash)).await?
+            on_pool_thread(move || verify_password(&password, &hash)).await?
         };
         match found {
             Some((user, hash)) if matches && !user.disabled => {

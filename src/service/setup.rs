@@ -3,7 +3,7 @@
 
 use jiff::Timestamp;
 
-use super::{Error, Result, on_own_thread};
+use super::{Error, Result, on_pool_thread};
 use crate::audit::PolicyPack;
 use crate::auth::{Grant, Role, User, hash_password, random_secret};
 use crate::store::Store;
@@ -27,7 +27,7 @@ pub async fn first_start(store: &Store, pack: &PolicyPack, demo: bool) -> Result
     if store.users().await?.is_empty() {
         let password = random_secret();
         let secret = password.clone();
-        let hash = on_own_thread(move || hash_password(&secret))
+        let hash = on_pool_thread(move || hash_password(&secret))
             .await?
             .map_err(|e| Error::Internal(e.to_string()))?;
         let admin = User {
