@@ -80,8 +80,12 @@ pub(super) struct ReusePlace<'a> {
 /// The activities each activity takes data from, as positions (organisation, activity) in
 /// the register.
 struct Sources<'a> {
-    direct: Vec<Vec<Vec<((usize, usize), &'a ActivitySource)>>>,
+    /// Per organisation, per activity: its direct sources.
+    direct: Vec<Vec<Vec<Link<'a>>>>,
 }
+
+/// A direct source: its position, and the source entry that names it.
+type Link<'a> = ((usize, usize), &'a ActivitySource);
 
 /// A source of an activity: its position, the source entry through which its data came (for
 /// a source reached through other files, the entry of the file that took from it), and the

@@ -70,7 +70,7 @@ pub fn fold(text: &str) -> Folded {
     let plain = deunicode::deunicode(text).to_lowercase();
     let mut words = Vec::new();
     let mut clause_start = Vec::new();
-    for clause in plain.split(|c: char| matches!(c, ',' | ';' | '.' | ':' | '(' | ')' | '\n')) {
+    for clause in plain.split([',', ';', '.', ':', '(', ')', '\n']) {
         let start = words.len();
         for word in clause
             .split(|c: char| !c.is_ascii_alphanumeric())
