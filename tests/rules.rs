@@ -1140,16 +1140,17 @@ fn cases() -> Vec<Case> {
                     "invitation-repas-aines",
                     "Invitation au repas des aînés",
                     "communication.information-municipale",
-                    json!(["information-art14", "opposition"]),
+                    json!(["information-art14", "destruction-apres-usage"]),
                 ),
             )],
+            // Destroying the extract after use is recommended, not a condition.
             vec![add(
                 "ville",
                 electoral_extract(
                     "invitation-repas-aines",
                     "Invitation au repas des aînés",
                     "communication.information-municipale",
-                    all_three.clone(),
+                    json!(["information-art14", "opposition"]),
                 ),
             )],
         ),
@@ -2072,6 +2073,30 @@ fn cases() -> Vec<Case> {
             vec![add("ville", habitat("Repérage des logements vacants"))],
         ),
         case(
+            "dpia-large-scale-sensitive",
+            "ccas/accompagnement",
+            vec![patch(
+                "ccas/accompagnement",
+                json!({"dpia": {"status": "none"}, "dpia_criteria": ["grande-echelle"]}),
+            )],
+            vec![patch(
+                "ccas/accompagnement",
+                json!({"dpia_criteria": ["grande-echelle"]}),
+            )],
+        ),
+        case(
+            "dpia-automated-evaluation",
+            "ville/inscription-scolaire",
+            vec![patch(
+                "ville/inscription-scolaire",
+                json!({"automated_decision": true, "dpia_criteria": ["evaluation-notation"], "dpia": {"status": "none"}}),
+            )],
+            vec![patch(
+                "ville/inscription-scolaire",
+                json!({"automated_decision": false, "dpia_criteria": ["evaluation-notation"], "dpia": {"status": "none"}}),
+            )],
+        ),
+        case(
             "social-network-page-joint-controller",
             "ville/page-facebook",
             vec![add("ville", page_facebook(json!([])))],
@@ -2377,5 +2402,97 @@ fn a_cycle_of_sources_is_walked_once_and_every_regime_on_it_applies() {
             .iter()
             .any(|(s, _)| s.as_deref() == Some("colis-aines")),
         "{register:?}"
+    );
+}
+
+#[test]
+fn possible_special_data_quotes_its_words_and_is_quiet_once_declared() {
+    let halal = json!({"description": "Inscription ; choix du menu : Halal, CASHER ou végétarien ; facturation."});
+    let found = findings_of(
+        &[patch("ville/cantine", halal.clone())],
+        "ville/cantine",
+        "special-category-possible",
+    );
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].1.contains("« halal »") && found[0].1.contains("« casher »"),
+        "the words found are quoted: {}",
+        found[0].1
+    );
+    // Plurals and accents folded; a word the activity declares the category of is not quoted.
+    let biometrics = json!({"name": "Relevé des EMPREINTES digitales", "description": "Diagnostics et allergies."});
+    let found = findings_of(
+        &[patch(
+            "ville/cantine",
+            with(
+                &biometrics,
+                json!({"data_categories": ["identite", "sante.allergies"], "special_category_exception": "interet-public-important"}),
+            ),
+        )],
+        "ville/cantine",
+        "special-category-possible",
+    );
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].1.contains("« empreinte digitale »"),
+        "{}",
+        found[0].1
+    );
+    assert!(!found[0].1.contains("allergie"), "{}", found[0].1);
+    // Declared: no prompt (the rules on that category judge it).
+    let declared = with(
+        &halal,
+        json!({"data_categories": ["identite", "coordonnees", "economique-financier", "convictions-religieuses"],
+               "special_category_exception": "consentement-explicite", "consent": consent()}),
+    );
+    assert!(
+        findings_of(
+            &[patch("ville/cantine", declared)],
+            "ville/cantine",
+            "special-category-possible"
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn the_coverage_of_the_law_names_every_rule_and_only_rules() {
+    let text = include_str!("../policies/COVERAGE.md");
+    let named: BTreeSet<&str> = text
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .flat_map(|t| t.split(", "))
+        .collect();
+    let rules: BTreeSet<&str> = common::pack().rules().map(|r| r.id.as_str()).collect();
+    let missing: Vec<&&str> = rules
+        .iter()
+        .filter(|id| {
+            !named.contains(**id)
+                && !named
+                    .iter()
+                    .any(|n| n.strip_suffix('*').is_some_and(|p| id.starts_with(p)))
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "rules COVERAGE.md does not place: {missing:?}"
+    );
+    let other = [
+        "words.yaml",
+        "registre policies list",
+        "countries.yaml",
+        "dpia.justification",
+        "info",
+        "adequation",
+        "criminal-data-*",
+    ];
+    let unknown: Vec<&&str> = named
+        .iter()
+        .filter(|n| !rules.contains(**n) && !other.contains(*n))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "COVERAGE.md names rules that do not exist: {unknown:?}"
     );
 }

@@ -12,7 +12,7 @@ use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 use super::entities::{self, ActivityFacts, OrganisationFacts, ReuseFacts, uid};
 use super::{AuditError, Finding, PolicyPack, Report, Severity};
 use crate::model::{Activity, ActivitySource, Organisation, Register, Source};
-use crate::vocabulary::Kind;
+use crate::vocabulary::{Kind, fold};
 
 /// Distinct values, numbered in order of first appearance.
 /// Each value is kept once, in `items`; the index only holds positions, by hash.
@@ -285,12 +285,17 @@ impl<'a> Plan<'a> {
                             .collect();
                         names.join(" → ")
                     });
+                    let holder = &register.organisations[k];
+                    // A processor's data are its controller's: not a disclosure to a third
+                    // party (art. 4.10, 28).
+                    let same_controller =
+                        k == i || acts_for(activity, holder) || acts_for(source_activity, org);
                     for purpose in activity.purposes() {
                         let facts = ReuseFacts::of(
                             purpose,
                             hop.entry,
                             source_activity,
-                            k == i,
+                            same_controller,
                             public_body,
                             hop.indirect(),
                             (
@@ -445,6 +450,20 @@ impl<'a> Plan<'a> {
             findings,
         }
     }
+}
+
+/// Whether `activity` is carried out as a processor on behalf of `controller` (named by its
+/// e-mail address or its name).
+fn acts_for(activity: &Activity, controller: &Organisation) -> bool {
+    let Some(on_behalf) = &activity.on_behalf_of else {
+        return false;
+    };
+    let same_email = match (&on_behalf.email, &controller.email) {
+        (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+        _ => false,
+    };
+    activity.role() == crate::model::Role::Processor
+        && (same_email || fold(&on_behalf.name) == fold(&controller.name))
 }
 
 /// « Mots relevés : … », the words of an activity's name and description that reveal a

@@ -58,6 +58,7 @@ pub struct Words {
 }
 
 /// A text folded once, to look for many phrases in it.
+#[derive(Debug, PartialEq, Eq)]
 pub struct Folded {
     words: Vec<String>,
     /// For each word, the position of the first word of its clause: a negation reaches no
@@ -67,10 +68,10 @@ pub struct Folded {
 
 /// The words of a text, folded.
 pub fn fold(text: &str) -> Folded {
-    let plain = deunicode::deunicode(text).to_lowercase();
+    let plain = join_acronyms(&deunicode::deunicode(text).to_lowercase());
     let mut words = Vec::new();
     let mut clause_start = Vec::new();
-    for clause in plain.split([',', ';', '.', ':', '(', ')', '\n']) {
+    for clause in plain.split([',', ';', '.', ':', '(', ')', '/', '|', '\n']) {
         let start = words.len();
         for word in clause
             .split(|c: char| !c.is_ascii_alphanumeric())
@@ -84,6 +85,26 @@ pub fn fold(text: &str) -> Folded {
         words,
         clause_start,
     }
+}
+
+/// « c.c.a.s. » reads « ccas »: a run of single letters each followed by a dot is one word.
+fn join_acronyms(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for chunk in text.split_inclusive(char::is_whitespace) {
+        let core = chunk.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '.');
+        let letters: Vec<&str> = core.split('.').filter(|l| !l.is_empty()).collect();
+        let acronym = letters.len() >= 2
+            && letters.iter().all(|l| l.len() == 1)
+            && core.matches('.').count() >= letters.len() - 1;
+        if acronym && let Some(at) = chunk.find(core) {
+            out.push_str(&chunk[..at]);
+            out.push_str(&letters.concat());
+            out.push_str(&chunk[at + core.len()..]);
+        } else {
+            out.push_str(chunk);
+        }
+    }
+    out
 }
 
 fn fold_word(word: &str) -> String {
@@ -300,12 +321,16 @@ mod tests {
             !w.special_categories(&[fold("Liste des allergies")])
                 .is_empty()
         );
+        // A negation reaches no further than its clause.
+        let menu = w.special_categories(&[fold("menu : standard / sans porc / halal")]);
+        assert!(!menu.is_empty(), "{menu:?}");
     }
 
     #[test]
     fn a_body_is_known_by_its_name() {
         let w = words();
         assert_eq!(w.nature("CCAS de Ville-Exemple"), Some("ccas"));
+        assert_eq!(w.nature("C.C.A.S. de Saint-Trojan"), Some("ccas"));
         assert_eq!(w.nature("Centre communal d'action sociale"), Some("ccas"));
         assert_eq!(
             w.nature("Association ADMR d'aide à domicile"),
