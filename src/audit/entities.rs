@@ -241,21 +241,9 @@ impl<'a> ActivityFacts<'a> {
         pack: &'a PolicyPack,
         named: bool,
         is_source: bool,
+        text: &TextFacts<'a>,
     ) -> Self {
         let vocabulary = &pack.vocabulary;
-        let words = &pack.words;
-        let own = own_text(a);
-        // What the activity is also shows in the text it cites and the bodies it deals with.
-        let parties = fold(
-            &a.recipients()
-                .iter()
-                .map(|r| r.name.as_str())
-                .chain(a.legal_basis_text.as_deref())
-                .chain(a.processors().iter().map(|p| p.name.as_str()))
-                .chain(a.joint_controllers().iter().map(|p| p.name.as_str()))
-                .collect::<Vec<_>>()
-                .join(" ; "),
-        );
         let strs = |v: &'a [String]| set(v.iter().map(String::as_str));
         let mut contracts: Vec<bool> = a
             .processors()
@@ -278,10 +266,7 @@ impl<'a> ActivityFacts<'a> {
             has_recipients: !a.recipients().is_empty(),
             has_joint_controllers: !a.joint_controllers().is_empty(),
             recipient_types: set(a.recipients().iter().filter_map(|r| r.kind.as_deref())),
-            recipient_natures: set(a
-                .recipients()
-                .iter()
-                .filter_map(|r| words.nature(&r.name).or(r.kind.as_deref()))),
+            recipient_natures: text.recipient_natures.clone(),
             processor_contracts: contracts,
             retention_days: retention_days(a),
             retention_total_days: retention_total_days(a),
@@ -303,16 +288,9 @@ impl<'a> ActivityFacts<'a> {
             }),
             automated_decision: a.automated_decision.unwrap_or(false),
             consent_based: a.is_consent_based(),
-            revealed_categories: set(words
-                .special_categories(std::slice::from_ref(&own))
-                .into_iter()
-                .map(|(id, _)| id)),
-            // The name says what the activity is; its description may name its sources.
-            named_families: set(words
-                .purposes(&[fold(&a.name)])
-                .into_iter()
-                .map(|p| vocabulary.root(Kind::Purpose, p))),
-            cases: set(words.cases(&[own, parties])),
+            revealed_categories: text.revealed_categories.clone(),
+            named_families: text.named_families.clone(),
+            cases: text.cases.clone(),
             is_source,
         }
     }
@@ -472,6 +450,80 @@ impl<'a> ActivityFacts<'a> {
             attrs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
         Entity::new_with_tags(uid, attrs, parents, tags)
             .map_err(|e| AuditError::Internal(e.to_string()))
+    }
+}
+
+/// The free text of an activity, as read by the word lists (`policies/words.yaml`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) struct TextKey<'a> {
+    name: &'a str,
+    description: Option<&'a str>,
+    legal_basis_text: Option<&'a str>,
+    recipients: Vec<(&'a str, Option<&'a str>)>,
+    others: Vec<&'a str>,
+}
+
+impl<'a> TextKey<'a> {
+    pub fn of(a: &'a Activity) -> Self {
+        TextKey {
+            name: &a.name,
+            description: a.description.as_deref(),
+            legal_basis_text: a.legal_basis_text.as_deref(),
+            recipients: a
+                .recipients()
+                .iter()
+                .map(|r| (r.name.as_str(), r.kind.as_deref()))
+                .collect(),
+            others: a
+                .processors()
+                .iter()
+                .map(|p| p.name.as_str())
+                .chain(a.joint_controllers().iter().map(|p| p.name.as_str()))
+                .collect(),
+        }
+    }
+}
+
+/// What the free text of an activity says (the same text reads the same, so registers that
+/// repeat activities read each text once).
+#[derive(Debug, Clone, Default)]
+pub(super) struct TextFacts<'a> {
+    recipient_natures: Vec<&'a str>,
+    revealed_categories: Vec<&'a str>,
+    named_families: Vec<&'a str>,
+    cases: Vec<&'a str>,
+}
+
+impl<'a> TextFacts<'a> {
+    pub fn of(key: &TextKey<'a>, pack: &'a PolicyPack) -> Self {
+        let words = &pack.words;
+        let own = fold(&format!("{} ; {}", key.name, key.description.unwrap_or("")));
+        // What the activity is also shows in the text it cites and the bodies it deals with.
+        let parties = fold(
+            &key.recipients
+                .iter()
+                .map(|(name, _)| *name)
+                .chain(key.legal_basis_text)
+                .chain(key.others.iter().copied())
+                .collect::<Vec<_>>()
+                .join(" ; "),
+        );
+        TextFacts {
+            recipient_natures: set(key
+                .recipients
+                .iter()
+                .filter_map(|(name, kind)| words.nature(name).or(*kind))),
+            revealed_categories: set(words
+                .special_categories(std::slice::from_ref(&own))
+                .into_iter()
+                .map(|(id, _)| id)),
+            // The name says what the activity is; its description may name its sources.
+            named_families: set(words
+                .purposes(&[fold(key.name)])
+                .into_iter()
+                .map(|p| pack.vocabulary.root(Kind::Purpose, p))),
+            cases: set(words.cases(&[own, parties])),
+        }
     }
 }
 

@@ -9,7 +9,9 @@ use std::hash::BuildHasher;
 
 use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 
-use super::entities::{self, ActivityFacts, OrganisationFacts, ReuseFacts, uid};
+use super::entities::{
+    self, ActivityFacts, OrganisationFacts, ReuseFacts, TextFacts, TextKey, uid,
+};
 use super::{AuditError, Finding, PolicyPack, Report, Severity};
 use crate::model::{Activity, ActivitySource, Organisation, Register, Source};
 use crate::vocabulary::{Kind, fold};
@@ -217,6 +219,23 @@ impl<'a> Plan<'a> {
             .collect();
         let sources = Sources::of(register);
         let feeding = sources.feeding();
+        // Each distinct free text is read once.
+        let mut texts: Interner<TextKey<'a>> = Interner::new();
+        let text_of: Vec<Vec<usize>> = register
+            .organisations
+            .iter()
+            .map(|org| {
+                org.activities()
+                    .iter()
+                    .map(|a| texts.intern(TextKey::of(a)))
+                    .collect()
+            })
+            .collect();
+        let read: Vec<TextFacts<'a>> = texts
+            .items
+            .par_iter()
+            .map(|key| TextFacts::of(key, pack))
+            .collect();
         // Facts are computed in parallel, then numbered in file order.
         let activity_facts: Vec<Vec<ActivityFacts<'a>>> = register
             .organisations
@@ -228,10 +247,18 @@ impl<'a> Plan<'a> {
                     .iter()
                     .enumerate()
                     .map(|(j, a)| {
-                        ActivityFacts::of(org, *facts, a, pack, named, feeding.contains(&(i, j)))
+                        let text = &read[text_of[i][j]];
+                        let source = feeding.contains(&(i, j));
+                        ActivityFacts::of(org, *facts, a, pack, named, source, text)
                     })
                     .collect()
             })
+            .collect();
+        // What each organisation is, by its kind and name.
+        let natures: Vec<Vec<&'a str>> = register
+            .organisations
+            .iter()
+            .map(|o| entities::organisation_natures(o, &pack.words))
             .collect();
         let numbered: Vec<Vec<usize>> = activity_facts
             .into_iter()
@@ -298,13 +325,7 @@ impl<'a> Plan<'a> {
                             same_controller,
                             public_body,
                             hop.indirect(),
-                            (
-                                entities::organisation_natures(
-                                    &register.organisations[k],
-                                    &pack.words,
-                                ),
-                                entities::organisation_natures(org, &pack.words),
-                            ),
+                            (natures[k].clone(), natures[i].clone()),
                             activity,
                             vocabulary,
                         );
