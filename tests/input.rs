@@ -78,6 +78,34 @@ fn malformed_structure_is_all_listed_with_path_and_line() {
 }
 
 #[test]
+fn an_unknown_field_is_an_error_even_when_empty() {
+    let vocabulary = registre::vocabulary::Vocabulary::builtin().unwrap();
+    let countries = registre::vocabulary::Countries::builtin().unwrap();
+    // A stray key, and a comma that cut an unquoted flow mapping in two.
+    let text = "format: registre/v1\norganisations:\n  - id: ville\n    name: Ville\n    kind: commune\n    foo:\n    activities:\n      - id: a\n        name: A\n        recipients:\n          - {name: Service (accueil, état civil), type: interne}\n";
+    let error = load_str(text, SourceFormat::Yaml, &vocabulary, &countries).unwrap_err();
+    let messages: Vec<String> = error.errors.iter().map(ToString::to_string).collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("organisations[0].foo: champ `foo` inconnu")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("recipients[0].état civil)")
+                || m.contains("champ `état civil)` inconnu")),
+        "{messages:?}"
+    );
+    // A known field may be null: it stands for an absent one.
+    let known = text
+        .replace("    foo:\n", "    dpo: ~\n")
+        .replace(", état civil", "");
+    assert!(load_str(&known, SourceFormat::Yaml, &vocabulary, &countries).is_ok());
+}
+
+#[test]
 fn yaml_syntax_errors_name_the_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("broken.yaml");

@@ -213,10 +213,14 @@ pub fn load_value_within(
     countries: &Countries,
     outside: &Outside,
 ) -> Result<Register, LoadError> {
+    // A null stands for an absent field, but an unknown field stays an error whatever its
+    // value (a stray `foo:`, a comma cut in an unquoted flow mapping).
+    let unknown = unknown_null_fields(&value);
     remove_nulls(&mut value);
     let errors = match Register::deserialize(&value) {
         Ok(register) => {
-            let errors = check::check(&register, vocabulary, countries, outside);
+            let mut errors = unknown;
+            errors.extend(check::check(&register, vocabulary, countries, outside));
             if errors.is_empty() {
                 return Ok(register);
             }
@@ -333,6 +337,22 @@ fn with_lines(text: &str, format: SourceFormat, mut errors: Vec<InputError>) -> 
 }
 
 /// `field: null` means the same as no field at all.
+/// The unknown fields of `value` whose value is null (the others are found once nulls are
+/// removed).
+fn unknown_null_fields(value: &Value) -> Vec<InputError> {
+    shape::check(value)
+        .into_iter()
+        .filter(|e| match &e.repair {
+            shape::Repair::Remove(pointer) => {
+                value.pointer(pointer).is_some_and(Value::is_null)
+                    && e.error.message.contains("inconnu")
+            }
+            shape::Repair::Fill(..) => false,
+        })
+        .map(|e| e.error)
+        .collect()
+}
+
 fn remove_nulls(value: &mut Value) {
     match value {
         Value::Object(map) => {
