@@ -127,18 +127,10 @@ pub fn run(command: UserCommand) -> Result<ExitCode, Failure> {
             println!("mot de passe de `{login}` changé");
         }
         UserCommand::Disable { login, database } => {
-            let (runtime, accounts) = open_accounts(&database)?;
-            runtime
-                .block_on(accounts.set_disabled(&actor, &login, true, None))
-                .map_err(refused)?;
-            println!("compte `{login}` désactivé");
+            set_disabled(&actor, &login, true, &database)?;
         }
         UserCommand::Enable { login, database } => {
-            let (runtime, accounts) = open_accounts(&database)?;
-            runtime
-                .block_on(accounts.set_disabled(&actor, &login, false, None))
-                .map_err(refused)?;
-            println!("compte `{login}` réactivé");
+            set_disabled(&actor, &login, false, &database)?;
         }
         UserCommand::Unlock { login, database } => {
             let (runtime, accounts) = open_accounts(&database)?;
@@ -153,6 +145,25 @@ pub fn run(command: UserCommand) -> Result<ExitCode, Failure> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn set_disabled(
+    actor: &Actor,
+    login: &str,
+    disabled: bool,
+    database: &Database,
+) -> Result<(), Failure> {
+    let (runtime, accounts) = open_accounts(database)?;
+    runtime
+        .block_on(accounts.set_disabled(actor, login, disabled, None))
+        .map_err(refused)?;
+    let state = if disabled {
+        "désactivé"
+    } else {
+        "réactivé"
+    };
+    println!("compte `{login}` {state}");
+    Ok(())
 }
 
 /// Who acts from the command line, as the security log names them.
