@@ -497,7 +497,7 @@ pub(super) struct TextFacts<'a> {
 impl<'a> TextFacts<'a> {
     pub fn of(key: &TextKey<'a>, pack: &'a PolicyPack) -> Self {
         let words = &pack.words;
-        let own = fold(&format!("{} ; {}", key.name, key.description.unwrap_or("")));
+        let own = own_words(key.name, key.description);
         // What the activity is also shows in the text it cites and the bodies it deals with.
         let parties = fold(
             &key.recipients
@@ -527,13 +527,9 @@ impl<'a> TextFacts<'a> {
     }
 }
 
-/// The activity's own words: its name and description.
-pub(super) fn own_text(a: &Activity) -> Folded {
-    fold(&format!(
-        "{} ; {}",
-        a.name,
-        a.description.as_deref().unwrap_or("")
-    ))
+/// An activity's own words: its name and description, which reveal its special categories.
+pub(super) fn own_words(name: &str, description: Option<&str>) -> Folded {
+    fold(&format!("{name} ; {}", description.unwrap_or("")))
 }
 
 /// For each category family the activity holds, the longest period applying to its data: the

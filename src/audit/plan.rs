@@ -499,7 +499,10 @@ fn revealing_words(activity: &Activity, pack: &PolicyPack) -> String {
     };
     let words: Vec<String> = pack
         .words
-        .special_categories(&[entities::own_text(activity)])
+        .special_categories(&[entities::own_words(
+            &activity.name,
+            activity.description.as_deref(),
+        )])
         .into_iter()
         .filter(|(id, _)| !declared(id))
         .flat_map(|(_, words)| words.into_iter().map(|w| format!("« {w} »")))
