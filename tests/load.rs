@@ -171,22 +171,32 @@ fn an_import_holds_its_memory_and_its_place_in_line() {
     .unwrap();
     assert_eq!(status, 413, "past the limit");
 
-    // Two imports on their way (their bodies still arriving) take every place. Rocket
-    // waits for the first 512 bytes of a body before routing: a few kilobytes are sent.
-    let stalled: Vec<std::net::TcpStream> = (0..registre::web::CONCURRENT_IMPORTS)
-        .map(|_| {
-            let mut stream = std::net::TcpStream::connect(("127.0.0.1", service.port)).unwrap();
-            write!(
-                stream,
-                "POST /api/v1/register HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {auth}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{{\"format\"{}",
-                " ".repeat(4096)
-            )
-            .unwrap();
-            stream
-        })
+    // Imports on their way (their bodies still arriving) take every place. A stalled import
+    // and the first small one may reach the server together: if the small one took the place
+    // first, the stalled one was answered 503 at once, and another is sent in its stead.
+    let stall = || {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", service.port)).unwrap();
+        write!(
+            stream,
+            "POST /api/v1/register HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {auth}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{{\"format\"{}",
+            " ".repeat(4096)
+        )
+        .unwrap();
+        stream
+    };
+    let answered = |stream: &std::net::TcpStream| {
+        stream.set_nonblocking(true).unwrap();
+        let mut byte = [0u8];
+        let answered =
+            !matches!(stream.peek(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+        stream.set_nonblocking(false).unwrap();
+        answered
+    };
+    let mut stalled: Vec<std::net::TcpStream> = (0..registre::web::CONCURRENT_IMPORTS)
+        .map(|_| stall())
         .collect();
     // The smallest import, sent until its answer is `wanted` (or 10 s have passed).
-    let import_until = |wanted: fn(u16) -> bool| {
+    let import_until = |stalled: &mut Vec<std::net::TcpStream>, wanted: fn(u16) -> bool| {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let answer = common::http_raw(
@@ -200,10 +210,15 @@ fn an_import_holds_its_memory_and_its_place_in_line() {
             if wanted(answer.status) || Instant::now() > deadline {
                 break answer;
             }
+            for stream in stalled.iter_mut() {
+                if answered(stream) {
+                    *stream = stall();
+                }
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
     };
-    let busy = import_until(|status| status == 503);
+    let busy = import_until(&mut stalled, |status| status == 503);
     assert_eq!(
         busy.status,
         503,
@@ -211,8 +226,8 @@ fn an_import_holds_its_memory_and_its_place_in_line() {
         std::fs::read_to_string(&service.log).unwrap_or_default()
     );
     assert!(busy.header("retry-after").is_some());
-    drop(stalled);
-    let status = import_until(|status| status != 503).status;
+    stalled.clear();
+    let status = import_until(&mut stalled, |status| status != 503).status;
     assert_eq!(status, 200, "the places free up with the abandoned imports");
 }
 
