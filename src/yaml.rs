@@ -5,6 +5,7 @@
 //! node can be recorded so that errors found later on the tree can name their line.
 
 mod de;
+mod fast;
 
 use std::collections::HashMap;
 

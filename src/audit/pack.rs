@@ -344,6 +344,10 @@ impl PolicyPack {
             .filter(|id| !self.rules.contains_key(id.as_str()))
             .map(String::as_str)
             .collect();
+        if unknown.len() == ids.len() {
+            // Nothing to leave out: the sets and their slicer stand as they are.
+            return unknown;
+        }
         for id in ids {
             self.rules.remove(id);
         }

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use cedar_policy::{Policy, PolicySet};
+use rayon::prelude::*;
 use rustc_hash::FxHashSet;
 use serde_json::Value;
 
@@ -92,9 +93,14 @@ impl Slicer {
         let rules = sets
             .iter()
             .map(|(action, set)| {
+                // Reading a rule's guards goes through its JSON form: slow, so on every core.
+                let policies: Vec<&Policy> = set.policies().collect();
                 (
                     *action,
-                    set.policies().map(|p| (p.clone(), guards(p))).collect(),
+                    policies
+                        .into_par_iter()
+                        .map(|p| (p.clone(), guards(p)))
+                        .collect(),
                 )
             })
             .collect();

@@ -24,6 +24,22 @@ pub fn refused(c: char) -> Option<String> {
     }
 }
 
+/// The bytes a refused character, or an escape of one, can start with: a backslash, the
+/// control characters but tab and line breaks, and the first byte of U+202A–U+202E and
+/// U+2066–U+2069.
+const MAY_START_REFUSED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = !matches!(b as u8, b'\t' | b'\n' | b'\r');
+        b += 1;
+    }
+    table[0x7f] = true;
+    table[0xe2] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
 /// The refused characters of a file's text, raw or written as escapes (`\u202E`, `\x00`,
 /// `\0`, `\U0000202E`), each with its line. One pass over the bytes: a large register costs
 /// a few milliseconds.
@@ -31,7 +47,12 @@ pub fn scan_text(text: &str) -> Vec<InputError> {
     let bytes = text.as_bytes();
     let mut found: Vec<(usize, char)> = Vec::new();
     let mut i = 0;
-    while i < bytes.len() {
+    // Most bytes start nothing refused: skip to the next that may.
+    while let Some(skip) = bytes
+        .get(i..)
+        .and_then(|rest| rest.iter().position(|b| MAY_START_REFUSED[usize::from(*b)]))
+    {
+        i += skip;
         let b = bytes[i];
         if b == b'\\' {
             let escape = |digits: usize| {
@@ -243,6 +264,8 @@ mod tests {
                 .collect();
         assert_eq!(lines, [Some(2), Some(4), Some(5)]);
         assert!(scan_text("nom: « Crèche » 🙂 مرحبا\tok").is_empty());
+        // A backslash that ends the text starts nothing.
+        assert!(scan_text("a: x\\").is_empty());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! A serde deserializer pulling YAML events straight into typed values, with no tree in
 //! between: the fast way to read large registers. Scalars resolve exactly as in the tree
-//! reader, so both readers accept and refuse the same documents.
+//! reader, so both readers accept and refuse the same documents. The events come from the
+//! fast reader of plain documents, else from the full parser.
 
 use std::fmt;
 use std::str::Chars;
@@ -11,6 +12,7 @@ use serde::de::{
 use serde_json::Value;
 use yaml_rust2::parser::{Event, Parser};
 
+use super::fast::FastEvents;
 use super::{ALIAS_REFUSED, is_null_scalar, resolve_scalar};
 
 /// Why the fast reader gave up; the caller then reads the document the slow, thorough way.
@@ -33,10 +35,13 @@ impl de::Error for DeError {
 
 /// Reads one YAML document into `T`.
 pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, DeError> {
-    let mut parser = Parser::new_from_str(text);
-    let mut de = Deserializer {
-        parser: &mut parser,
-    };
+    // The fast reader gives up on documents outside its shape (and on any error, which the
+    // full parser then reports in its own words).
+    read(&mut FastEvents::new(text)).or_else(|_| read(&mut Parser::new_from_str(text)))
+}
+
+fn read<T: DeserializeOwned, E: Events>(events: &mut E) -> Result<T, DeError> {
+    let mut de = Deserializer { events };
     de.expect(|e| matches!(e, Event::StreamStart))?;
     de.expect(|e| matches!(e, Event::DocumentStart))?;
     let value = T::deserialize(&mut de)?;
@@ -45,23 +50,51 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, DeError> {
     Ok(value)
 }
 
-struct Deserializer<'p, 'a> {
-    parser: &'p mut Parser<Chars<'a>>,
+/// A source of YAML events.
+trait Events {
+    fn next(&mut self) -> Result<Event, DeError>;
+    fn peek(&mut self) -> Result<&Event, DeError>;
 }
 
-impl Deserializer<'_, '_> {
+impl Events for Parser<Chars<'_>> {
     fn next(&mut self) -> Result<Event, DeError> {
-        self.parser
-            .next_token()
+        self.next_token()
             .map(|(event, _)| event)
             .map_err(|e| DeError(e.to_string()))
     }
 
     fn peek(&mut self) -> Result<&Event, DeError> {
-        self.parser
-            .peek()
+        Parser::peek(self)
             .map(|(event, _)| event)
             .map_err(|e| DeError(e.to_string()))
+    }
+}
+
+impl Events for FastEvents<'_> {
+    fn next(&mut self) -> Result<Event, DeError> {
+        self.next_event().map_err(gave_up)
+    }
+
+    fn peek(&mut self) -> Result<&Event, DeError> {
+        self.peek_event().map_err(gave_up)
+    }
+}
+
+fn gave_up(_: super::fast::GaveUp) -> DeError {
+    DeError("document hors de la forme simple".to_owned())
+}
+
+struct Deserializer<'e, E> {
+    events: &'e mut E,
+}
+
+impl<E: Events> Deserializer<'_, E> {
+    fn next(&mut self) -> Result<Event, DeError> {
+        self.events.next()
+    }
+
+    fn peek(&mut self) -> Result<&Event, DeError> {
+        self.events.peek()
     }
 
     fn expect(&mut self, what: impl Fn(&Event) -> bool) -> Result<(), DeError> {
@@ -74,7 +107,7 @@ impl Deserializer<'_, '_> {
     }
 }
 
-impl<'de> de::Deserializer<'de> for &mut Deserializer<'_, '_> {
+impl<'de, E: Events> de::Deserializer<'de> for &mut Deserializer<'_, E> {
     type Error = DeError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
@@ -144,11 +177,11 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'_, '_> {
     }
 }
 
-struct Seq<'d, 'p, 'a> {
-    de: &'d mut Deserializer<'p, 'a>,
+struct Seq<'d, 'e, E> {
+    de: &'d mut Deserializer<'e, E>,
 }
 
-impl<'de> SeqAccess<'de> for Seq<'_, '_, '_> {
+impl<'de, E: Events> SeqAccess<'de> for Seq<'_, '_, E> {
     type Error = DeError;
 
     fn next_element_seed<T: DeserializeSeed<'de>>(
@@ -163,13 +196,13 @@ impl<'de> SeqAccess<'de> for Seq<'_, '_, '_> {
     }
 }
 
-struct Map<'d, 'p, 'a> {
-    de: &'d mut Deserializer<'p, 'a>,
+struct Map<'d, 'e, E> {
+    de: &'d mut Deserializer<'e, E>,
     /// Keys seen so far: a repeated key is an error, as in the tree reader.
     keys: Vec<String>,
 }
 
-impl<'de> MapAccess<'de> for Map<'_, '_, '_> {
+impl<'de, E: Events> MapAccess<'de> for Map<'_, '_, E> {
     type Error = DeError;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
