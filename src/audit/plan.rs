@@ -14,7 +14,7 @@ use super::entities::{
 };
 use super::{AuditError, Finding, PolicyPack, Report, Severity};
 use crate::model::{Activity, ActivitySource, Organisation, Register, Source};
-use crate::vocabulary::{Kind, fold};
+use crate::vocabulary::{Kind, Vocabulary, fold};
 
 /// Distinct values, numbered in order of first appearance.
 /// Each value is kept once, in `items`; the index only holds positions, by hash.
@@ -32,7 +32,11 @@ impl<T: std::hash::Hash + Eq> Interner<T> {
     }
 
     pub fn intern(&mut self, item: T) -> usize {
-        let hash = FxBuildHasher.hash_one(&item);
+        self.intern_hashed(Hashed::of(item))
+    }
+
+    /// Interns an item whose hash was computed beforehand (on another core).
+    pub fn intern_hashed(&mut self, Hashed { hash, item }: Hashed<T>) -> usize {
         let positions = self.by_hash.entry(hash).or_default();
         if let Some(i) = positions.iter().find(|i| self.items[**i] == item) {
             return *i;
@@ -40,6 +44,21 @@ impl<T: std::hash::Hash + Eq> Interner<T> {
         self.items.push(item);
         positions.push(self.items.len() - 1);
         self.items.len() - 1
+    }
+}
+
+/// An item with its hash.
+pub(super) struct Hashed<T> {
+    hash: u64,
+    item: T,
+}
+
+impl<T: std::hash::Hash> Hashed<T> {
+    pub fn of(item: T) -> Self {
+        Hashed {
+            hash: FxBuildHasher.hash_one(&item),
+            item,
+        }
     }
 }
 
@@ -189,6 +208,82 @@ impl<'a> Sources<'a> {
     }
 }
 
+/// A reuse an activity asks about: the request, the source activity's id, and for a source
+/// reached through other files the path of the data.
+type AskedReuse<'a> = (
+    Hashed<(usize, usize, ReuseFacts<'a>)>,
+    &'a str,
+    Option<String>,
+);
+
+/// What the reuses of an activity are worked out from.
+struct ReuseContext<'p, 'a> {
+    register: &'a Register,
+    sources: &'p Sources<'a>,
+    natures: &'p [Vec<&'a str>],
+    /// The distinct facts of each activity, by position.
+    numbered: &'p [Vec<usize>],
+    vocabulary: &'a Vocabulary,
+}
+
+impl<'a> ReuseContext<'_, 'a> {
+    /// Per source (direct, or reached through other files) and new purpose of the activity
+    /// at `(i, j)`.
+    fn reuses(&self, (i, j): (usize, usize)) -> Vec<AskedReuse<'a>> {
+        let register = self.register;
+        let org = &register.organisations[i];
+        let activity = &org.activities()[j];
+        let me = self.numbered[i][j];
+        let public_body = self.vocabulary.is_public_body(&org.kind);
+        let mut reuses = Vec::new();
+        for hop in self.sources.trace((i, j)) {
+            let (k, l) = hop.source;
+            let holder = &register.organisations[k];
+            let source_activity = &holder.activities()[l];
+            let chain = hop.indirect().then(|| {
+                let names: Vec<String> = hop
+                    .path
+                    .iter()
+                    .rev()
+                    .map(|(k, l)| {
+                        let holder = &register.organisations[*k];
+                        let id = &holder.activities()[*l].id;
+                        if *k == i {
+                            format!("« {id} »")
+                        } else {
+                            format!("« {id} » ({})", holder.id)
+                        }
+                    })
+                    .collect();
+                names.join(" → ")
+            });
+            // A processor's data are its controller's: not a disclosure to a third party
+            // (art. 4.10, 28).
+            let same_controller =
+                k == i || acts_for(activity, holder) || acts_for(source_activity, org);
+            for purpose in activity.purposes() {
+                let facts = ReuseFacts::of(
+                    purpose,
+                    hop.entry,
+                    source_activity,
+                    same_controller,
+                    public_body,
+                    hop.indirect(),
+                    (self.natures[k].clone(), self.natures[i].clone()),
+                    activity,
+                    self.vocabulary,
+                );
+                reuses.push((
+                    Hashed::of((me, self.numbered[k][l], facts)),
+                    source_activity.id.as_str(),
+                    chain.clone(),
+                ));
+            }
+        }
+        reuses
+    }
+}
+
 /// The rule ids each distinct request satisfied.
 pub(super) struct Answers {
     pub review: Vec<Vec<String>>,
@@ -221,15 +316,19 @@ impl<'a> Plan<'a> {
         let feeding = sources.feeding();
         // Each distinct free text is read once.
         let mut texts: Interner<TextKey<'a>> = Interner::new();
-        let text_of: Vec<Vec<usize>> = register
+        let keys: Vec<Vec<Hashed<TextKey<'a>>>> = register
             .organisations
-            .iter()
+            .par_iter()
             .map(|org| {
                 org.activities()
                     .iter()
-                    .map(|a| texts.intern(TextKey::of(a)))
+                    .map(|a| Hashed::of(TextKey::of(a)))
                     .collect()
             })
+            .collect();
+        let text_of: Vec<Vec<usize>> = keys
+            .into_iter()
+            .map(|keys| keys.into_iter().map(|k| texts.intern_hashed(k)).collect())
             .collect();
         let read: Vec<TextFacts<'a>> = texts
             .items
@@ -237,7 +336,7 @@ impl<'a> Plan<'a> {
             .map(|key| TextFacts::of(key, pack))
             .collect();
         // Facts are computed in parallel, then numbered in file order.
-        let activity_facts: Vec<Vec<ActivityFacts<'a>>> = register
+        let activity_facts: Vec<Vec<Hashed<ActivityFacts<'a>>>> = register
             .organisations
             .par_iter()
             .enumerate()
@@ -249,7 +348,7 @@ impl<'a> Plan<'a> {
                     .map(|(j, a)| {
                         let text = &read[text_of[i][j]];
                         let source = feeding.contains(&(i, j));
-                        ActivityFacts::of(org, *facts, a, pack, named, source, text)
+                        Hashed::of(ActivityFacts::of(org, *facts, a, pack, named, source, text))
                     })
                     .collect()
             })
@@ -265,7 +364,23 @@ impl<'a> Plan<'a> {
             .map(|facts| {
                 facts
                     .into_iter()
-                    .map(|f| plan.activities.intern(f))
+                    .map(|f| plan.activities.intern_hashed(f))
+                    .collect()
+            })
+            .collect();
+        // The reuses each activity asks about, worked out on every core, then numbered.
+        let context = ReuseContext {
+            register,
+            sources: &sources,
+            natures: &natures,
+            numbered: &numbered,
+            vocabulary,
+        };
+        let mut asked: Vec<Vec<Vec<AskedReuse<'a>>>> = (0..register.organisations.len())
+            .into_par_iter()
+            .map(|i| {
+                (0..register.organisations[i].activities().len())
+                    .map(|j| context.reuses((i, j)))
                     .collect()
             })
             .collect();
@@ -290,53 +405,14 @@ impl<'a> Plan<'a> {
                         plan.transfers.intern((me, t.country.as_str(), safeguard))
                     })
                     .collect();
-                let public_body = vocabulary.is_public_body(&org.kind);
-                let mut reuses = Vec::new();
-                for hop in sources.trace((i, j)) {
-                    let (k, l) = hop.source;
-                    let source_activity = &register.organisations[k].activities()[l];
-                    let chain = hop.indirect().then(|| {
-                        let names: Vec<String> = hop
-                            .path
-                            .iter()
-                            .rev()
-                            .map(|(k, l)| {
-                                let holder = &register.organisations[*k];
-                                let id = &holder.activities()[*l].id;
-                                if *k == i {
-                                    format!("« {id} »")
-                                } else {
-                                    format!("« {id} » ({})", holder.id)
-                                }
-                            })
-                            .collect();
-                        names.join(" → ")
-                    });
-                    let holder = &register.organisations[k];
-                    // A processor's data are its controller's: not a disclosure to a third
-                    // party (art. 4.10, 28).
-                    let same_controller =
-                        k == i || acts_for(activity, holder) || acts_for(source_activity, org);
-                    for purpose in activity.purposes() {
-                        let facts = ReuseFacts::of(
-                            purpose,
-                            hop.entry,
-                            source_activity,
-                            same_controller,
-                            public_body,
-                            hop.indirect(),
-                            (natures[k].clone(), natures[i].clone()),
-                            activity,
-                            vocabulary,
-                        );
-                        let request = plan.reuses.intern((me, numbered[k][l], facts));
-                        reuses.push(ReusePlace {
-                            source: source_activity.id.as_str(),
-                            request,
-                            chain: chain.clone(),
-                        });
-                    }
-                }
+                let reuses = asked[i][j]
+                    .drain(..)
+                    .map(|(request, source, chain)| ReusePlace {
+                        source,
+                        request: plan.reuses.intern_hashed(request),
+                        chain,
+                    })
+                    .collect();
                 activities.push(ActivityPlace {
                     id: &activity.id,
                     activity,
