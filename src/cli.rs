@@ -304,8 +304,9 @@ fn audit_files(args: &AuditArgs) -> Result<ExitCode, Failure> {
         }
     }
     out.flush()?;
-    // The process ends here: freeing a large register piece by piece would only delay the exit.
-    std::mem::forget(audited);
+    // The process ends here: freeing the registers and the rules piece by piece would only
+    // delay the exit.
+    std::mem::forget((audited, pack));
     Ok(if fails {
         ExitCode::from(1)
     } else {
