@@ -405,8 +405,8 @@ impl<'a> Plan<'a> {
                         plan.transfers.intern((me, t.country.as_str(), safeguard))
                     })
                     .collect();
-                let reuses = asked[i][j]
-                    .drain(..)
+                let reuses = std::mem::take(&mut asked[i][j])
+                    .into_iter()
                     .map(|(request, source, chain)| ReusePlace {
                         source,
                         request: plan.reuses.intern_hashed(request),

@@ -128,6 +128,11 @@ impl<'a> FastEvents<'a> {
     /// `key: value` or `key:`, the key at `column`.
     fn entry(&mut self, column: usize, content: &'a str) -> Step {
         let (key, value) = split_key(content)?;
+        self.entry_parts(column, key, value)
+    }
+
+    /// An entry already split into its key and what follows the colon.
+    fn entry_parts(&mut self, column: usize, key: &str, value: &'a str) -> Step {
         self.queue
             .push_back(scalar(key.to_owned(), TScalarStyle::Plain));
         if value.is_empty() {
@@ -146,10 +151,10 @@ impl<'a> FastEvents<'a> {
             return Err(GaveUp);
         }
         let value_column = column + 1 + (after.len() - value.len());
-        if split_key(value).is_ok() {
+        if let Ok((key, rest)) = split_key(value) {
             self.open.push(Open::Map(value_column));
             self.queue.push_back(Event::MappingStart(0, None));
-            return self.entry(value_column, value);
+            return self.entry_parts(value_column, key, rest);
         }
         self.inline(value, column)
     }
