@@ -4,9 +4,9 @@
 //! is the same, and an activity is asked a handful of rules instead of the whole pack.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
-use cedar_policy::{Policy, PolicySet};
+use cedar_policy::{Effect, Policy, PolicySet};
+use cedar_policy_core::ast::{Expr, SlotEnv};
 use rayon::prelude::*;
 use rustc_hash::FxHashSet;
 use serde_json::Value;
@@ -77,19 +77,53 @@ fn guard(expr: &Value) -> Option<Guard> {
     })
 }
 
-/// The rules of each action with their guards, and the policy sets already made for a
-/// combination of applicable rules.
-/// Policy sets already made, by action and rules kept.
-type SetCache = HashMap<(Action, Vec<bool>), Arc<PolicySet>>;
+/// A rule as the evaluator takes it: its condition (scope and `when`/`unless` clauses as one
+/// expression) is built once, not at every request.
+#[derive(Debug)]
+pub(super) struct Compiled {
+    pub id: String,
+    pub forbid: bool,
+    pub condition: Expr,
+    policy: Policy,
+}
 
+impl Compiled {
+    fn of(policy: &Policy) -> Self {
+        let core: &cedar_policy_core::ast::Policy = policy.as_ref();
+        Compiled {
+            id: policy.id().to_string(),
+            forbid: policy.effect() == Effect::Forbid,
+            condition: core.condition(),
+            policy: policy.clone(),
+        }
+    }
+
+    /// The values of the template slots (none for the static rules of a pack).
+    pub fn slots(&self) -> &SlotEnv {
+        AsRef::<cedar_policy_core::ast::Policy>::as_ref(&self.policy).env()
+    }
+}
+
+/// The rules of each action, compiled, with their guards.
 #[derive(Debug)]
 pub(super) struct Slicer {
-    rules: HashMap<Action, Vec<(Policy, Vec<Guard>)>>,
-    sets: Mutex<SetCache>,
+    rules: HashMap<Action, Vec<(Compiled, Vec<Guard>)>>,
 }
 
 impl Slicer {
     pub fn new(sets: &HashMap<Action, PolicySet>) -> Self {
+        Self::with_guards(sets, guards)
+    }
+
+    /// A slicer that keeps every rule.
+    pub fn unsliced(sets: &HashMap<Action, PolicySet>) -> Self {
+        Self::with_guards(sets, |_| Vec::new())
+    }
+
+    fn with_guards(
+        sets: &HashMap<Action, PolicySet>,
+        guards: impl Fn(&Policy) -> Vec<Guard> + Sync,
+    ) -> Self {
         let rules = sets
             .iter()
             .map(|(action, set)| {
@@ -99,78 +133,38 @@ impl Slicer {
                     *action,
                     policies
                         .into_par_iter()
-                        .map(|p| (p.clone(), guards(p)))
+                        .map(|p| (Compiled::of(p), guards(p)))
                         .collect(),
                 )
             })
             .collect();
-        Slicer {
-            rules,
-            sets: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// A slicer that keeps every rule.
-    pub fn unsliced(sets: &HashMap<Action, PolicySet>) -> Self {
-        let rules = sets
-            .iter()
-            .map(|(action, set)| {
-                (
-                    *action,
-                    set.policies().map(|p| (p.clone(), Vec::new())).collect(),
-                )
-            })
-            .collect();
-        Slicer {
-            rules,
-            sets: Mutex::new(HashMap::new()),
-        }
+        Slicer { rules }
     }
 
     /// The rules of `action` that can hold for this principal and resource.
-    pub fn policies(
-        &self,
+    pub fn policies<'s>(
+        &'s self,
         action: Action,
-        principal: Option<&Ancestors<'_>>,
-        resource: Option<&Ancestors<'_>>,
-    ) -> Arc<PolicySet> {
+        principal: Option<&'s Ancestors<'_>>,
+        resource: Option<&'s Ancestors<'_>>,
+    ) -> impl Iterator<Item = &'s Compiled> {
         let rules = self
             .rules
             .get(&action)
             .map(Vec::as_slice)
             .unwrap_or_default();
-        let applies: Vec<bool> = rules
-            .iter()
-            .map(|(_, guards)| {
-                guards.iter().all(|g| {
-                    let known = if g.on_resource { resource } else { principal };
-                    // Without what the entity is in, the rule is kept.
-                    known.is_none_or(|ancestors| {
-                        g.any_of
-                            .iter()
-                            .any(|(t, id)| ancestors.contains(&(*t, id.as_str())))
-                    })
+        rules.iter().filter_map(move |(rule, guards)| {
+            let applies = guards.iter().all(|g| {
+                let known = if g.on_resource { resource } else { principal };
+                // Without what the entity is in, the rule is kept.
+                known.is_none_or(|ancestors| {
+                    g.any_of
+                        .iter()
+                        .any(|(t, id)| ancestors.contains(&(*t, id.as_str())))
                 })
-            })
-            .collect();
-        let mut sets = self
-            .sets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let key = (action, applies);
-        if let Some(set) = sets.get(&key) {
-            return Arc::clone(set);
-        }
-        let mut set = PolicySet::new();
-        for ((policy, _), keep) in rules.iter().zip(&key.1) {
-            if *keep {
-                // Ids are unique in the pack: adding cannot fail.
-                let _ = set.add(policy.clone());
-            }
-        }
-        let set = Arc::new(set);
-        sets.insert(key, Arc::clone(&set));
-        set
+            });
+            applies.then_some(rule)
+        })
     }
 }
 
