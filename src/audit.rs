@@ -13,10 +13,12 @@ pub mod sarif;
 mod slice;
 pub mod text;
 
-use cedar_policy::{Context, Decision, Entities, EntityUid, Request, RestrictedExpression};
-use cedar_policy_core::ast::{self as core, EntityUIDEntry, Literal, ValueKind};
+use cedar_policy::Decision;
+use cedar_policy_core::ast::{Context, EntityUID, EntityUIDEntry, Literal, Request, ValueKind};
+use cedar_policy_core::entities::Entities;
 use cedar_policy_core::evaluator::Evaluator;
 use cedar_policy_core::extensions::Extensions;
+use cedar_policy_core::validator::CoreSchema;
 
 use rayon::prelude::*;
 use thiserror::Error;
@@ -60,7 +62,7 @@ fn answers(plan: &Plan<'_>, pack: &PolicyPack) -> Result<Answers, AuditError> {
     let vocabulary = entities::vocabulary_entities(&pack.vocabulary);
     let mut with_countries = vocabulary.clone();
     with_countries.extend(entities::country_entities(&pack.countries));
-    let organisations = plan.organisation_entities()?;
+    let organisations = plan.organisation_entities();
 
     let store = plan.store(pack, &vocabulary, &organisations, &[])?;
     let engine = Engine::new(pack, &store);
@@ -75,13 +77,10 @@ fn answers(plan: &Plan<'_>, pack: &PolicyPack) -> Result<Answers, AuditError> {
     })?;
     let contact = engine.each(&plan.contacts.items, |_, (org, holder, domain)| {
         let me = &plan.org_uids[*org];
-        let context = engine.context(vec![
-            (
-                "holder",
-                RestrictedExpression::new_string((*holder).to_owned()),
-            ),
-            ("domain", RestrictedExpression::new_string(domain.clone())),
-        ])?;
+        let context = entities::context(vec![
+            ("holder", entities::string(holder)),
+            ("domain", entities::string(domain)),
+        ]);
         engine.ask(Action::Contact, Who::entity(me), Who::entity(me), context)
     })?;
     drop(store);
@@ -136,10 +135,7 @@ fn answers(plan: &Plan<'_>, pack: &PolicyPack) -> Result<Answers, AuditError> {
         })?);
         let answered = engine.each(&transfers, |_, t| {
             let (source_activity, country, safeguard) = &plan.transfers.items[*t];
-            let context = engine.context(vec![(
-                "safeguard",
-                RestrictedExpression::new_string((*safeguard).to_owned()),
-            )])?;
+            let context = entities::context(vec![("safeguard", entities::string(safeguard))]);
             engine.ask(
                 Action::Transfer,
                 activity(*source_activity),
@@ -174,12 +170,12 @@ fn answers(plan: &Plan<'_>, pack: &PolicyPack) -> Result<Answers, AuditError> {
 /// it is in (to leave out the rules that cannot apply).
 #[derive(Clone, Copy)]
 struct Who<'r> {
-    uid: &'r EntityUid,
+    uid: &'r EntityUID,
     ancestors: Option<&'r Ancestors<'r>>,
 }
 
 impl<'r> Who<'r> {
-    fn entity(uid: &'r EntityUid) -> Self {
+    fn entity(uid: &'r EntityUID) -> Self {
         Who {
             uid,
             ancestors: None,
@@ -195,11 +191,6 @@ struct Engine<'a> {
 impl<'a> Engine<'a> {
     fn new(pack: &'a PolicyPack, store: &'a Entities) -> Self {
         Engine { pack, store }
-    }
-
-    fn context(&self, pairs: Vec<(&str, RestrictedExpression)>) -> Result<Context, AuditError> {
-        Context::from_pairs(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)))
-            .map_err(|e| AuditError::Internal(e.to_string()))
     }
 
     /// Asks `question` of every distinct request, in parallel.
@@ -223,7 +214,7 @@ impl<'a> Engine<'a> {
         source: Who<'_>,
         facts: &ReuseFacts<'_>,
     ) -> Result<Vec<String>, AuditError> {
-        let context = facts.context()?;
+        let context = facts.context();
         let (decision, mut out) = self.decide(Action::Reuse, me, source, context.clone())?;
         if decision == Decision::Allow {
             out.clear();
@@ -273,25 +264,27 @@ impl<'a> Engine<'a> {
         context: Context,
     ) -> Result<(Decision, Vec<String>), AuditError> {
         let action_uid = action.uid();
-        if cfg!(debug_assertions) {
+        let request = if cfg!(debug_assertions) {
             // Debug builds (the tests) check every request against the schema.
             Request::new(
-                principal.uid.clone(),
-                action_uid.clone(),
-                resource.uid.clone(),
-                context.clone(),
-                Some(&self.pack.schema),
+                (principal.uid.clone(), None),
+                (action_uid, None),
+                (resource.uid.clone(), None),
+                context,
+                Some(&CoreSchema::new(self.pack.schema.as_ref())),
+                Extensions::all_available(),
             )
-            .map_err(|e| AuditError::Internal(e.to_string()))?;
-        }
-        let known = |uid: &EntityUid| EntityUIDEntry::known(uid.as_ref().clone(), None);
-        let request = core::Request::new_unchecked(
-            known(principal.uid),
-            known(&action_uid),
-            known(resource.uid),
-            Some(AsRef::<core::Context>::as_ref(&context).clone()),
-        );
-        let evaluator = Evaluator::new(request, self.store.as_ref(), Extensions::all_available());
+            .map_err(|e| AuditError::Internal(e.to_string()))?
+        } else {
+            let known = |uid: &EntityUID| EntityUIDEntry::known(uid.clone(), None);
+            Request::new_unchecked(
+                known(principal.uid),
+                known(&action_uid),
+                known(resource.uid),
+                Some(context),
+            )
+        };
+        let evaluator = Evaluator::new(request, self.store, Extensions::all_available());
         let (mut forbids, mut permits) = (Vec::new(), Vec::new());
         for rule in self
             .pack

@@ -1,13 +1,14 @@
 //! The register seen by the rules: Cedar entities (vocabulary, countries, organisations,
 //! activities) and the contexts of requests. Only facts go here; every judgement is a rule.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::str::FromStr;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-use cedar_policy::{Context, Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression};
+use cedar_policy_core::ast::{
+    Context, Eid, Entity, EntityType, EntityUID, Name, PartialValue, Value,
+};
 
-use super::AuditError;
 use super::PolicyPack;
 use crate::model::{Activity, ActivitySource, Organisation};
 use crate::vocabulary::{Countries, Folded, Kind, Vocabulary, Words, fold};
@@ -29,22 +30,22 @@ const TYPES: [&str; 8] = [
     clippy::expect_used,
     reason = "type names are constants of the schema, valid identifiers"
 )]
-pub(super) fn uid(type_name: &'static str, id: &str) -> EntityUid {
-    static PARSED: OnceLock<Vec<EntityTypeName>> = OnceLock::new();
+pub(super) fn uid(type_name: &'static str, id: &str) -> EntityUID {
+    static PARSED: OnceLock<Vec<EntityType>> = OnceLock::new();
     let parsed = PARSED.get_or_init(|| {
         TYPES
             .iter()
-            .map(|t| EntityTypeName::from_str(t).expect("constant type name"))
+            .map(|t| EntityType::from(Name::from_str(t).expect("constant type name")))
             .collect()
     });
     let index = TYPES
         .iter()
         .position(|t| *t == type_name)
         .expect("a type of the schema");
-    EntityUid::from_type_name_and_id(parsed[index].clone(), EntityId::new(id))
+    EntityUID::from_components(parsed[index].clone(), Eid::new(id), None)
 }
 
-fn vocab_uid(kind: Kind, id: &str) -> EntityUid {
+fn vocab_uid(kind: Kind, id: &str) -> EntityUID {
     let type_name = match kind {
         Kind::Purpose => "Purpose",
         Kind::DataCategory => "Category",
@@ -53,25 +54,48 @@ fn vocab_uid(kind: Kind, id: &str) -> EntityUid {
     uid(type_name, id)
 }
 
-fn string(s: &str) -> RestrictedExpression {
-    RestrictedExpression::new_string(s.to_owned())
+// Facts become Cedar values directly: Cedar's entity and context constructors would evaluate
+// an expression for every attribute of thousands of entities.
+
+pub(super) fn string(s: &str) -> Value {
+    Value::from(s)
 }
 
-fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> RestrictedExpression {
-    RestrictedExpression::new_set(items.into_iter().map(string))
+fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> Value {
+    Value::set(items.into_iter().map(string), None)
 }
 
-fn uids(items: impl IntoIterator<Item = EntityUid>) -> RestrictedExpression {
-    RestrictedExpression::new_set(items.into_iter().map(RestrictedExpression::new_entity_uid))
+fn uids(items: impl IntoIterator<Item = EntityUID>) -> Value {
+    Value::set(items.into_iter().map(Value::from), None)
+}
+
+fn bool(b: bool) -> Value {
+    Value::from(b)
+}
+
+fn long(n: i64) -> Value {
+    Value::from(n)
+}
+
+/// A request context with these attributes.
+pub(super) fn context(pairs: Vec<(&str, Value)>) -> Context {
+    let record: BTreeMap<_, _> = pairs.into_iter().map(|(k, v)| (k.into(), v)).collect();
+    Context::Value(Arc::new(record))
 }
 
 fn entity(
-    uid: EntityUid,
-    attrs: Vec<(&str, RestrictedExpression)>,
-    parents: HashSet<EntityUid>,
-) -> Result<Entity, AuditError> {
-    let attrs = attrs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-    Entity::new(uid, attrs, parents).map_err(|e| AuditError::Internal(e.to_string()))
+    uid: EntityUID,
+    attrs: Vec<(&str, Value)>,
+    parents: HashSet<EntityUID>,
+    tags: Vec<(&str, Value)>,
+) -> Entity {
+    let partial = |pairs: Vec<(&str, Value)>| {
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k.into(), PartialValue::Value(v)))
+            .collect::<Vec<_>>()
+    };
+    Entity::new_with_attr_partial_value(uid, partial(attrs), HashSet::new(), parents, partial(tags))
 }
 
 /// Purposes, categories and subjects with their parents.
@@ -80,7 +104,7 @@ pub(super) fn vocabulary_entities(vocabulary: &Vocabulary) -> Vec<Entity> {
     for kind in [Kind::Purpose, Kind::DataCategory, Kind::DataSubject] {
         for term in vocabulary.terms(kind) {
             let parents = term.parent.iter().map(|p| vocab_uid(kind, p)).collect();
-            out.push(Entity::new_no_attrs(vocab_uid(kind, &term.id), parents));
+            out.push(entity(vocab_uid(kind, &term.id), vec![], parents, vec![]));
         }
     }
     out
@@ -89,11 +113,9 @@ pub(super) fn vocabulary_entities(vocabulary: &Vocabulary) -> Vec<Entity> {
 /// Countries in their zones (`Zone::"eee"`, `Zone::"adequation"`).
 pub(super) fn country_entities(countries: &Countries) -> Vec<Entity> {
     let mut out = Vec::new();
-    out.push(Entity::new_no_attrs(uid("Zone", "eee"), HashSet::new()));
-    out.push(Entity::new_no_attrs(
-        uid("Zone", "adequation"),
-        HashSet::new(),
-    ));
+    for zone in ["eee", "adequation"] {
+        out.push(entity(uid("Zone", zone), vec![], HashSet::new(), vec![]));
+    }
     for country in countries.all() {
         let mut zones = HashSet::new();
         if country.eea {
@@ -102,7 +124,7 @@ pub(super) fn country_entities(countries: &Countries) -> Vec<Entity> {
         if country.adequacy.is_some() {
             zones.insert(uid("Zone", "adequation"));
         }
-        out.push(Entity::new_no_attrs(uid("Country", &country.code), zones));
+        out.push(entity(uid("Country", &country.code), vec![], zones, vec![]));
     }
     out
 }
@@ -140,8 +162,8 @@ impl<'a> OrganisationFacts<'a> {
         }
     }
 
-    pub fn to_entity(&self, uid: EntityUid) -> Result<Entity, AuditError> {
-        let b = RestrictedExpression::new_bool;
+    pub fn to_entity(&self, uid: EntityUID) -> Entity {
+        let b = bool;
         entity(
             uid,
             vec![
@@ -154,6 +176,7 @@ impl<'a> OrganisationFacts<'a> {
                 ("dpo_has_contact", b(self.dpo_has_contact)),
             ],
             HashSet::new(),
+            vec![],
         )
     }
 }
@@ -317,8 +340,8 @@ impl<'a> ActivityFacts<'a> {
         self.identity
     }
 
-    pub fn to_entity(&self, uid: EntityUid, organisation: EntityUid) -> Result<Entity, AuditError> {
-        let mut parents: HashSet<EntityUid> = HashSet::new();
+    pub fn to_entity(&self, uid: EntityUID, organisation: EntityUID) -> Entity {
+        let mut parents: HashSet<EntityUID> = HashSet::new();
         parents.insert(organisation);
         parents.extend(self.purposes.iter().map(|p| vocab_uid(Kind::Purpose, p)));
         parents.extend(
@@ -331,7 +354,7 @@ impl<'a> ActivityFacts<'a> {
                 .iter()
                 .map(|s| vocab_uid(Kind::DataSubject, s)),
         );
-        let b = RestrictedExpression::new_bool;
+        let b = bool;
         let mut attrs = vec![
             ("role", string(self.role)),
             ("has_on_behalf_of", b(self.has_on_behalf_of)),
@@ -386,7 +409,7 @@ impl<'a> ActivityFacts<'a> {
             ("is_source", b(self.is_source)),
             (
                 "processor_contracts",
-                RestrictedExpression::new_set(self.processor_contracts.iter().map(|c| b(*c))),
+                Value::set(self.processor_contracts.iter().map(|c| b(*c)), None),
             ),
             ("retention_permanent", b(self.retention_permanent)),
             (
@@ -395,10 +418,7 @@ impl<'a> ActivityFacts<'a> {
             ),
             ("dpia_criteria", strings(self.dpia_criteria.iter().copied())),
             ("dpia_justified", b(self.dpia_justified)),
-            (
-                "dpia_criteria_count",
-                RestrictedExpression::new_long(self.dpia_criteria.len() as i64),
-            ),
+            ("dpia_criteria_count", long(self.dpia_criteria.len() as i64)),
             ("automated_decision", b(self.automated_decision)),
             ("consent_based", b(self.consent_based)),
         ];
@@ -409,47 +429,34 @@ impl<'a> ActivityFacts<'a> {
             attrs.push(("special_category_exception", string(exception)));
         }
         if let Some(days) = self.retention_days {
-            attrs.push(("retention_days", RestrictedExpression::new_long(days)));
+            attrs.push(("retention_days", long(days)));
         }
         if let Some(days) = self.retention_total_days {
-            attrs.push(("retention_total_days", RestrictedExpression::new_long(days)));
+            attrs.push(("retention_total_days", long(days)));
         }
         if let Some(status) = self.dpia_status {
             attrs.push(("dpia_status", string(status)));
         }
         if let Some(consent) = &self.consent {
-            let mut fields = vec![(
-                "withdrawal".to_owned(),
-                strings(consent.withdrawal.iter().copied()),
-            )];
+            let mut fields = vec![("withdrawal", strings(consent.withdrawal.iter().copied()))];
             let flags = [
                 ("granular", consent.granular),
                 ("pre_ticked", consent.pre_ticked),
                 ("bundled", consent.bundled),
                 ("records_kept", consent.records_kept),
             ];
-            fields.extend(
-                flags
-                    .into_iter()
-                    .filter_map(|(k, v)| Some((k.to_owned(), b(v?)))),
-            );
+            fields.extend(flags.into_iter().filter_map(|(k, v)| Some((k, b(v?)))));
             if let Some(parental) = consent.parental_consent {
-                fields.push(("parental_consent".to_owned(), string(parental)));
+                fields.push(("parental_consent", string(parental)));
             }
-            let record = RestrictedExpression::new_record(fields)
-                .map_err(|e| AuditError::Internal(e.to_string()))?;
-            attrs.push(("consent", record));
+            attrs.push(("consent", Value::record(fields, None)));
         }
-        let tags = self.category_retention.iter().map(|(category, days)| {
-            (
-                (*category).to_owned(),
-                RestrictedExpression::new_long(*days),
-            )
-        });
-        let attrs: std::collections::HashMap<String, RestrictedExpression> =
-            attrs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-        Entity::new_with_tags(uid, attrs, parents, tags)
-            .map_err(|e| AuditError::Internal(e.to_string()))
+        let tags = self
+            .category_retention
+            .iter()
+            .map(|(category, days)| (*category, long(*days)))
+            .collect();
+        entity(uid, attrs, parents, tags)
     }
 }
 
@@ -679,44 +686,41 @@ impl<'a> ReuseFacts<'a> {
         }
     }
 
-    pub fn context(&self) -> Result<Context, AuditError> {
-        let b = RestrictedExpression::new_bool;
+    pub fn context(&self) -> Context {
+        let b = bool;
         let pairs = vec![
             (
-                "purpose".to_owned(),
-                RestrictedExpression::new_entity_uid(vocab_uid(Kind::Purpose, self.purpose)),
+                "purpose",
+                Value::from(vocab_uid(Kind::Purpose, self.purpose)),
             ),
             (
-                "purpose_family".to_owned(),
-                RestrictedExpression::new_entity_uid(vocab_uid(Kind::Purpose, self.purpose_family)),
+                "purpose_family",
+                Value::from(vocab_uid(Kind::Purpose, self.purpose_family)),
             ),
             (
-                "categories".to_owned(),
+                "categories",
                 uids(
                     self.categories
                         .iter()
                         .map(|c| vocab_uid(Kind::DataCategory, c)),
                 ),
             ),
+            ("safeguards", strings(self.safeguards.iter().copied())),
+            ("assessment", b(self.assessment)),
+            ("same_organisation", b(self.same_organisation)),
+            ("public_body", b(self.public_body)),
+            ("shares_family", b(self.shares_family)),
+            ("indirect", b(self.indirect)),
             (
-                "safeguards".to_owned(),
-                strings(self.safeguards.iter().copied()),
-            ),
-            ("assessment".to_owned(), b(self.assessment)),
-            ("same_organisation".to_owned(), b(self.same_organisation)),
-            ("public_body".to_owned(), b(self.public_body)),
-            ("shares_family".to_owned(), b(self.shares_family)),
-            ("indirect".to_owned(), b(self.indirect)),
-            (
-                "source_natures".to_owned(),
+                "source_natures",
                 strings(self.source_natures.iter().copied()),
             ),
             (
-                "reuser_natures".to_owned(),
+                "reuser_natures",
                 strings(self.reuser_natures.iter().copied()),
             ),
         ];
-        Context::from_pairs(pairs).map_err(|e| AuditError::Internal(e.to_string()))
+        context(pairs)
     }
 }
 

@@ -54,7 +54,7 @@ impl Action {
         }
     }
 
-    pub(super) fn uid(self) -> EntityUid {
+    pub(super) fn uid(self) -> cedar_policy_core::ast::EntityUID {
         super::entities::uid("Action", self.name())
     }
 }
@@ -372,10 +372,13 @@ fn split_by_action(all: &PolicySet) -> HashMap<Action, PolicySet> {
     let mut sets: HashMap<Action, PolicySet> =
         Action::ALL.iter().map(|a| (*a, PolicySet::new())).collect();
     for policy in all.policies() {
-        let applies = |action: Action| match policy.action_constraint() {
-            ActionConstraint::Any => true,
-            ActionConstraint::Eq(uid) => uid == action.uid(),
-            ActionConstraint::In(uids) => uids.contains(&action.uid()),
+        let applies = |action: Action| {
+            let me = EntityUid::from(action.uid());
+            match policy.action_constraint() {
+                ActionConstraint::Any => true,
+                ActionConstraint::Eq(uid) => uid == me,
+                ActionConstraint::In(uids) => uids.contains(&me),
+            }
         };
         for action in Action::ALL {
             if applies(action)

@@ -3,7 +3,10 @@
 
 use std::collections::HashMap;
 
-use cedar_policy::{Entities, Entity, EntityUid};
+use cedar_policy_core::ast::{Entity, EntityUID};
+use cedar_policy_core::entities::{Entities, TCComputation};
+use cedar_policy_core::extensions::Extensions;
+use cedar_policy_core::validator::CoreSchema;
 use rayon::prelude::*;
 use std::hash::BuildHasher;
 
@@ -70,8 +73,8 @@ pub(super) struct Plan<'a> {
     pub transfers: Interner<(usize, &'a str, &'a str)>,
     pub reuses: Interner<(usize, usize, ReuseFacts<'a>)>,
     pub places: Vec<OrganisationPlace<'a>>,
-    pub org_uids: Vec<EntityUid>,
-    pub activity_uids: Vec<EntityUid>,
+    pub org_uids: Vec<EntityUID>,
+    pub activity_uids: Vec<EntityUID>,
 }
 
 pub(super) struct OrganisationPlace<'a> {
@@ -437,14 +440,14 @@ impl<'a> Plan<'a> {
         plan
     }
 
-    fn org_uid(&self, i: usize) -> EntityUid {
+    fn org_uid(&self, i: usize) -> EntityUID {
         match self.orgs.items[i].identity {
             Some(id) => uid("Organisation", id),
             None => uid("Organisation", &format!("#{i}")),
         }
     }
 
-    fn activity_uid(&self, i: usize) -> EntityUid {
+    fn activity_uid(&self, i: usize) -> EntityUID {
         match self.activities.items[i].identity() {
             Some((org, activity)) => uid("Activity", &format!("{org}/{activity}")),
             None => uid("Activity", &format!("#{i}")),
@@ -481,14 +484,20 @@ impl<'a> Plan<'a> {
                     self.org_uids[facts.organisation].clone(),
                 )
             })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Vec<_>>();
         let all = reference.iter().chain(organisations).cloned().chain(built);
         // Debug builds (the tests) check every entity against the schema.
-        let schema = cfg!(debug_assertions).then_some(&pack.schema);
-        Entities::from_entities(all, schema).map_err(|e| AuditError::Internal(e.to_string()))
+        let schema = cfg!(debug_assertions).then(|| CoreSchema::new(pack.schema.as_ref()));
+        Entities::from_entities(
+            all,
+            schema.as_ref(),
+            TCComputation::ComputeNow,
+            Extensions::all_available(),
+        )
+        .map_err(|e| AuditError::Internal(e.to_string()))
     }
 
-    pub(super) fn organisation_entities(&self) -> Result<Vec<Entity>, AuditError> {
+    pub(super) fn organisation_entities(&self) -> Vec<Entity> {
         self.orgs
             .items
             .iter()
