@@ -211,14 +211,25 @@ fn load_pack(dir: Option<&Path>) -> Result<PolicyPack, PackError> {
 }
 
 fn read_register(path: &Path, pack: &PolicyPack) -> Result<(String, Register), Failure> {
+    let text = read_text(path)?;
+    let register = check_register(path, &text, pack)?;
+    Ok((text, register))
+}
+
+fn read_text(path: &Path) -> Result<String, Failure> {
+    std::fs::read_to_string(path).map_err(|e| {
+        Failure::Input(format!(
+            "registre: {}: lecture impossible : {e}",
+            path.display()
+        ))
+    })
+}
+
+fn check_register(path: &Path, text: &str, pack: &PolicyPack) -> Result<Register, Failure> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Failure::Input(format!("registre: {name}: lecture impossible : {e}")))?;
     let format = SourceFormat::from_file_name(&name);
-    match model::load_str(&text, format, &pack.vocabulary, &pack.countries) {
-        Ok(register) => Ok((text, register)),
-        Err(e) => Err(Failure::Input(describe_load_error(&name, &e))),
-    }
+    model::load_str(text, format, &pack.vocabulary, &pack.countries)
+        .map_err(|e| Failure::Input(describe_load_error(&name, &e)))
 }
 
 /// `FILE:LINE: path: message`, one line per error.
@@ -242,8 +253,16 @@ pub fn describe_load_error(name: &str, error: &LoadError) -> String {
 }
 
 fn audit_files(args: &AuditArgs) -> Result<ExitCode, Failure> {
-    let mut pack = load_pack(args.policies.as_deref())
-        .map_err(|e| Failure::Input(format!("registre: {e}")))?;
+    // The rule pack is loaded while the files are read.
+    let (pack, texts) = std::thread::scope(|s| {
+        let reading = s.spawn(|| args.files.iter().map(|p| read_text(p)).collect::<Vec<_>>());
+        let pack = load_pack(args.policies.as_deref());
+        let texts = reading
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (pack, texts)
+    });
+    let mut pack = pack.map_err(|e| Failure::Input(format!("registre: {e}")))?;
     let unknown = pack.disable(&args.disabled);
     if !unknown.is_empty() {
         return Err(Failure::Input(format!(
@@ -253,9 +272,13 @@ fn audit_files(args: &AuditArgs) -> Result<ExitCode, Failure> {
     }
     let mut audited = Vec::new();
     let mut problems = Vec::new();
-    for path in &args.files {
-        match read_register(path, &pack) {
-            Ok((text, register)) => audited.push((path.display().to_string(), text, register)),
+    for (path, text) in args.files.iter().zip(texts) {
+        let checked = text.and_then(|text| {
+            let register = check_register(path, &text, &pack)?;
+            Ok((path.display().to_string(), text, register))
+        });
+        match checked {
+            Ok(file) => audited.push(file),
             Err(Failure::Input(message)) => problems.push(message),
             Err(other) => return Err(other),
         }

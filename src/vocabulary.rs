@@ -7,7 +7,8 @@
 mod countries;
 mod words;
 
-use std::collections::HashMap;
+// Keyed by the pack's own ids and words: no hash flooding to fear, a faster hash.
+use rustc_hash::FxHashMap as HashMap;
 use std::fmt;
 
 use serde::Deserialize;
@@ -207,7 +208,7 @@ impl Vocabulary {
             (Kind::WithdrawalChannel, file.withdrawal_channels),
             (Kind::RetentionFinal, file.retention_finals),
         ];
-        let mut out = HashMap::new();
+        let mut out = HashMap::default();
         for (kind, terms) in lists {
             out.insert(kind, List::new(kind, terms)?);
         }
@@ -308,7 +309,7 @@ impl Vocabulary {
 
 impl List {
     fn new(kind: Kind, terms: Vec<Term>) -> Result<Self, VocabularyError> {
-        let mut index = HashMap::with_capacity(terms.len());
+        let mut index = HashMap::with_capacity_and_hasher(terms.len(), Default::default());
         for (i, term) in terms.iter().enumerate() {
             if index.insert(term.id.clone(), i).is_some() {
                 return Err(VocabularyError::Invalid(format!(

@@ -515,9 +515,12 @@ fn is_plain_safe(text: &str, in_flow: bool) -> bool {
 
 /// Splits a document whose last top-level key is a block sequence (`key:` then `- …` items
 /// to the end) into a header (with `key: []`) and about `pieces` slices of whole items, so
-/// that large files can be read on several cores. `None` when the layout is anything else;
-/// callers read the whole document then. A slice that does not parse on its own also sends
-/// the caller back to the whole document, so a wrong split can never change what is read.
+/// that large files can be read on several cores. `None` when there is no such key with
+/// items; callers read the whole document then. Only the lines where slices start are looked
+/// at: anything else that follows the sequence (another key, a line less indented than its
+/// items) ends up in the last slice, which then does not parse on its own as a sequence, and
+/// a slice that does not parse sends the caller back to the whole document. So a wrong split
+/// can never change what is read.
 pub fn split_sequence<'a>(
     text: &'a str,
     key: &str,
@@ -534,48 +537,49 @@ pub fn split_sequence<'a>(
         offset += line.len();
     }
     let (key_start, body_start) = body_start?;
-    let mut indent = None;
-    let mut items = Vec::new();
+    // The first item gives the column of the sequence.
+    let mut first = None;
     let mut offset = body_start;
     for line in text[body_start..].split_inclusive('\n') {
-        let bytes = line.as_bytes();
-        let depth = bytes.iter().take_while(|b| **b == b' ').count();
-        let rest = &bytes[depth..];
-        match rest.first() {
-            None | Some(b'\n' | b'\r' | b'#') => {}
-            Some(b'\t') => return None,
-            Some(first) => {
-                let is_item =
-                    *first == b'-' && matches!(rest.get(1), None | Some(b' ' | b'\n' | b'\r'));
-                match indent {
-                    None if is_item => {
-                        indent = Some(depth);
-                        items.push(offset);
-                    }
-                    None => return None,
-                    Some(ind) if depth == ind && is_item => items.push(offset),
-                    Some(ind) if depth <= ind => return None,
-                    Some(_) => {}
-                }
+        let depth = line.bytes().take_while(|b| *b == b' ').count();
+        match line.as_bytes().get(depth) {
+            None | Some(b'\n' | b'\r' | b'#') => offset += line.len(),
+            Some(b'-') if is_item_start(&line.as_bytes()[depth..]) => {
+                first = Some((offset, depth));
+                break;
             }
+            Some(_) => return None,
         }
-        offset += line.len();
     }
-    if items.is_empty() {
-        return None;
-    }
+    let (first, depth) = first?;
+    // Slices start at an item of the sequence: a line of exactly `depth` spaces then a dash.
+    let marker = format!("\n{}-", " ".repeat(depth));
+    let finder = memchr::memmem::Finder::new(marker.as_bytes());
+    let bytes = text.as_bytes();
     let target = (text.len() - body_start) / pieces.max(1) + 1;
     let mut slices = Vec::new();
-    let mut start = items[0];
-    for &item in &items[1..] {
-        if item - start >= target {
-            slices.push(&text[start..item]);
-            start = item;
-        }
+    let mut start = first;
+    let mut from = first + target;
+    while from < bytes.len() {
+        let Some(found) = finder
+            .find_iter(&bytes[from - 1..])
+            .map(|at| from - 1 + at + 1)
+            .find(|at| is_item_start(&bytes[at + depth..]))
+        else {
+            break;
+        };
+        slices.push(&text[start..found]);
+        start = found;
+        from = found + target;
     }
     slices.push(&text[start..]);
     let header = format!("{}{key}: []\n", &text[..key_start]);
     Some((header, slices))
+}
+
+/// `-` then a space or the end of the line: a block sequence item.
+fn is_item_start(rest: &[u8]) -> bool {
+    rest.first() == Some(&b'-') && matches!(rest.get(1), None | Some(b' ' | b'\n' | b'\r'))
 }
 
 #[cfg(test)]
@@ -631,7 +635,13 @@ mod tests {
         assert_eq!(header, "format: x\norganisations: []\n");
         assert_eq!(slices.concat(), text["format: x\norganisations:\n".len()..]);
         assert_eq!(slices.len(), 3);
-        assert!(split_sequence("organisations:\n  - a\nother: 1\n", "organisations", 2).is_none());
+        // What follows the sequence stays in the last slice, which then does not parse.
+        let (_, slices) =
+            split_sequence("organisations:\n  - a\nother: 1\n", "organisations", 2).unwrap();
+        assert!(from_str::<Vec<serde_json::Value>>(slices.last().unwrap()).is_err());
+        let (_, slices) =
+            split_sequence("organisations:\n  - a\n - b\n", "organisations", 2).unwrap();
+        assert!(from_str::<Vec<serde_json::Value>>(slices.last().unwrap()).is_err());
         assert!(split_sequence("organisations: []\n", "organisations", 2).is_none());
     }
 

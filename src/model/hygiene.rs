@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 
+use rayon::prelude::*;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
@@ -41,12 +42,45 @@ const MAY_START_REFUSED: [bool; 256] = {
 };
 
 /// The refused characters of a file's text, raw or written as escapes (`\u202E`, `\x00`,
-/// `\0`, `\U0000202E`), each with its line. One pass over the bytes: a large register costs
-/// a few milliseconds.
+/// `\0`, `\U0000202E`), each with its line. One pass over the bytes, a large text in slices
+/// on every core (no character or escape spans a line break, so slices end at one).
 pub fn scan_text(text: &str) -> Vec<InputError> {
+    const SLICE: usize = 1 << 20;
     let bytes = text.as_bytes();
+    let mut bounds = vec![0];
+    while let Some(last) = bounds.last().copied()
+        && last + SLICE < bytes.len()
+    {
+        let end = bytes[last + SLICE..]
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(bytes.len(), |p| last + SLICE + p + 1);
+        bounds.push(end);
+    }
+    if bounds.last() != Some(&bytes.len()) {
+        bounds.push(bytes.len());
+    }
+    let found: Vec<(usize, char)> = bounds
+        .par_windows(2)
+        .flat_map_iter(|w| refused_in(text, w[0], w[1]))
+        .collect();
+    found
+        .into_iter()
+        .filter_map(|(at, c)| {
+            Some(InputError {
+                path: String::new(),
+                line: Some(bytes[..at].iter().filter(|b| **b == b'\n').count() + 1),
+                message: refused(c)?,
+            })
+        })
+        .collect()
+}
+
+/// The refused characters in `text[start..end]`, by position in `text`.
+fn refused_in(text: &str, start: usize, end: usize) -> Vec<(usize, char)> {
+    let bytes = &text.as_bytes()[..end];
     let mut found: Vec<(usize, char)> = Vec::new();
-    let mut i = 0;
+    let mut i = start;
     // Most bytes start nothing refused: skip to the next that may.
     while let Some(skip) = bytes
         .get(i..)
@@ -84,15 +118,6 @@ pub fn scan_text(text: &str) -> Vec<InputError> {
         i += 1;
     }
     found
-        .into_iter()
-        .filter_map(|(at, c)| {
-            Some(InputError {
-                path: String::new(),
-                line: Some(bytes[..at].iter().filter(|b| **b == b'\n').count() + 1),
-                message: refused(c)?,
-            })
-        })
-        .collect()
 }
 
 /// The problems of a JSON body: keys given twice in one object, keys too long to be a field
@@ -266,6 +291,22 @@ mod tests {
         assert!(scan_text("nom: « Crèche » 🙂 مرحبا\tok").is_empty());
         // A backslash that ends the text starts nothing.
         assert!(scan_text("a: x\\").is_empty());
+    }
+
+    #[test]
+    fn a_large_text_is_scanned_in_slices_with_the_right_lines() {
+        // 60 000 lines of 50 bytes: about three slices of a megabyte.
+        let mut lines: Vec<String> = (0..60_000)
+            .map(|i| format!("k{i:07}: « texte ordinaire, accentué » ok"))
+            .collect();
+        lines[1].push('\u{202E}');
+        lines[25_000].push_str("\\x00");
+        lines[59_999].push('\u{7}');
+        let found: Vec<Option<usize>> = scan_text(&lines.join("\n"))
+            .iter()
+            .map(|e| e.line)
+            .collect();
+        assert_eq!(found, [Some(2), Some(25_001), Some(60_000)]);
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! dropped and `-aux` read `-al` (plurals), punctuation and apostrophes as spaces. A phrase
 //! matches its words in a row; right after a negation (« sans », « aucun »…) it does not.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
+// Keyed by the pack's own ids and words: no hash flooding to fear, a faster hash.
+use rustc_hash::FxHashMap as HashMap;
 
 use serde::Deserialize;
 
@@ -174,7 +176,7 @@ impl Words {
             entries(file.cases)?,
             entries(file.purposes)?,
         ];
-        let mut by_first_word: HashMap<String, Vec<(List, usize, usize)>> = HashMap::new();
+        let mut by_first_word: HashMap<String, Vec<(List, usize, usize)>> = HashMap::default();
         let kinds = [
             List::SpecialCategories,
             List::Natures,
