@@ -69,7 +69,7 @@ fn uids(items: impl IntoIterator<Item = EntityUID>) -> Value {
     Value::set(items.into_iter().map(Value::from), None)
 }
 
-fn bool(b: bool) -> Value {
+fn flag(b: bool) -> Value {
     Value::from(b)
 }
 
@@ -163,7 +163,7 @@ impl<'a> OrganisationFacts<'a> {
     }
 
     pub fn to_entity(&self, uid: EntityUID) -> Entity {
-        let b = bool;
+        let b = flag;
         entity(
             uid,
             vec![
@@ -354,7 +354,7 @@ impl<'a> ActivityFacts<'a> {
                 .iter()
                 .map(|s| vocab_uid(Kind::DataSubject, s)),
         );
-        let b = bool;
+        let b = flag;
         let mut attrs = vec![
             ("role", string(self.role)),
             ("has_on_behalf_of", b(self.has_on_behalf_of)),
@@ -687,7 +687,7 @@ impl<'a> ReuseFacts<'a> {
     }
 
     pub fn context(&self) -> Context {
-        let b = bool;
+        let b = flag;
         let pairs = vec![
             (
                 "purpose",
