@@ -296,7 +296,7 @@ impl<'a> Engine<'a> {
                 message,
             };
             let value = evaluator
-                .interpret(&rule.condition, rule.slots())
+                .interpret(&rule.condition, &rule.slots)
                 .map_err(|e| failed(e.to_string()))?;
             let satisfied = match value.value_kind() {
                 ValueKind::Lit(Literal::Bool(b)) => *b,

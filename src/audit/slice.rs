@@ -84,7 +84,8 @@ pub(super) struct Compiled {
     pub id: String,
     pub forbid: bool,
     pub condition: Expr,
-    policy: Policy,
+    /// The values of the template slots (none for the static rules of a pack).
+    pub slots: SlotEnv,
 }
 
 impl Compiled {
@@ -94,13 +95,8 @@ impl Compiled {
             id: policy.id().to_string(),
             forbid: policy.effect() == Effect::Forbid,
             condition: core.condition(),
-            policy: policy.clone(),
+            slots: core.env().clone(),
         }
-    }
-
-    /// The values of the template slots (none for the static rules of a pack).
-    pub fn slots(&self) -> &SlotEnv {
-        AsRef::<cedar_policy_core::ast::Policy>::as_ref(&self.policy).env()
     }
 }
 
