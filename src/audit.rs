@@ -30,7 +30,7 @@ use crate::model::Register;
 use entities::{ReuseFacts, uid};
 use plan::{Answers, Plan};
 use rustc_hash::FxHashMap;
-use slice::Ancestors;
+use slice::{Ancestors, Known};
 
 /// An audit that could not be carried out: a defect of registre or of the rule pack, never
 /// of the register (registers are checked when loaded).
@@ -263,6 +263,16 @@ impl<'a> Engine<'a> {
         resource: Who<'_>,
         context: Context,
     ) -> Result<(Decision, Vec<String>), AuditError> {
+        let vocabulary = &self.pack.vocabulary;
+        let rules = self.pack.slicer.policies(
+            action,
+            Known {
+                principal: principal.ancestors,
+                resource: resource.ancestors,
+                context: &context,
+                vocabulary,
+            },
+        );
         let action_uid = action.uid();
         let request = if cfg!(debug_assertions) {
             // Debug builds (the tests) check every request against the schema.
@@ -270,7 +280,7 @@ impl<'a> Engine<'a> {
                 (principal.uid.clone(), None),
                 (action_uid, None),
                 (resource.uid.clone(), None),
-                context,
+                context.clone(),
                 Some(&CoreSchema::new(self.pack.schema.as_ref())),
                 Extensions::all_available(),
             )
@@ -281,16 +291,13 @@ impl<'a> Engine<'a> {
                 known(principal.uid),
                 known(&action_uid),
                 known(resource.uid),
-                Some(context),
+                // Shared, not copied: the context's record is reference-counted.
+                Some(context.clone()),
             )
         };
         let evaluator = Evaluator::new(request, self.store, Extensions::all_available());
         let (mut forbids, mut permits) = (Vec::new(), Vec::new());
-        for rule in self
-            .pack
-            .slicer
-            .policies(action, principal.ancestors, resource.ancestors)
-        {
+        for rule in rules {
             let failed = |message: String| AuditError::Evaluation {
                 rule: rule.id.clone(),
                 message,
