@@ -59,13 +59,10 @@ pub fn audit(register: &Register, pack: &PolicyPack) -> Result<Report, AuditErro
 const CHUNK: usize = 2048;
 
 fn answers(plan: &Plan<'_>, pack: &PolicyPack) -> Result<Answers, AuditError> {
-    let vocabulary = entities::vocabulary_entities(&pack.vocabulary);
-    let mut with_countries = vocabulary.clone();
-    with_countries.extend(entities::country_entities(&pack.countries));
-    let organisations = plan.organisation_entities();
-
-    let store = plan.store(pack, &vocabulary, &organisations, &[])?;
-    let engine = Engine::new(pack, &store);
+    let base = plan.base_store(pack)?;
+    let with_countries =
+        plan::with_entities(pack, &base, entities::country_entities(&pack.countries))?;
+    let engine = Engine::new(pack, &base);
     let review = engine.each(&plan.orgs.items, |i, _| {
         let me = &plan.org_uids[i];
         engine.ask(
@@ -83,7 +80,6 @@ fn answers(plan: &Plan<'_>, pack: &PolicyPack) -> Result<Answers, AuditError> {
         ]);
         engine.ask(Action::Contact, Who::entity(me), Who::entity(me), context)
     })?;
-    drop(store);
 
     let activities = plan.activities.items.len();
     let mut declare = Vec::with_capacity(activities);
@@ -108,12 +104,12 @@ fn answers(plan: &Plan<'_>, pack: &PolicyPack) -> Result<Answers, AuditError> {
         needed.sort_unstable();
         needed.dedup();
         // Countries only matter to transfers, which few activities have.
-        let reference = if transfers.is_empty() {
-            &vocabulary
+        let base = if transfers.is_empty() {
+            &base
         } else {
             &with_countries
         };
-        let store = plan.store(pack, reference, &organisations, &needed)?;
+        let store = plan.store(pack, base, &needed)?;
         let engine = Engine::new(pack, &store);
         let ancestors: FxHashMap<usize, Ancestors<'_>> = needed
             .iter()

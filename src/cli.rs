@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::audit::{self, PackError, PolicyPack, Report, Severity};
 use crate::demo::{self, SyntheticSpec};
-use crate::model::{self, LoadError, Register, SourceFormat};
+use crate::model::{self, LoadError, Outside, Register, SourceFormat, Unchecked};
 use crate::vocabulary::Kind;
 
 #[derive(Debug, Parser)]
@@ -217,12 +217,32 @@ fn read_register(path: &Path, pack: &PolicyPack) -> Result<(String, Register), F
 }
 
 fn read_text(path: &Path) -> Result<String, Failure> {
-    std::fs::read_to_string(path).map_err(|e| {
-        Failure::Input(format!(
-            "registre: {}: lecture impossible : {e}",
-            path.display()
-        ))
+    let bytes = std::fs::read(path).map_err(|e| Failure::Input(unreadable(path, &e)))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        Failure::Input(not_utf8(path, &e.into_bytes()[..valid]))
     })
+}
+
+fn unreadable(path: &Path, error: &io::Error) -> String {
+    format!("registre: {}: lecture impossible : {error}", path.display())
+}
+
+/// The text of a file, which must be UTF-8.
+fn as_text<'b>(path: &Path, bytes: &'b [u8]) -> Result<&'b str, String> {
+    simdutf8::basic::from_utf8(bytes).map_err(|_| {
+        let valid = std::str::from_utf8(bytes).map_or_else(|e| e.valid_up_to(), str::len);
+        not_utf8(path, &bytes[..valid])
+    })
+}
+
+/// A file that stops being UTF-8 after `valid`: where, to fix it.
+fn not_utf8(path: &Path, valid: &[u8]) -> String {
+    let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+    format!(
+        "registre: {}: le fichier n'est pas en UTF-8 (ligne {line}) ; enregistrez-le en UTF-8",
+        path.display()
+    )
 }
 
 fn check_register(path: &Path, text: &str, pack: &PolicyPack) -> Result<Register, Failure> {
@@ -253,15 +273,28 @@ pub fn describe_load_error(name: &str, error: &LoadError) -> String {
 }
 
 fn audit_files(args: &AuditArgs) -> Result<ExitCode, Failure> {
-    // The rule pack is loaded while the files are read.
-    let (pack, texts) = std::thread::scope(|s| {
-        let reading = s.spawn(|| args.files.iter().map(|p| read_text(p)).collect::<Vec<_>>());
-        let pack = load_pack(args.policies.as_deref());
-        let texts = reading
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (pack, texts)
-    });
+    // The rule pack loads while the files are read: together, they are most of the time of
+    // a small audit.
+    let policies = args.policies.clone();
+    let loading = std::thread::spawn(move || load_pack(policies.as_deref()));
+    let contents: Vec<Result<Vec<u8>, String>> = args
+        .files
+        .iter()
+        .map(|path| std::fs::read(path).map_err(|e| unreadable(path, &e)))
+        .collect();
+    let read: Vec<Result<Unchecked<'_>, String>> = args
+        .files
+        .iter()
+        .zip(&contents)
+        .map(|(path, bytes)| {
+            let format = SourceFormat::from_file_name(&path.display().to_string());
+            let text = as_text(path, bytes.as_ref().map_err(String::clone)?)?;
+            Ok(model::read_str(text, format))
+        })
+        .collect();
+    let pack = loading
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
     let mut pack = pack.map_err(|e| Failure::Input(format!("registre: {e}")))?;
     let unknown = pack.disable(&args.disabled);
     if !unknown.is_empty() {
@@ -272,15 +305,17 @@ fn audit_files(args: &AuditArgs) -> Result<ExitCode, Failure> {
     }
     let mut audited = Vec::new();
     let mut problems = Vec::new();
-    for (path, text) in args.files.iter().zip(texts) {
-        let checked = text.and_then(|text| {
-            let register = check_register(path, &text, &pack)?;
-            Ok((path.display().to_string(), text, register))
+    for (path, read) in args.files.iter().zip(read) {
+        let name = path.display().to_string();
+        let checked = read.and_then(|read| {
+            let text = read.text();
+            read.check(&pack.vocabulary, &pack.countries, &Outside::new())
+                .map(|register| (text, register))
+                .map_err(|e| describe_load_error(&name, &e))
         });
         match checked {
-            Ok(file) => audited.push(file),
-            Err(Failure::Input(message)) => problems.push(message),
-            Err(other) => return Err(other),
+            Ok((text, register)) => audited.push((name, text, register)),
+            Err(message) => problems.push(message),
         }
     }
     if !problems.is_empty() {
@@ -299,8 +334,11 @@ fn audit_files(args: &AuditArgs) -> Result<ExitCode, Failure> {
     let mut out = io::BufWriter::new(io::stdout().lock());
     match args.format {
         OutputFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &merge(reports)).map_err(io::Error::from)?;
+            let report = merge(reports);
+            report.write_json_pretty(&mut out)?;
             writeln!(out)?;
+            // Freed with the process, as the registers below.
+            std::mem::forget(report);
         }
         OutputFormat::Sarif => {
             let files: Vec<audit::sarif::Audited<'_>> = audited

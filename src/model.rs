@@ -13,8 +13,8 @@ pub mod hygiene;
 
 pub use check::check_siren;
 pub use load::{
-    InputError, LoadError, Outside, SourceFormat, load_str, load_str_within, load_value,
-    load_value_within, to_json, to_yaml,
+    InputError, LoadError, Outside, SourceFormat, Unchecked, load_str, load_str_within, load_value,
+    load_value_within, read_str, to_json, to_yaml,
 };
 pub use period::Period;
 pub use register::*;

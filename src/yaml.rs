@@ -247,15 +247,43 @@ impl MarkedEventReceiver for TreeBuilder {
 
 const ALIAS_REFUSED: &str = "les ancres et alias YAML (`&nom`, `*nom`) ne sont pas acceptés";
 
+/// What a scalar's text stands for, per the YAML 1.2 core schema (the text itself is not
+/// copied: `Text` means the scalar is its text).
+#[derive(Debug, Clone, PartialEq)]
+enum Resolved {
+    Null,
+    Bool(bool),
+    Int(i64),
+    /// Finite.
+    Float(Number),
+    Text,
+}
+
+impl Resolved {
+    fn into_value(self, text: String) -> Value {
+        match self {
+            Resolved::Null => Value::Null,
+            Resolved::Bool(b) => Value::Bool(b),
+            Resolved::Int(i) => Value::Number(i.into()),
+            Resolved::Float(n) => Value::Number(n),
+            Resolved::Text => Value::String(text),
+        }
+    }
+}
+
 /// Resolves a scalar per the YAML 1.2 core schema; quoted and block scalars are always text.
 fn resolve_scalar(text: String, style: TScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
+    resolve(&text, style, tag).map(|resolved| resolved.into_value(text))
+}
+
+fn resolve(text: &str, style: TScalarStyle, tag: Option<&Tag>) -> Result<Resolved, String> {
     if let Some(tag) = tag {
         if tag.handle == "tag:yaml.org,2002:" || tag.handle == "!!" {
             return match tag.suffix.as_str() {
-                "str" => Ok(Value::String(text)),
-                "null" => Ok(Value::Null),
-                "bool" | "int" | "float" => match plain_scalar(text.clone()) {
-                    Value::String(_) => Err(format!("`{text}` n'est pas un `!!{}`", tag.suffix)),
+                "str" => Ok(Resolved::Text),
+                "null" => Ok(Resolved::Null),
+                "bool" | "int" | "float" => match resolve_plain(text) {
+                    Resolved::Text => Err(format!("`{text}` n'est pas un `!!{}`", tag.suffix)),
                     value => Ok(value),
                 },
                 other => Err(format!("étiquette YAML `!!{other}` non prise en charge")),
@@ -267,9 +295,9 @@ fn resolve_scalar(text: String, style: TScalarStyle, tag: Option<&Tag>) -> Resul
         ));
     }
     if style != TScalarStyle::Plain {
-        return Ok(Value::String(text));
+        return Ok(Resolved::Text);
     }
-    Ok(plain_scalar(text))
+    Ok(resolve_plain(text))
 }
 
 /// Whether a scalar resolves to null, without allocating.
@@ -282,25 +310,25 @@ fn is_null_scalar(text: &str, style: TScalarStyle, tag: Option<&Tag>) -> bool {
     }
 }
 
-fn plain_scalar(text: String) -> Value {
-    match text.as_str() {
-        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
-        "true" | "True" | "TRUE" => return Value::Bool(true),
-        "false" | "False" | "FALSE" => return Value::Bool(false),
+fn resolve_plain(text: &str) -> Resolved {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Resolved::Null,
+        "true" | "True" | "TRUE" => return Resolved::Bool(true),
+        "false" | "False" | "FALSE" => return Resolved::Bool(false),
         _ => {}
     }
     let first = text.as_bytes()[0];
     if first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.') {
-        if let Some(n) = parse_int(&text) {
-            return Value::Number(n.into());
+        if let Some(n) = parse_int(text) {
+            return Resolved::Int(n);
         }
-        if is_core_float(&text)
+        if is_core_float(text)
             && let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64)
         {
-            return Value::Number(n);
+            return Resolved::Float(n);
         }
     }
-    Value::String(text)
+    Resolved::Text
 }
 
 fn parse_int(text: &str) -> Option<i64> {
@@ -510,7 +538,7 @@ fn is_plain_safe(text: &str, in_flow: bool) -> bool {
             .chars()
             .any(|c| c.is_control() || matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}' | '\u{85}'))
         && !(in_flow && text.contains([',', '[', ']', '{', '}']))
-        && matches!(plain_scalar(text.to_owned()), Value::String(_))
+        && resolve_plain(text) == Resolved::Text
 }
 
 /// Splits a document whose last top-level key is a block sequence (`key:` then `- …` items

@@ -317,3 +317,21 @@ fn a_closed_pipe_is_not_an_error() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn a_register_not_in_utf8_is_refused_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("latin1.yaml");
+    // « Mairie » then « Médiathèque » saved in Latin-1, as an old spreadsheet export would.
+    let mut text = b"format: registre/v1\norganisations:\n  - id: ville\n    name: M".to_vec();
+    text.extend_from_slice(&[0xE9]);
+    text.extend_from_slice(b"diath\xE8que\n");
+    std::fs::write(&path, text).unwrap();
+    let output = registre(&["audit", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = common::stderr(&output);
+    assert!(
+        message.contains("n'est pas en UTF-8 (ligne 4)"),
+        "{message}"
+    );
+}

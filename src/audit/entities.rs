@@ -83,10 +83,35 @@ pub(super) fn context(pairs: Vec<(&str, Value)>) -> Context {
     Context::Value(Arc::new(record))
 }
 
+/// The ancestors of an entity, all of them: entity stores are built with their transitive
+/// closure already known (the vocabulary is a tree), which Cedar would otherwise recompute for
+/// every store.
+#[derive(Default)]
+struct Ancestry {
+    parents: HashSet<EntityUID>,
+    indirect: HashSet<EntityUID>,
+}
+
+impl Ancestry {
+    /// Adds a vocabulary term as a parent, and the terms above it.
+    fn add_term(&mut self, vocabulary: &Vocabulary, kind: Kind, id: &str) {
+        let mut lineage = vocabulary.lineage(kind, id);
+        if let Some(id) = lineage.next() {
+            self.parents.insert(vocab_uid(kind, id));
+        }
+        self.indirect.extend(lineage.map(|a| vocab_uid(kind, a)));
+    }
+
+    fn done(mut self) -> Self {
+        self.indirect.retain(|a| !self.parents.contains(a));
+        self
+    }
+}
+
 fn entity(
     uid: EntityUID,
     attrs: Vec<(&str, Value)>,
-    parents: HashSet<EntityUID>,
+    ancestry: Ancestry,
     tags: Vec<(&str, Value)>,
 ) -> Entity {
     let partial = |pairs: Vec<(&str, Value)>| {
@@ -95,16 +120,20 @@ fn entity(
             .map(|(k, v)| (k.into(), PartialValue::Value(v)))
             .collect::<Vec<_>>()
     };
-    Entity::new_with_attr_partial_value(uid, partial(attrs), HashSet::new(), parents, partial(tags))
+    let Ancestry { parents, indirect } = ancestry.done();
+    Entity::new_with_attr_partial_value(uid, partial(attrs), indirect, parents, partial(tags))
 }
 
-/// Purposes, categories and subjects with their parents.
+/// Purposes, categories and subjects with their families.
 pub(super) fn vocabulary_entities(vocabulary: &Vocabulary) -> Vec<Entity> {
     let mut out = Vec::new();
     for kind in [Kind::Purpose, Kind::DataCategory, Kind::DataSubject] {
         for term in vocabulary.terms(kind) {
-            let parents = term.parent.iter().map(|p| vocab_uid(kind, p)).collect();
-            out.push(entity(vocab_uid(kind, &term.id), vec![], parents, vec![]));
+            let mut ancestry = Ancestry::default();
+            if let Some(parent) = &term.parent {
+                ancestry.add_term(vocabulary, kind, parent);
+            }
+            out.push(entity(vocab_uid(kind, &term.id), vec![], ancestry, vec![]));
         }
     }
     out
@@ -114,15 +143,20 @@ pub(super) fn vocabulary_entities(vocabulary: &Vocabulary) -> Vec<Entity> {
 pub(super) fn country_entities(countries: &Countries) -> Vec<Entity> {
     let mut out = Vec::new();
     for zone in ["eee", "adequation"] {
-        out.push(entity(uid("Zone", zone), vec![], HashSet::new(), vec![]));
+        out.push(entity(
+            uid("Zone", zone),
+            vec![],
+            Ancestry::default(),
+            vec![],
+        ));
     }
     for country in countries.all() {
-        let mut zones = HashSet::new();
+        let mut zones = Ancestry::default();
         if country.eea {
-            zones.insert(uid("Zone", "eee"));
+            zones.parents.insert(uid("Zone", "eee"));
         }
         if country.adequacy.is_some() {
-            zones.insert(uid("Zone", "adequation"));
+            zones.parents.insert(uid("Zone", "adequation"));
         }
         out.push(entity(uid("Country", &country.code), vec![], zones, vec![]));
     }
@@ -175,7 +209,7 @@ impl<'a> OrganisationFacts<'a> {
                 ("has_dpo", b(self.has_dpo)),
                 ("dpo_has_contact", b(self.dpo_has_contact)),
             ],
-            HashSet::new(),
+            Ancestry::default(),
             vec![],
         )
     }
@@ -340,20 +374,24 @@ impl<'a> ActivityFacts<'a> {
         self.identity
     }
 
-    pub fn to_entity(&self, uid: EntityUID, organisation: EntityUID) -> Entity {
-        let mut parents: HashSet<EntityUID> = HashSet::new();
-        parents.insert(organisation);
-        parents.extend(self.purposes.iter().map(|p| vocab_uid(Kind::Purpose, p)));
-        parents.extend(
-            self.data_categories
-                .iter()
-                .map(|c| vocab_uid(Kind::DataCategory, c)),
-        );
-        parents.extend(
-            self.data_subjects
-                .iter()
-                .map(|s| vocab_uid(Kind::DataSubject, s)),
-        );
+    pub fn to_entity(
+        &self,
+        uid: EntityUID,
+        organisation: EntityUID,
+        vocabulary: &Vocabulary,
+    ) -> Entity {
+        let mut ancestry = Ancestry::default();
+        ancestry.parents.insert(organisation);
+        let terms = [
+            (Kind::Purpose, &self.purposes),
+            (Kind::DataCategory, &self.data_categories),
+            (Kind::DataSubject, &self.data_subjects),
+        ];
+        for (kind, ids) in terms {
+            for id in ids {
+                ancestry.add_term(vocabulary, kind, id);
+            }
+        }
         let b = flag;
         let mut attrs = vec![
             ("role", string(self.role)),
@@ -456,7 +494,7 @@ impl<'a> ActivityFacts<'a> {
             .iter()
             .map(|(category, days)| (*category, long(*days)))
             .collect();
-        entity(uid, attrs, parents, tags)
+        entity(uid, attrs, ancestry, tags)
     }
 }
 

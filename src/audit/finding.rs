@@ -1,8 +1,10 @@
 //! Findings and the audit report, in the shape `spec/findings.md` fixes for outside tools.
 
 use std::fmt;
+use std::io;
 use std::str::FromStr;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::pack::PackInfo;
@@ -137,5 +139,99 @@ impl Report {
     /// Number of findings per severity, most serious first.
     pub fn counts(&self) -> [(Severity, usize); 4] {
         Severity::ALL.map(|s| (s, self.findings.iter().filter(|f| f.severity == s).count()))
+    }
+
+    /// The report as `serde_json::to_writer_pretty` writes it, byte for byte, its findings
+    /// formatted on every core: the report of a territory runs to tens of megabytes.
+    pub fn write_json_pretty(&self, out: &mut impl io::Write) -> io::Result<()> {
+        let header = Report {
+            policy_pack: self.policy_pack.clone(),
+            organisations: self.organisations,
+            activities: self.activities,
+            findings: Vec::new(),
+        };
+        let header = serde_json::to_string_pretty(&header)?;
+        // `findings` is the last field: the header ends with `"findings": []` and `}`.
+        let Some(head) = header.strip_suffix("[]\n}") else {
+            return Err(io::Error::other("forme inattendue du rapport JSON"));
+        };
+        if self.findings.is_empty() {
+            return out.write_all(header.as_bytes());
+        }
+        out.write_all(head.as_bytes())?;
+        out.write_all(b"[\n")?;
+        let parts: Vec<Vec<u8>> = self
+            .findings
+            .par_chunks(512)
+            .map(|chunk| {
+                let mut part = Vec::new();
+                for finding in chunk {
+                    if !part.is_empty() {
+                        part.extend_from_slice(b",\n");
+                    }
+                    // Each finding two levels in: four more spaces on each of its lines (its
+                    // text holds no line break, JSON escapes them).
+                    part.extend_from_slice(b"    ");
+                    for byte in serde_json::to_vec_pretty(finding)? {
+                        part.push(byte);
+                        if byte == b'\n' {
+                            part.extend_from_slice(b"    ");
+                        }
+                    }
+                }
+                Ok(part)
+            })
+            .collect::<Result<_, serde_json::Error>>()?;
+        for (i, part) in parts.iter().enumerate() {
+            if i > 0 {
+                out.write_all(b",\n")?;
+            }
+            out.write_all(part)?;
+        }
+        out.write_all(b"\n  ]\n}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(findings: usize) -> Report {
+        Report {
+            policy_pack: PackInfo {
+                name: "registre-base".to_owned(),
+                version: "2.0".to_owned(),
+            },
+            organisations: 3,
+            activities: 12,
+            findings: (0..findings)
+                .map(|i| Finding {
+                    rule: format!("regle-{i}"),
+                    kind: KINDS[i % KINDS.len()].to_owned(),
+                    severity: Severity::ALL[i % 4],
+                    organisation: "ville-é".to_owned(),
+                    activity: (i % 3 != 0).then(|| format!("activite-{i}")),
+                    related_activity: (i % 5 == 0).then(|| "liste \"électorale\"".to_owned()),
+                    law: "RGPD, art. 5.1.b\nligne".to_owned(),
+                    message: "« texte » avec \\ et \t".to_owned(),
+                    remedy: String::new(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn writes_the_report_as_serde_json_does() {
+        for n in [0, 1, 2, 511, 512, 513, 1500] {
+            let report = report(n);
+            let mut written = Vec::new();
+            report.write_json_pretty(&mut written).unwrap();
+            let expected = serde_json::to_string_pretty(&report).unwrap();
+            assert_eq!(
+                String::from_utf8(written).unwrap(),
+                expected,
+                "{n} findings"
+            );
+        }
     }
 }

@@ -11,6 +11,7 @@ use cedar_policy::{
 };
 use include_dir::{Dir, include_dir};
 use miette::Diagnostic;
+use rayon::prelude::*;
 use serde::Deserialize;
 
 use super::finding::{KINDS, Severity};
@@ -202,29 +203,33 @@ impl PolicyPack {
     }
 
     fn from_files(files: PackFiles) -> Result<Self, PackError> {
-        let info = pack_info(files.get("pack.yaml")?)?;
-        let vocabulary = Vocabulary::from_yaml(files.get("vocabulary.yaml")?)
-            .map_err(|e| invalid("vocabulary.yaml", None, e.to_string()))?;
-        let countries = Countries::from_yaml(files.get("countries.yaml")?)
-            .map_err(|e| invalid("countries.yaml", None, e.to_string()))?;
-        let words = Words::from_yaml(files.get("words.yaml")?, &vocabulary)
-            .map_err(|e| invalid("words.yaml", None, e.to_string()))?;
-        let schema_text = files.get("schema.cedarschema")?;
-        let (schema, _warnings) = Schema::from_cedarschema_str(schema_text).map_err(|e| {
-            invalid(
-                "schema.cedarschema",
-                first_line(&e, schema_text),
-                e.to_string(),
-            )
-        })?;
+        // The data files, the schema and the rule files are read on every core: loading the
+        // pack is most of the time of a small audit.
+        let rule_files: Vec<(&String, &String)> = files.rule_files().collect();
+        let (data, (schema, parsed)) = rayon::join(
+            || Self::data_files(&files),
+            || {
+                rayon::join(
+                    || Self::schema(&files),
+                    || {
+                        rule_files
+                            .par_iter()
+                            .map(|(name, text)| (*name, *text, PolicySet::from_str(text)))
+                            .collect::<Vec<_>>()
+                    },
+                )
+            },
+        );
+        let (info, vocabulary, countries, words) = data?;
+        let schema = schema?;
 
         let mut problems = Vec::new();
         let mut all = PolicySet::new();
         let mut rules = BTreeMap::new();
         // Which file each rule comes from, to place validation errors.
         let mut origin: HashMap<String, (String, &str)> = HashMap::new();
-        for (name, text) in files.rule_files() {
-            let parsed = match PolicySet::from_str(text) {
+        for (name, text, parsed) in parsed {
+            let parsed = match parsed {
                 Ok(set) => set,
                 Err(e) => {
                     for d in e.iter() {
@@ -313,6 +318,26 @@ impl PolicyPack {
         })
     }
 
+    fn data_files(
+        files: &PackFiles,
+    ) -> Result<(PackInfo, Vocabulary, Countries, Words), PackError> {
+        let info = pack_info(files.get("pack.yaml")?)?;
+        let vocabulary = Vocabulary::from_yaml(files.get("vocabulary.yaml")?)
+            .map_err(|e| invalid("vocabulary.yaml", None, e.to_string()))?;
+        let countries = Countries::from_yaml(files.get("countries.yaml")?)
+            .map_err(|e| invalid("countries.yaml", None, e.to_string()))?;
+        let words = Words::from_yaml(files.get("words.yaml")?, &vocabulary)
+            .map_err(|e| invalid("words.yaml", None, e.to_string()))?;
+        Ok((info, vocabulary, countries, words))
+    }
+
+    fn schema(files: &PackFiles) -> Result<Schema, PackError> {
+        let text = files.get("schema.cedarschema")?;
+        let (schema, _warnings) = Schema::from_cedarschema_str(text)
+            .map_err(|e| invalid("schema.cedarschema", first_line(&e, text), e.to_string()))?;
+        Ok(schema)
+    }
+
     /// Whether some rule names an organisation or an activity (`Organisation::"ville"`): the
     /// audit then cannot share answers between activities that look the same.
     pub fn names_entities(&self) -> bool {
@@ -393,7 +418,14 @@ fn split_by_action(all: &PolicySet) -> HashMap<Action, PolicySet> {
 }
 
 fn rule_of(policy: &cedar_policy::Policy, file: &str, line: usize) -> Result<Rule, String> {
-    let get = |key: &str| policy.annotation(key).map(str::to_owned);
+    // Looking an annotation up by name parses the name: the few there are are read once.
+    let annotations: Vec<(&str, &str)> = policy.annotations().collect();
+    let get = |key: &str| {
+        annotations
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| (*v).to_owned())
+    };
     let id = get("id").ok_or("règle sans annotation @id")?;
     let forbids = policy.effect() == Effect::Forbid;
     let missing = |key: &str| format!("la règle `{id}` n'a pas d'annotation @{key}");
@@ -438,8 +470,9 @@ fn rule_of(policy: &cedar_policy::Policy, file: &str, line: usize) -> Result<Rul
 /// The line of the `@id` annotation of a policy (1-based).
 fn policy_line(policy: &cedar_policy::Policy, text: &str) -> usize {
     let offset = policy
-        .annotation("id")
-        .and_then(|id| text.find(&format!("@id(\"{id}\")")))
+        .annotations()
+        .find(|(key, _)| *key == "id")
+        .and_then(|(_, id)| text.find(&format!("@id(\"{id}\")")))
         .unwrap_or(0);
     line_at(text, offset)
 }

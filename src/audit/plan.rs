@@ -2,6 +2,7 @@
 //! rules see them, numbered once, and where each answer goes back in the register.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use cedar_policy_core::ast::{Entity, EntityUID};
 use cedar_policy_core::entities::{Entities, TCComputation};
@@ -47,6 +48,70 @@ impl<T: std::hash::Hash + Eq> Interner<T> {
         self.items.push(item);
         positions.push(self.items.len() - 1);
         self.items.len() - 1
+    }
+}
+
+impl<T: std::hash::Hash + Eq + Send + Sync> Interner<T> {
+    /// Interns every item, group after group, into an empty interner: the numbers `intern`
+    /// would give one by one, the items compared on every core (a large register holds tens of
+    /// thousands of activities, most of them alike). Numbers come back by group.
+    pub fn of_all(groups: Vec<Vec<Hashed<T>>>) -> (Self, Vec<Vec<usize>>) {
+        const SHARDS: usize = 64;
+        let items: Vec<&Hashed<T>> = groups.iter().flatten().collect();
+        // Equal items have equal hashes, hence the same shard.
+        let mut shards: Vec<Vec<usize>> = vec![Vec::new(); SHARDS];
+        for (i, item) in items.iter().enumerate() {
+            shards[(item.hash >> 58) as usize].push(i);
+        }
+        let firsts: Vec<Vec<(usize, usize)>> = shards
+            .par_iter()
+            .map(|positions| {
+                let mut seen: FxHashMap<u64, Vec<usize>> = FxHashMap::default();
+                positions
+                    .iter()
+                    .map(|&i| {
+                        let earlier = seen.entry(items[i].hash).or_default();
+                        match earlier.iter().find(|j| items[**j].item == items[i].item) {
+                            Some(j) => (i, *j),
+                            None => {
+                                earlier.push(i);
+                                (i, i)
+                            }
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        // The position of the first item equal to each one.
+        let mut first = vec![0; items.len()];
+        for (i, j) in firsts.into_iter().flatten() {
+            first[i] = j;
+        }
+        drop(items);
+        let mut interner = Interner::new();
+        let mut numbers: Vec<usize> = Vec::with_capacity(first.len());
+        let numbered = groups
+            .into_iter()
+            .map(|group| {
+                group
+                    .into_iter()
+                    .map(|Hashed { hash, item }| {
+                        let i = numbers.len();
+                        let number = if first[i] == i {
+                            interner.items.push(item);
+                            let number = interner.items.len() - 1;
+                            interner.by_hash.entry(hash).or_default().push(number);
+                            number
+                        } else {
+                            numbers[first[i]]
+                        };
+                        numbers.push(number);
+                        number
+                    })
+                    .collect()
+            })
+            .collect();
+        (interner, numbered)
     }
 }
 
@@ -136,7 +201,7 @@ impl<'a> Sources<'a> {
             .collect();
         let direct = register
             .organisations
-            .iter()
+            .par_iter()
             .map(|org| {
                 org.activities()
                     .iter()
@@ -218,6 +283,10 @@ type AskedReuse<'a> = (
     &'a str,
     Option<String>,
 );
+
+/// Where the answer to a reuse goes: the source activity's id and, for a source reached
+/// through other files, the path of the data.
+type ReuseAt<'a> = (&'a str, Option<String>);
 
 /// What the reuses of an activity are worked out from.
 struct ReuseContext<'p, 'a> {
@@ -318,7 +387,6 @@ impl<'a> Plan<'a> {
         let sources = Sources::of(register);
         let feeding = sources.feeding();
         // Each distinct free text is read once.
-        let mut texts: Interner<TextKey<'a>> = Interner::new();
         let keys: Vec<Vec<Hashed<TextKey<'a>>>> = register
             .organisations
             .par_iter()
@@ -329,10 +397,7 @@ impl<'a> Plan<'a> {
                     .collect()
             })
             .collect();
-        let text_of: Vec<Vec<usize>> = keys
-            .into_iter()
-            .map(|keys| keys.into_iter().map(|k| texts.intern_hashed(k)).collect())
-            .collect();
+        let (texts, text_of) = Interner::of_all(keys);
         let read: Vec<TextFacts<'a>> = texts
             .items
             .par_iter()
@@ -362,15 +427,8 @@ impl<'a> Plan<'a> {
             .iter()
             .map(|o| entities::organisation_natures(o, &pack.words))
             .collect();
-        let numbered: Vec<Vec<usize>> = activity_facts
-            .into_iter()
-            .map(|facts| {
-                facts
-                    .into_iter()
-                    .map(|f| plan.activities.intern_hashed(f))
-                    .collect()
-            })
-            .collect();
+        let (activities, numbered) = Interner::of_all(activity_facts);
+        plan.activities = activities;
         // The reuses each activity asks about, worked out on every core, then numbered.
         let context = ReuseContext {
             register,
@@ -379,7 +437,7 @@ impl<'a> Plan<'a> {
             numbered: &numbered,
             vocabulary,
         };
-        let mut asked: Vec<Vec<Vec<AskedReuse<'a>>>> = (0..register.organisations.len())
+        let asked: Vec<Vec<Vec<AskedReuse<'a>>>> = (0..register.organisations.len())
             .into_par_iter()
             .map(|i| {
                 (0..register.organisations[i].activities().len())
@@ -387,6 +445,27 @@ impl<'a> Plan<'a> {
                     .collect()
             })
             .collect();
+        // The requests are numbered all at once; where each goes stays in place.
+        let mut requests = Vec::new();
+        let mut asked: Vec<Vec<Vec<ReuseAt<'a>>>> = asked
+            .into_iter()
+            .map(|org| {
+                org.into_iter()
+                    .map(|reuses| {
+                        reuses
+                            .into_iter()
+                            .map(|(request, source, chain)| {
+                                requests.push(request);
+                                (source, chain)
+                            })
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        let (reuses, numbers) = Interner::of_all(vec![requests]);
+        plan.reuses = reuses;
+        let mut numbers = numbers.into_iter().flatten();
         for (i, org) in register.organisations.iter().enumerate() {
             let addresses = [
                 ("organisation", org.email.as_deref()),
@@ -410,9 +489,10 @@ impl<'a> Plan<'a> {
                     .collect();
                 let reuses = std::mem::take(&mut asked[i][j])
                     .into_iter()
-                    .map(|(request, source, chain)| ReusePlace {
+                    .zip(&mut numbers)
+                    .map(|((source, chain), request)| ReusePlace {
                         source,
-                        request: plan.reuses.intern_hashed(request),
+                        request,
                         chain,
                     })
                     .collect();
@@ -454,27 +534,27 @@ impl<'a> Plan<'a> {
         }
     }
 
-    /// An entity store with `reference` entities (vocabulary, countries), the activities
-    /// `activities` (indexes of distinct activity facts) and their organisations, or every
-    /// organisation when there is no activity.
+    /// The entities every store holds: the vocabulary and the organisations.
+    pub(super) fn base_store(&self, pack: &PolicyPack) -> Result<Entities, AuditError> {
+        let mut reference = entities::vocabulary_entities(&pack.vocabulary);
+        reference.extend(
+            self.orgs
+                .items
+                .iter()
+                .zip(&self.org_uids)
+                .map(|(facts, uid)| facts.to_entity(uid.clone())),
+        );
+        with_entities(pack, &Entities::new(), reference)
+    }
+
+    /// `base` with the entities of the activities `activities` (indexes of distinct activity
+    /// facts).
     pub(super) fn store(
         &self,
         pack: &PolicyPack,
-        reference: &[Entity],
-        organisations: &[Entity],
+        base: &Entities,
         activities: &[usize],
     ) -> Result<Entities, AuditError> {
-        let mut holders: Vec<usize> = activities
-            .iter()
-            .map(|i| self.activities.items[*i].organisation)
-            .collect();
-        holders.sort_unstable();
-        holders.dedup();
-        let organisations: Vec<&Entity> = if activities.is_empty() {
-            organisations.iter().collect()
-        } else {
-            holders.iter().map(|i| &organisations[*i]).collect()
-        };
         let built = activities
             .par_iter()
             .map(|i| {
@@ -482,73 +562,20 @@ impl<'a> Plan<'a> {
                 facts.to_entity(
                     self.activity_uids[*i].clone(),
                     self.org_uids[facts.organisation].clone(),
+                    &pack.vocabulary,
                 )
             })
-            .collect::<Vec<_>>();
-        let all = reference.iter().chain(organisations).cloned().chain(built);
-        // Debug builds (the tests) check every entity against the schema.
-        let schema = cfg!(debug_assertions).then(|| CoreSchema::new(pack.schema.as_ref()));
-        Entities::from_entities(
-            all,
-            schema.as_ref(),
-            TCComputation::ComputeNow,
-            Extensions::all_available(),
-        )
-        .map_err(|e| AuditError::Internal(e.to_string()))
-    }
-
-    pub(super) fn organisation_entities(&self) -> Vec<Entity> {
-        self.orgs
-            .items
-            .iter()
-            .zip(&self.org_uids)
-            .map(|(facts, uid)| facts.to_entity(uid.clone()))
-            .collect()
+            .collect();
+        with_entities(pack, base, built)
     }
 
     pub fn report(&self, pack: &PolicyPack, answers: &Answers) -> Report {
-        let mut findings = Vec::new();
-        let mut here = Vec::new();
-        for org in &self.places {
-            let at = (org.id, None);
-            emit(&mut here, pack, at, None, &answers.review[org.facts]);
-            for c in &org.contacts {
-                emit(&mut here, pack, at, None, &answers.contact[*c]);
-            }
-            settle(&mut here, &mut findings);
-            for activity in &org.activities {
-                let at = (org.id, Some(activity.id));
-                let from = emit(&mut here, pack, at, None, &answers.declare[activity.facts]);
-                for finding in &mut here[from..] {
-                    if finding.kind == "special_category.possible" {
-                        finding
-                            .message
-                            .push_str(&revealing_words(activity.activity, pack));
-                    }
-                }
-                for t in &activity.transfers {
-                    emit(&mut here, pack, at, None, &answers.transfer[*t]);
-                }
-                for reuse in &activity.reuses {
-                    let from = emit(
-                        &mut here,
-                        pack,
-                        at,
-                        Some(reuse.source),
-                        &answers.reuse[reuse.request],
-                    );
-                    if let Some(chain) = &reuse.chain {
-                        for finding in &mut here[from..] {
-                            finding.message.push_str(&format!(
-                                " Les données y parviennent par d'autres fichiers : {chain} → « {} ».",
-                                activity.id
-                            ));
-                        }
-                    }
-                }
-                settle(&mut here, &mut findings);
-            }
-        }
+        // Each organisation on any core, the findings back in register order.
+        let findings = self
+            .places
+            .par_iter()
+            .flat_map_iter(|org| org.findings(pack, answers))
+            .collect();
         Report {
             policy_pack: pack.info.clone(),
             organisations: self.places.len(),
@@ -556,6 +583,77 @@ impl<'a> Plan<'a> {
             findings,
         }
     }
+}
+
+impl OrganisationPlace<'_> {
+    /// The findings of the organisation and its activities, in register order.
+    fn findings(&self, pack: &PolicyPack, answers: &Answers) -> Vec<Finding> {
+        let mut findings = Vec::new();
+        let mut here = Vec::new();
+        let at = (self.id, None);
+        emit(&mut here, pack, at, None, &answers.review[self.facts]);
+        for c in &self.contacts {
+            emit(&mut here, pack, at, None, &answers.contact[*c]);
+        }
+        settle(&mut here, &mut findings);
+        for activity in &self.activities {
+            let at = (self.id, Some(activity.id));
+            let from = emit(&mut here, pack, at, None, &answers.declare[activity.facts]);
+            for finding in &mut here[from..] {
+                if finding.kind == "special_category.possible" {
+                    finding
+                        .message
+                        .push_str(&revealing_words(activity.activity, pack));
+                }
+            }
+            for t in &activity.transfers {
+                emit(&mut here, pack, at, None, &answers.transfer[*t]);
+            }
+            for reuse in &activity.reuses {
+                let from = emit(
+                    &mut here,
+                    pack,
+                    at,
+                    Some(reuse.source),
+                    &answers.reuse[reuse.request],
+                );
+                if let Some(chain) = &reuse.chain {
+                    for finding in &mut here[from..] {
+                        finding.message.push_str(&format!(
+                            " Les données y parviennent par d'autres fichiers : {chain} → « {} ».",
+                            activity.id
+                        ));
+                    }
+                }
+            }
+            settle(&mut here, &mut findings);
+        }
+        findings
+    }
+}
+
+/// A copy of `base` with `entities` added. Entities carry all their ancestors (see
+/// `entities::Ancestry`); debug builds (the tests) check that, and every entity against the
+/// schema.
+pub(super) fn with_entities(
+    pack: &PolicyPack,
+    base: &Entities,
+    entities: Vec<Entity>,
+) -> Result<Entities, AuditError> {
+    let schema = cfg!(debug_assertions).then(|| CoreSchema::new(pack.schema.as_ref()));
+    let closure = if cfg!(debug_assertions) {
+        TCComputation::EnforceAlreadyComputed
+    } else {
+        TCComputation::AssumeAlreadyComputed
+    };
+    base.clone()
+        .add_entities(
+            entities.into_iter().map(Arc::new),
+            schema.as_ref(),
+            closure,
+            Extensions::all_available(),
+        )
+        .map_err(|e| AuditError::Internal(e.to_string()))
 }
 
 /// Whether `activity` is carried out as a processor on behalf of `controller` (named by its

@@ -109,24 +109,71 @@ pub fn load_str_within(
     countries: &Countries,
     outside: &Outside,
 ) -> Result<Register, LoadError> {
+    read_str(text, format).check(vocabulary, countries, outside)
+}
+
+/// A register file read, not yet checked. Reading needs no vocabulary: a large register can
+/// be read while the rule pack loads.
+pub struct Unchecked<'t> {
+    text: &'t str,
+    format: SourceFormat,
+    read: Reading,
+}
+
+enum Reading {
+    /// Refused before reading (a value too large, too deep…).
+    Refused(Vec<InputError>),
+    /// Read the fast way.
+    Read(Register),
+    /// Left to the thorough reader, which lists every error.
+    Unread,
+}
+
+/// Reads a register file; [`Unchecked::check`] then checks it.
+pub fn read_str(text: &str, format: SourceFormat) -> Unchecked<'_> {
     let refused = super::hygiene::scan_text(text);
-    if !refused.is_empty() {
-        return Err(LoadError {
-            errors: refused,
-            unreadable: false,
-        });
+    let read = if !refused.is_empty() {
+        Reading::Refused(refused)
+    } else {
+        read_fast(text, format).map_or(Reading::Unread, Reading::Read)
+    };
+    Unchecked { text, format, read }
+}
+
+impl<'t> Unchecked<'t> {
+    /// The text read.
+    pub fn text(&self) -> &'t str {
+        self.text
     }
-    if let Some(register) = read_fast(text, format) {
-        let errors = check::check(&register, vocabulary, countries, outside);
-        if errors.is_empty() {
-            return Ok(register);
+
+    /// Checks the register against the vocabulary; sources may also point to the activities
+    /// of `outside`.
+    pub fn check(
+        self,
+        vocabulary: &Vocabulary,
+        countries: &Countries,
+        outside: &Outside,
+    ) -> Result<Register, LoadError> {
+        let Unchecked { text, format, read } = self;
+        match read {
+            Reading::Refused(errors) => Err(LoadError {
+                errors,
+                unreadable: false,
+            }),
+            Reading::Read(register) => {
+                let errors = check::check(&register, vocabulary, countries, outside);
+                if errors.is_empty() {
+                    Ok(register)
+                } else {
+                    Err(LoadError {
+                        errors: with_lines(text, format, errors),
+                        unreadable: false,
+                    })
+                }
+            }
+            Reading::Unread => read_thorough(text, format, vocabulary, countries, outside),
         }
-        return Err(LoadError {
-            errors: with_lines(text, format, errors),
-            unreadable: false,
-        });
     }
-    read_thorough(text, format, vocabulary, countries, outside)
 }
 
 /// Files larger than this are read on several cores.

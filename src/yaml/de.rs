@@ -3,17 +3,18 @@
 //! reader, so both readers accept and refuse the same documents. The events come from the
 //! fast reader of plain documents, else from the full parser.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::Chars;
 
 use serde::de::{
     self, DeserializeOwned, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor,
 };
-use serde_json::Value;
-use yaml_rust2::parser::{Event, Parser};
+use yaml_rust2::parser::{Event, Parser, Tag};
+use yaml_rust2::scanner::TScalarStyle;
 
 use super::fast::FastEvents;
-use super::{ALIAS_REFUSED, is_null_scalar, resolve_scalar};
+use super::{ALIAS_REFUSED, Resolved, is_null_scalar, resolve};
 
 /// Why the fast reader gave up; the caller then reads the document the slow, thorough way.
 #[derive(Debug)]
@@ -33,49 +34,110 @@ impl de::Error for DeError {
     }
 }
 
+/// A YAML event whose scalar borrows its text from the document where it can: the fast reader
+/// copies nothing, the full parser's events are taken over as they are.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ev<'a> {
+    StreamStart,
+    StreamEnd,
+    DocumentStart,
+    DocumentEnd,
+    MappingStart,
+    MappingEnd,
+    SequenceStart,
+    SequenceEnd,
+    Scalar(Cow<'a, str>, TScalarStyle, Option<Box<Tag>>),
+    /// An alias, or a node with an anchor: refused.
+    Anchored,
+}
+
+impl From<Event> for Ev<'_> {
+    fn from(event: Event) -> Self {
+        match event {
+            Event::StreamStart => Ev::StreamStart,
+            Event::StreamEnd => Ev::StreamEnd,
+            Event::DocumentStart => Ev::DocumentStart,
+            Event::DocumentEnd => Ev::DocumentEnd,
+            Event::MappingStart(0, _) => Ev::MappingStart,
+            Event::MappingEnd => Ev::MappingEnd,
+            Event::SequenceStart(0, _) => Ev::SequenceStart,
+            Event::SequenceEnd => Ev::SequenceEnd,
+            Event::Scalar(text, style, 0, tag) => {
+                Ev::Scalar(Cow::Owned(text), style, tag.map(Box::new))
+            }
+            // `Nothing` is never given out by the parser.
+            Event::Nothing
+            | Event::Alias(_)
+            | Event::Scalar(..)
+            | Event::MappingStart(..)
+            | Event::SequenceStart(..) => Ev::Anchored,
+        }
+    }
+}
+
 /// Reads one YAML document into `T`.
 pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, DeError> {
     // The fast reader gives up on documents outside its shape (and on any error, which the
     // full parser then reports in its own words).
-    read(&mut FastEvents::new(text)).or_else(|_| read(&mut Parser::new_from_str(text)))
+    read(&mut FastEvents::new(text)).or_else(|_| {
+        read(&mut Full {
+            parser: Parser::new_from_str(text),
+            next: None,
+        })
+    })
 }
 
-fn read<T: DeserializeOwned, E: Events>(events: &mut E) -> Result<T, DeError> {
+fn read<'a, T: DeserializeOwned, E: Events<'a>>(events: &mut E) -> Result<T, DeError> {
     let mut de = Deserializer { events };
-    de.expect(|e| matches!(e, Event::StreamStart))?;
-    de.expect(|e| matches!(e, Event::DocumentStart))?;
+    de.expect(|e| matches!(e, Ev::StreamStart))?;
+    de.expect(|e| matches!(e, Ev::DocumentStart))?;
     let value = T::deserialize(&mut de)?;
-    de.expect(|e| matches!(e, Event::DocumentEnd))?;
-    de.expect(|e| matches!(e, Event::StreamEnd))?;
+    de.expect(|e| matches!(e, Ev::DocumentEnd))?;
+    de.expect(|e| matches!(e, Ev::StreamEnd))?;
     Ok(value)
 }
 
 /// A source of YAML events.
-trait Events {
-    fn next(&mut self) -> Result<Event, DeError>;
-    fn peek(&mut self) -> Result<&Event, DeError>;
+trait Events<'a> {
+    fn next(&mut self) -> Result<Ev<'a>, DeError>;
+    fn peek(&mut self) -> Result<&Ev<'a>, DeError>;
 }
 
-impl Events for Parser<Chars<'_>> {
-    fn next(&mut self) -> Result<Event, DeError> {
-        self.next_token()
-            .map(|(event, _)| event)
-            .map_err(|e| DeError(e.to_string()))
+/// The full parser, its next event converted ahead of time so that it can be looked at.
+struct Full<'t> {
+    parser: Parser<Chars<'t>>,
+    next: Option<Ev<'t>>,
+}
+
+impl<'t> Events<'t> for Full<'t> {
+    fn next(&mut self) -> Result<Ev<'t>, DeError> {
+        match self.next.take() {
+            Some(event) => Ok(event),
+            None => self
+                .parser
+                .next_token()
+                .map(|(event, _)| event.into())
+                .map_err(|e| DeError(e.to_string())),
+        }
     }
 
-    fn peek(&mut self) -> Result<&Event, DeError> {
-        Parser::peek(self)
-            .map(|(event, _)| event)
-            .map_err(|e| DeError(e.to_string()))
+    fn peek(&mut self) -> Result<&Ev<'t>, DeError> {
+        if self.next.is_none() {
+            let event = Events::next(self)?;
+            self.next = Some(event);
+        }
+        self.next
+            .as_ref()
+            .ok_or_else(|| DeError("fin du document".to_owned()))
     }
 }
 
-impl Events for FastEvents<'_> {
-    fn next(&mut self) -> Result<Event, DeError> {
+impl<'a> Events<'a> for FastEvents<'a> {
+    fn next(&mut self) -> Result<Ev<'a>, DeError> {
         self.next_event().map_err(gave_up)
     }
 
-    fn peek(&mut self) -> Result<&Event, DeError> {
+    fn peek(&mut self) -> Result<&Ev<'a>, DeError> {
         self.peek_event().map_err(gave_up)
     }
 }
@@ -88,16 +150,16 @@ struct Deserializer<'e, E> {
     events: &'e mut E,
 }
 
-impl<E: Events> Deserializer<'_, E> {
-    fn next(&mut self) -> Result<Event, DeError> {
+impl<'a, E: Events<'a>> Deserializer<'_, E> {
+    fn next(&mut self) -> Result<Ev<'a>, DeError> {
         self.events.next()
     }
 
-    fn peek(&mut self) -> Result<&Event, DeError> {
+    fn peek(&mut self) -> Result<&Ev<'a>, DeError> {
         self.events.peek()
     }
 
-    fn expect(&mut self, what: impl Fn(&Event) -> bool) -> Result<(), DeError> {
+    fn expect(&mut self, what: impl Fn(&Ev<'a>) -> bool) -> Result<(), DeError> {
         let event = self.next()?;
         if what(&event) {
             Ok(())
@@ -107,44 +169,39 @@ impl<E: Events> Deserializer<'_, E> {
     }
 }
 
-impl<'de, E: Events> de::Deserializer<'de> for &mut Deserializer<'_, E> {
+impl<'de, 'a, E: Events<'a>> de::Deserializer<'de> for &mut Deserializer<'_, E> {
     type Error = DeError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         match self.next()? {
-            Event::Scalar(text, style, anchor, tag) => {
-                if anchor != 0 {
-                    return Err(DeError(ALIAS_REFUSED.to_owned()));
-                }
-                match resolve_scalar(text, style, tag.as_ref()).map_err(DeError)? {
-                    Value::Null => visitor.visit_unit(),
-                    Value::Bool(b) => visitor.visit_bool(b),
-                    Value::Number(n) => match (n.as_i64(), n.as_f64()) {
-                        (Some(i), _) => visitor.visit_i64(i),
-                        (None, Some(f)) => visitor.visit_f64(f),
-                        (None, None) => Err(DeError("nombre invalide".to_owned())),
+            Ev::Scalar(text, style, tag) => {
+                match resolve(&text, style, tag.as_deref()).map_err(DeError)? {
+                    Resolved::Null => visitor.visit_unit(),
+                    Resolved::Bool(b) => visitor.visit_bool(b),
+                    Resolved::Int(i) => visitor.visit_i64(i),
+                    Resolved::Float(n) => match n.as_f64() {
+                        Some(f) => visitor.visit_f64(f),
+                        None => Err(DeError("nombre invalide".to_owned())),
                     },
-                    Value::String(s) => visitor.visit_string(s),
-                    Value::Array(_) | Value::Object(_) => {
-                        Err(DeError("scalaire attendu".to_owned()))
-                    }
+                    Resolved::Text => match text {
+                        Cow::Borrowed(text) => visitor.visit_str(text),
+                        Cow::Owned(text) => visitor.visit_string(text),
+                    },
                 }
             }
-            Event::SequenceStart(0, _) => visitor.visit_seq(Seq { de: self }),
-            Event::MappingStart(0, _) => visitor.visit_map(Map {
+            Ev::SequenceStart => visitor.visit_seq(Seq { de: self }),
+            Ev::MappingStart => visitor.visit_map(Map {
                 de: self,
                 keys: Vec::new(),
             }),
-            Event::SequenceStart(..) | Event::MappingStart(..) | Event::Alias(_) => {
-                Err(DeError(ALIAS_REFUSED.to_owned()))
-            }
+            Ev::Anchored => Err(DeError(ALIAS_REFUSED.to_owned())),
             other => Err(DeError(format!("unexpected YAML event {other:?}"))),
         }
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         let is_null = match self.peek()? {
-            Event::Scalar(text, style, 0, tag) => is_null_scalar(text, *style, tag.as_ref()),
+            Ev::Scalar(text, style, tag) => is_null_scalar(text, *style, tag.as_deref()),
             _ => false,
         };
         if is_null {
@@ -163,7 +220,7 @@ impl<'de, E: Events> de::Deserializer<'de> for &mut Deserializer<'_, E> {
         visitor: V,
     ) -> Result<V::Value, DeError> {
         match self.next()? {
-            Event::Scalar(text, _, 0, _) => visitor.visit_enum(text.into_deserializer()),
+            Ev::Scalar(text, _, _) => visitor.visit_enum(text.as_ref().into_deserializer()),
             other => Err(DeError(format!(
                 "valeur d'énumération attendue, {other:?} trouvé"
             ))),
@@ -181,14 +238,14 @@ struct Seq<'d, 'e, E> {
     de: &'d mut Deserializer<'e, E>,
 }
 
-impl<'de, E: Events> SeqAccess<'de> for Seq<'_, '_, E> {
+impl<'de, 'a, E: Events<'a>> SeqAccess<'de> for Seq<'_, '_, E> {
     type Error = DeError;
 
     fn next_element_seed<T: DeserializeSeed<'de>>(
         &mut self,
         seed: T,
     ) -> Result<Option<T::Value>, DeError> {
-        if matches!(self.de.peek()?, Event::SequenceEnd) {
+        if matches!(self.de.peek()?, Ev::SequenceEnd) {
             self.de.next()?;
             return Ok(None);
         }
@@ -196,13 +253,13 @@ impl<'de, E: Events> SeqAccess<'de> for Seq<'_, '_, E> {
     }
 }
 
-struct Map<'d, 'e, E> {
+struct Map<'d, 'e, 'a, E> {
     de: &'d mut Deserializer<'e, E>,
     /// Keys seen so far: a repeated key is an error, as in the tree reader.
-    keys: Vec<String>,
+    keys: Vec<Cow<'a, str>>,
 }
 
-impl<'de, E: Events> MapAccess<'de> for Map<'_, '_, E> {
+impl<'de, 'a, E: Events<'a>> MapAccess<'de> for Map<'_, '_, 'a, E> {
     type Error = DeError;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
@@ -210,13 +267,15 @@ impl<'de, E: Events> MapAccess<'de> for Map<'_, '_, E> {
         seed: K,
     ) -> Result<Option<K::Value>, DeError> {
         match self.de.next()? {
-            Event::MappingEnd => Ok(None),
-            Event::Scalar(text, style, 0, tag) => {
-                let key = match resolve_scalar(text, style, tag.as_ref()).map_err(DeError)? {
-                    Value::String(s) => s,
-                    Value::Number(n) => n.to_string(),
-                    Value::Bool(b) => b.to_string(),
-                    _ => return Err(DeError("clé invalide".to_owned())),
+            Ev::MappingEnd => Ok(None),
+            Ev::Scalar(text, style, tag) => {
+                // A key is text, as in the tree reader: numbers and booleans by their JSON form.
+                let key = match resolve(&text, style, tag.as_deref()).map_err(DeError)? {
+                    Resolved::Text => text,
+                    Resolved::Int(i) => Cow::Owned(i.to_string()),
+                    Resolved::Float(n) => Cow::Owned(n.to_string()),
+                    Resolved::Bool(b) => Cow::Owned(b.to_string()),
+                    Resolved::Null => return Err(DeError("clé invalide".to_owned())),
                 };
                 if self.keys.contains(&key) {
                     return Err(DeError(format!("clé `{key}` en double")));
