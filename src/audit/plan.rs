@@ -745,3 +745,38 @@ fn settle(here: &mut Vec<Finding>, findings: &mut Vec<Finding>) {
     here.retain(|f| f.severity != Severity::Info || !serious.contains(&f.kind));
     findings.append(here);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbering_all_at_once_gives_the_numbers_of_one_by_one() {
+        // Groups of uneven sizes, items repeated within and across groups.
+        let groups: Vec<Vec<String>> = (0..40)
+            .map(|g| {
+                (0..g % 7)
+                    .map(|k| format!("activité-{}", (g * 13 + k * 7) % 23))
+                    .collect()
+            })
+            .collect();
+        let mut one_by_one = Interner::new();
+        let expected: Vec<Vec<usize>> = groups
+            .iter()
+            .map(|group| {
+                group
+                    .iter()
+                    .map(|item| one_by_one.intern(item.clone()))
+                    .collect()
+            })
+            .collect();
+        let hashed = groups
+            .into_iter()
+            .map(|group| group.into_iter().map(Hashed::of).collect())
+            .collect();
+        let (all_at_once, numbers) = Interner::of_all(hashed);
+        assert_eq!(numbers, expected);
+        assert_eq!(all_at_once.items, one_by_one.items);
+        assert_eq!(all_at_once.items.len(), 23);
+    }
+}
