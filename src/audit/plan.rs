@@ -36,18 +36,20 @@ impl<T: std::hash::Hash + Eq> Interner<T> {
     }
 
     pub fn intern(&mut self, item: T) -> usize {
-        self.intern_hashed(Hashed::of(item))
+        let Hashed { hash, item } = Hashed::of(item);
+        let known = self.by_hash.get(&hash).into_iter().flatten();
+        match known.copied().find(|i| self.items[*i] == item) {
+            Some(i) => i,
+            None => self.push(hash, item),
+        }
     }
 
-    /// Interns an item whose hash was computed beforehand (on another core).
-    pub fn intern_hashed(&mut self, Hashed { hash, item }: Hashed<T>) -> usize {
-        let positions = self.by_hash.entry(hash).or_default();
-        if let Some(i) = positions.iter().find(|i| self.items[**i] == item) {
-            return *i;
-        }
+    /// Adds an item not interned yet: its number.
+    fn push(&mut self, hash: u64, item: T) -> usize {
         self.items.push(item);
-        positions.push(self.items.len() - 1);
-        self.items.len() - 1
+        let number = self.items.len() - 1;
+        self.by_hash.entry(hash).or_default().push(number);
+        number
     }
 }
 
@@ -98,10 +100,7 @@ impl<T: std::hash::Hash + Eq + Send + Sync> Interner<T> {
                     .map(|Hashed { hash, item }| {
                         let i = numbers.len();
                         let number = if first[i] == i {
-                            interner.items.push(item);
-                            let number = interner.items.len() - 1;
-                            interner.by_hash.entry(hash).or_default().push(number);
-                            number
+                            interner.push(hash, item)
                         } else {
                             numbers[first[i]]
                         };
