@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod auth;
 pub mod cli;
+pub mod consent;
 pub mod demo;
 pub mod digest;
 pub mod model;

@@ -7,6 +7,7 @@
 //! register can be rebuilt as it stood on any date.
 
 mod access;
+mod consents;
 mod documents;
 mod history;
 mod records;
@@ -35,7 +36,7 @@ const NAMESPACE: &str = "registre";
 const DATABASE: &str = "registre";
 
 /// Schema migrations, applied in order, each once, each in one transaction.
-pub const MIGRATIONS: [(&str, &str); 5] = [
+pub const MIGRATIONS: [(&str, &str); 6] = [
     (
         "001-register",
         include_str!("store/schema/001-register.surql"),
@@ -47,6 +48,10 @@ pub const MIGRATIONS: [(&str, &str); 5] = [
         include_str!("store/schema/004-documents.surql"),
     ),
     ("005-shared", include_str!("store/schema/005-shared.surql")),
+    (
+        "006-consent",
+        include_str!("store/schema/006-consent.surql"),
+    ),
 ];
 
 /// A problem of the database, never of the register (registers are checked before storing).
@@ -222,6 +227,13 @@ impl Store {
     /// Connects, selects registre's namespace and database, and brings the schema up to date.
     pub async fn open(url: &str, credentials: Option<&Credentials>) -> Result<Self, StoreError> {
         Self::open_with(url, credentials, &MIGRATIONS).await
+    }
+
+    /// The database itself: lets tests alter stored records as someone with database access
+    /// could, to check that the consent ledger detects it.
+    #[doc(hidden)]
+    pub fn database(&self) -> &Surreal<Any> {
+        &self.db
     }
 
     /// [`Store::open`] with other migrations: lets tests check that a failing one changes nothing.

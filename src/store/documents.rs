@@ -44,6 +44,15 @@ pub struct Shown<'a> {
     pub rendering: Rendering,
 }
 
+/// Records a document version the first time it is shown (keeping its first date) and adds
+/// the file made from it; also part of the transaction that records a consent to it.
+pub(super) const UPSERT_DOCUMENT: &str = "UPSERT type::record('document_version', $sha) SET
+     kind = $kind, organisation = $org, activity = $doc_activity OR NONE,
+     version = $version, sha256 = $sha, content = $content,
+     first_seen = first_seen ?? <datetime>$at,
+     renderings = array::union(renderings ?? [], [$rendering]),
+     retired = NONE;";
+
 impl Store {
     /// Records that a document was shown: the version is created the first time and keeps
     /// its first date; each distinct file made from it is added. One statement on one
@@ -55,18 +64,11 @@ impl Store {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         self.db
-            .query(
-                "UPSERT type::record('document_version', $sha) SET
-                     kind = $kind, organisation = $org, activity = $activity OR NONE,
-                     version = $version, sha256 = $sha, content = $content,
-                     first_seen = first_seen ?? <datetime>$at,
-                     renderings = array::union(renderings ?? [], [$rendering]),
-                     retired = NONE;",
-            )
+            .query(UPSERT_DOCUMENT)
             .bind(("sha", shown.version.sha256.clone()))
             .bind(("kind", shown.kind.to_owned()))
             .bind(("org", shown.organisation.to_owned()))
-            .bind(("activity", shown.activity.map(str::to_owned)))
+            .bind(("doc_activity", shown.activity.map(str::to_owned)))
             .bind(("version", shown.version.id.clone()))
             .bind(("content", shown.content.clone()))
             .bind(("at", now.to_string()))

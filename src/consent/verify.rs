@@ -1,0 +1,137 @@
+//! Verification of a ledger: every event's hash recomputed, every link to the previous event
+//! and every place checked, the tree rebuilt, and the tree heads published before held
+//! against it. The first event that does not match is named.
+
+use std::fmt;
+
+use super::event::{Event, GENESIS};
+use super::head::{HeadError, TreeHead};
+use super::merkle::{self, Tree};
+
+/// What is wrong with the event at `position` of the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// Its content no longer gives its hash: it was changed.
+    Altered,
+    /// It does not point to the event before it: one was changed, removed or inserted.
+    Unlinked,
+    /// It bears another place: events were removed, inserted or reordered.
+    OutOfPlace { seq: u64 },
+    /// It belongs to another organisation's chain.
+    OtherOrganisation { organisation: String },
+}
+
+/// The first event of a chain that does not match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broken {
+    pub position: u64,
+    pub id: String,
+    pub problem: Problem,
+}
+
+impl fmt::Display for Broken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (position, id) = (self.position, &self.id);
+        match &self.problem {
+            Problem::Altered => write!(
+                f,
+                "l'événement n° {position} ({id}) a été modifié : son contenu ne donne plus son empreinte"
+            ),
+            Problem::Unlinked => write!(
+                f,
+                "l'événement n° {position} ({id}) ne suit plus le précédent : un événement a été modifié, supprimé ou inséré avant lui"
+            ),
+            Problem::OutOfPlace { seq } if *seq > position => write!(
+                f,
+                "l'événement n° {position} manque : le registre passe au n° {seq} ({id}) ; des événements ont été supprimés"
+            ),
+            Problem::OutOfPlace { seq } => write!(
+                f,
+                "l'événement n° {position} porte le n° {seq} ({id}) : des événements ont été insérés ou déplacés"
+            ),
+            Problem::OtherOrganisation { organisation } => write!(
+                f,
+                "l'événement n° {position} ({id}) appartient à l'organisme « {organisation} »"
+            ),
+        }
+    }
+}
+
+/// The chain of `organisation`, events in their stored order: its tree when every event
+/// matches, else the first that does not.
+pub fn chain<'e>(
+    organisation: &str,
+    events: impl IntoIterator<Item = &'e Event>,
+) -> Result<Tree, Broken> {
+    let mut tree = Tree::new();
+    let mut prev = GENESIS.to_owned();
+    for (position, event) in (0u64..).zip(events) {
+        let broken = |problem| Broken {
+            position,
+            id: event.id(),
+            problem,
+        };
+        if event.organisation != organisation {
+            return Err(broken(Problem::OtherOrganisation {
+                organisation: event.organisation.clone(),
+            }));
+        }
+        if event.seq != position {
+            return Err(broken(Problem::OutOfPlace { seq: event.seq }));
+        }
+        let hash = event.computed_hash();
+        if hex::encode(hash) != event.hash {
+            return Err(broken(Problem::Altered));
+        }
+        if event.prev != prev {
+            return Err(broken(Problem::Unlinked));
+        }
+        tree.push(merkle::leaf_hash(&hash));
+        prev = event.hash.clone();
+    }
+    Ok(tree)
+}
+
+/// Why a published tree head does not fit the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HeadMismatch {
+    #[error("{0}")]
+    Untrusted(#[from] HeadError),
+    #[error("la tête d'arbre du {time} est celle d'un autre organisme")]
+    OtherOrganisation { time: String },
+    #[error(
+        "la tête d'arbre du {time} compte {size} événements ; le registre n'en a que {held} : des événements ont été supprimés"
+    )]
+    Shorter { time: String, size: u64, held: u64 },
+    #[error(
+        "les {size} premiers événements ne donnent plus la racine publiée le {time} : le passé du registre a été réécrit"
+    )]
+    Rewritten { time: String, size: u64 },
+}
+
+/// Checks a tree head noted earlier against the ledger's tree: signed by `public_key`, and
+/// its root that of the ledger's first `size` events.
+pub fn head(
+    organisation: &str,
+    tree: &Tree,
+    head: &TreeHead,
+    public_key: &str,
+) -> Result<(), HeadMismatch> {
+    let root = head.verified_root(public_key)?;
+    let time = head.time.clone();
+    if head.organisation != organisation {
+        return Err(HeadMismatch::OtherOrganisation { time });
+    }
+    match tree.root(head.size) {
+        None => Err(HeadMismatch::Shorter {
+            time,
+            size: head.size,
+            held: tree.size(),
+        }),
+        Some(held) if held != root => Err(HeadMismatch::Rewritten {
+            time,
+            size: head.size,
+        }),
+        Some(_) => Ok(()),
+    }
+}

@@ -1,0 +1,366 @@
+//! The consent ledger's store: events, the chain head of each organisation, the current
+//! answers (read model), the identities apart from the events, the signed tree heads and
+//! the key that signs them. The ledger's rules are in `crate::consent`; this module only
+//! keeps what they produce, each append in one transaction.
+
+use jiff::Timestamp;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::documents::{Shown, UPSERT_DOCUMENT};
+use super::{Store, StoreError, check_errors, decode, retrying};
+use crate::consent::{
+    self, ChainHead, Current, Draft, Event, EventKind, LedgerKey, State, TreeHead, merkle::Tree,
+};
+
+/// The error an append raises when the chain moved since its head was read.
+const MOVED: &str = "registre:chain-moved";
+
+#[derive(Deserialize)]
+struct StoredHead {
+    next: u64,
+    prev: String,
+}
+
+#[derive(Deserialize)]
+struct StoredKey {
+    seed: String,
+}
+
+#[derive(Deserialize)]
+struct StoredState {
+    kind: EventKind,
+    accepted: bool,
+    seq: u64,
+    at: String,
+    scope: String,
+    minor: bool,
+    holders: usize,
+    organisation: String,
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+impl Store {
+    /// The key that signs tree heads: created the first time it is asked for.
+    pub async fn ledger_key(&self, now: Timestamp) -> Result<LedgerKey, StoreError> {
+        if let Some(key) = self.stored_ledger_key().await? {
+            return Ok(key);
+        }
+        let key = LedgerKey::generate();
+        let created = self
+            .db
+            .query("CREATE ledger_key:current CONTENT { seed: $seed, public: $public, created_at: <datetime>$at };")
+            .bind(("seed", hex::encode(key.seed())))
+            .bind(("public", key.public_hex()))
+            .bind(("at", now.to_string()))
+            .await
+            .and_then(|r| r.check());
+        match created {
+            Ok(_) => Ok(key),
+            // Another server created it first: theirs is the key.
+            Err(_) => self.stored_ledger_key().await?.ok_or_else(|| {
+                StoreError::Database("clé du registre des consentements introuvable".to_owned())
+            }),
+        }
+    }
+
+    async fn stored_ledger_key(&self) -> Result<Option<LedgerKey>, StoreError> {
+        let rows: Vec<Value> = self
+            .db
+            .query("SELECT seed FROM ledger_key:current")
+            .await?
+            .take(0)?;
+        let Some(row) = rows.into_iter().next() else {
+            return Ok(None);
+        };
+        let stored: StoredKey = decode(row)?;
+        let seed: [u8; 32] = hex::decode(&stored.seed)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| corrupt("clé du registre des consentements illisible"))?;
+        Ok(Some(LedgerKey::from_seed(&seed)))
+    }
+
+    /// Where `organisation`'s chain stands.
+    pub async fn chain_head(&self, organisation: &str) -> Result<ChainHead, StoreError> {
+        let rows: Vec<Value> = self
+            .db
+            .query("SELECT next, prev FROM type::record('consent_chain', $org)")
+            .bind(("org", organisation.to_owned()))
+            .await?
+            .take(0)?;
+        Ok(match rows.into_iter().next() {
+            Some(row) => {
+                let head: StoredHead = decode(row)?;
+                ChainHead {
+                    next: head.next,
+                    prev: head.prev,
+                }
+            }
+            None => ChainHead::default(),
+        })
+    }
+
+    /// Appends `draft` to `organisation`'s chain, with the version of the document the person
+    /// saw and the current answers it gives, all in one transaction: the event is stored
+    /// with everything it refers to, or not at all. Two servers appending at once never fork
+    /// the chain: the one that finds it moved tries again on the new head.
+    pub async fn record_consent(
+        &self,
+        organisation: &str,
+        draft: &Draft,
+        shown: &Shown<'_>,
+        now: Timestamp,
+    ) -> Result<Event, StoreError> {
+        retrying(move || self.record_consent_once(organisation, draft, shown, now)).await
+    }
+
+    async fn record_consent_once(
+        &self,
+        organisation: &str,
+        draft: &Draft,
+        shown: &Shown<'_>,
+        now: Timestamp,
+    ) -> Result<Event, StoreError> {
+        let head = self.chain_head(organisation).await?;
+        let (event, next) = head.append(organisation, now, draft.clone());
+        let mut states = Vec::new();
+        let mut state = State::new();
+        state.apply(&event);
+        for (activity, subject, choice, current) in state.iter() {
+            states.push(json!({
+                "key": [organisation, activity, subject, choice],
+                "content": state_doc(organisation, activity, subject, choice, current),
+            }));
+        }
+        let statements = format!(
+            "BEGIN TRANSACTION;
+             LET $head = (SELECT next, prev FROM type::record('consent_chain', $org))[0];
+             IF ($head.next ?? 0) != $seq OR ($head.prev ?? $genesis) != $prev {{ THROW $moved }};
+             CREATE type::record('consent_event', [$org, $seq]) CONTENT {{
+                 organisation: $org, seq: $seq, activity: $activity, subject: $subject, hash: $hash, event: $event }};
+             UPSERT type::record('consent_chain', $org) CONTENT {{ next: $next, prev: $hash }};
+             {UPSERT_DOCUMENT}
+             FOR $s IN $states {{ UPSERT type::record('consent_state', $s.key) CONTENT $s.content; }};
+             COMMIT TRANSACTION;"
+        );
+        let rendering = serde_json::to_value(&shown.rendering).map_err(corrupt)?;
+        let mut response = self
+            .db
+            .query(statements)
+            .bind(("org", organisation.to_owned()))
+            .bind(("seq", event.seq))
+            .bind(("prev", event.prev.clone()))
+            .bind(("genesis", consent::GENESIS))
+            .bind(("moved", MOVED))
+            .bind(("activity", event.draft.activity.clone()))
+            .bind(("subject", event.draft.subject.clone()))
+            .bind(("hash", event.hash.clone()))
+            .bind(("event", serde_json::to_value(&event).map_err(corrupt)?))
+            .bind(("next", next.next))
+            .bind(("states", Value::Array(states)))
+            .bind(("sha", shown.version.sha256.clone()))
+            .bind(("kind", shown.kind.to_owned()))
+            .bind(("doc_activity", shown.activity.map(str::to_owned)))
+            .bind(("version", shown.version.id.clone()))
+            .bind(("content", shown.content.clone()))
+            .bind(("at", now.to_string()))
+            .bind(("rendering", rendering))
+            .await
+            .map_err(StoreError::from)?;
+        match check_errors(&mut response) {
+            Err(StoreError::Database(message)) if message.contains(MOVED) => {
+                Err(StoreError::Retryable(message))
+            }
+            // Two appends on the same head: one creates the event, the other finds it there.
+            Err(StoreError::Database(message)) if message.contains("already exists") => {
+                Err(StoreError::Retryable(message))
+            }
+            other => other.map(|()| event),
+        }
+    }
+
+    /// Every event of `organisation`'s chain, in their stored order.
+    pub async fn consent_events(&self, organisation: &str) -> Result<Vec<Event>, StoreError> {
+        let rows: Vec<Value> = self
+            .db
+            .query("SELECT VALUE event FROM consent_event WHERE organisation = $org ORDER BY seq")
+            .bind(("org", organisation.to_owned()))
+            .await?
+            .take(0)?;
+        rows.into_iter().map(decode).collect()
+    }
+
+    /// The events about `subject`, oldest first.
+    pub async fn subject_events(
+        &self,
+        organisation: &str,
+        subject: &str,
+    ) -> Result<Vec<Event>, StoreError> {
+        let rows: Vec<Value> = self
+            .db
+            .query(
+                "SELECT VALUE event FROM consent_event WHERE organisation = $org AND subject = $subject ORDER BY seq",
+            )
+            .bind(("org", organisation.to_owned()))
+            .bind(("subject", subject.to_owned()))
+            .await?
+            .take(0)?;
+        rows.into_iter().map(decode).collect()
+    }
+
+    /// The last answer of `subject` to `choice` of `activity`, from the read model.
+    pub async fn consent_current(
+        &self,
+        organisation: &str,
+        activity: &str,
+        subject: &str,
+        choice: &str,
+    ) -> Result<Option<Current>, StoreError> {
+        let rows: Vec<Value> = self
+            .db
+            .query(
+                "SELECT * FROM type::record('consent_state', [$org, $activity, $subject, $choice])",
+            )
+            .bind(("org", organisation.to_owned()))
+            .bind(("activity", activity.to_owned()))
+            .bind(("subject", subject.to_owned()))
+            .bind(("choice", choice.to_owned()))
+            .await?
+            .take(0)?;
+        rows.into_iter()
+            .next()
+            .map(|row| {
+                let stored: StoredState = decode(row)?;
+                let at = stored.at.parse().map_err(corrupt)?;
+                Ok(Current {
+                    kind: stored.kind,
+                    accepted: stored.accepted,
+                    id: format!("{}-{}", stored.organisation, stored.seq),
+                    seq: stored.seq,
+                    at,
+                    scope: stored.scope,
+                    minor: stored.minor,
+                    holders: stored.holders,
+                })
+            })
+            .transpose()
+    }
+
+    /// Rebuilds `organisation`'s read model from its events; gives the number of answers.
+    pub async fn rebuild_consent_state(&self, organisation: &str) -> Result<usize, StoreError> {
+        let events = self.consent_events(organisation).await?;
+        let state = State::of(&events);
+        let states: Vec<Value> = state
+            .iter()
+            .map(|(activity, subject, choice, current)| {
+                json!({
+                    "key": [organisation, activity, subject, choice],
+                    "content": state_doc(organisation, activity, subject, choice, current),
+                })
+            })
+            .collect();
+        let count = states.len();
+        let mut response = self
+            .db
+            .query(
+                "BEGIN TRANSACTION;
+                 DELETE consent_state WHERE organisation = $org;
+                 FOR $s IN $states { UPSERT type::record('consent_state', $s.key) CONTENT $s.content; };
+                 COMMIT TRANSACTION;",
+            )
+            .bind(("org", organisation.to_owned()))
+            .bind(("states", Value::Array(states)))
+            .await?;
+        check_errors(&mut response)?;
+        Ok(count)
+    }
+
+    /// Every current answer of `organisation`, as the read model holds them.
+    pub async fn consent_states(&self, organisation: &str) -> Result<Vec<Value>, StoreError> {
+        let rows: Vec<Value> = self
+            .db
+            .query(
+                "SELECT activity, subject, choice, kind, accepted, seq, at, scope, minor, holders
+                 FROM consent_state WHERE organisation = $org ORDER BY activity, subject, choice",
+            )
+            .bind(("org", organisation.to_owned()))
+            .await?
+            .take(0)?;
+        Ok(rows)
+    }
+
+    /// Verifies `organisation`'s chain as stored; its tree when every event matches.
+    pub async fn verify_consents(
+        &self,
+        organisation: &str,
+    ) -> Result<Result<Tree, consent::verify::Broken>, StoreError> {
+        let events = self.consent_events(organisation).await?;
+        Ok(consent::verify::chain(organisation, &events))
+    }
+
+    /// Signs and keeps the head of `organisation`'s tree as it stands.
+    pub async fn sign_tree_head(
+        &self,
+        organisation: &str,
+        now: Timestamp,
+    ) -> Result<TreeHead, StoreError> {
+        let key = self.ledger_key(now).await?;
+        let tree = match self.verify_consents(organisation).await? {
+            Ok(tree) => tree,
+            // A broken chain is never signed over: the break is what must be seen.
+            Err(broken) => return Err(StoreError::Corrupt(broken.to_string())),
+        };
+        let size = tree.size();
+        let root = tree.root(size).unwrap_or_default();
+        let head = key.sign(organisation, size, &root, now);
+        self.db
+            .query(
+                "UPSERT type::record('consent_head', [$org, $size]) CONTENT {
+                     organisation: $org, size: $size, head: $head, signed_at: <datetime>$at };",
+            )
+            .bind(("org", organisation.to_owned()))
+            .bind(("size", size))
+            .bind(("head", serde_json::to_value(&head).map_err(corrupt)?))
+            .bind(("at", now.to_string()))
+            .await
+            .and_then(|r| r.check())?;
+        Ok(head)
+    }
+
+    /// The tree heads signed for `organisation`, oldest first.
+    pub async fn tree_heads(&self, organisation: &str) -> Result<Vec<TreeHead>, StoreError> {
+        let rows: Vec<Value> = self
+            .db
+            .query("SELECT VALUE head FROM consent_head WHERE organisation = $org ORDER BY size")
+            .bind(("org", organisation.to_owned()))
+            .await?
+            .take(0)?;
+        rows.into_iter().map(decode).collect()
+    }
+}
+
+fn state_doc(
+    organisation: &str,
+    activity: &str,
+    subject: &str,
+    choice: &str,
+    current: &Current,
+) -> Value {
+    json!({
+        "organisation": organisation,
+        "activity": activity,
+        "subject": subject,
+        "choice": choice,
+        "kind": current.kind.as_str(),
+        "accepted": current.accepted,
+        "seq": current.seq,
+        "at": current.at.to_string(),
+        "scope": current.scope,
+        "minor": current.minor,
+        "holders": current.holders,
+    })
+}

@@ -1,0 +1,311 @@
+//! The consent ledger in the store: appends in one transaction and without forks, the read
+//! model and its rebuild, and tampering with stored events as someone with database access
+//! could, which verification must name.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code"
+)]
+
+mod common;
+
+use jiff::Timestamp;
+use registre::consent::{
+    self, Answer, Channel, Document, Draft, EventKind, Role, Signatory, State, Status,
+    verify::{self, HeadMismatch, Problem},
+};
+use registre::model::Activity;
+use registre::notice::Version;
+use registre::store::{Rendering, Shown, Store};
+use serde_json::json;
+
+const DEMO: &str = include_str!("../examples/commune-demo.yaml");
+const ORG: &str = "commune-demo";
+const CHOICE: &str = "communication.publication-images:site-internet";
+
+fn at(text: &str) -> Timestamp {
+    text.parse().unwrap()
+}
+
+fn photos() -> Activity {
+    let demo = common::load(DEMO);
+    demo.organisations[0]
+        .activities()
+        .iter()
+        .find(|a| a.id == "photos")
+        .unwrap()
+        .clone()
+}
+
+fn form_version() -> Version {
+    Version::of("consent-form", &json!({"form": "photos", "edition": 1}))
+}
+
+fn draft(activity: &Activity, subject: &str, kind: EventKind) -> Draft {
+    let version = form_version();
+    Draft {
+        activity: activity.id.clone(),
+        subject: subject.to_owned(),
+        kind,
+        answers: vec![Answer {
+            choice: CHOICE.to_owned(),
+            accepted: kind == EventKind::Given,
+        }],
+        document: Document {
+            version: version.id.clone(),
+            sha256: version.sha256.clone(),
+        },
+        scope: consent::scope(activity),
+        language: "fr".to_owned(),
+        channel: Channel::EnLigne,
+        agent: None,
+        evidence: None,
+        signed_on: None,
+        minor: true,
+        signatories: ["p1", "p2"]
+            .iter()
+            .map(|p| Signatory {
+                role: Role::TitulaireAutoriteParentale,
+                subject: format!("{subject}-{p}"),
+            })
+            .collect(),
+    }
+}
+
+async fn record(store: &Store, draft: &Draft, now: &str) -> consent::Event {
+    let version = form_version();
+    let content = json!({"form": "photos", "edition": 1});
+    let shown = Shown {
+        kind: "consent-form",
+        organisation: ORG,
+        activity: Some("photos"),
+        version: &version,
+        content: &content,
+        rendering: Rendering {
+            format: "html".to_owned(),
+            sha256: "cd".repeat(32),
+        },
+    };
+    store
+        .record_consent(ORG, draft, &shown, at(now))
+        .await
+        .unwrap()
+}
+
+/// A store with `n` events: subjects s0, s1 … giving consent.
+async fn ledger(n: usize) -> Store {
+    let store = Store::open("mem://", None).await.unwrap();
+    let activity = photos();
+    for i in 0..n {
+        let d = draft(&activity, &format!("s{i}"), EventKind::Given);
+        record(&store, &d, "2026-03-02T10:00:00Z").await;
+    }
+    store
+}
+
+async fn broken(store: &Store) -> verify::Broken {
+    store.verify_consents(ORG).await.unwrap().unwrap_err()
+}
+
+async fn run(store: &Store, statement: &str) {
+    store
+        .database()
+        .query(statement)
+        .await
+        .unwrap()
+        .check()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_appends_make_one_chain_with_its_documents() {
+    let store = Store::open("mem://", None).await.unwrap();
+    let activity = photos();
+    let mut appends = tokio::task::JoinSet::new();
+    for i in 0..24 {
+        let (store, d) = (
+            store.clone(),
+            draft(&activity, &format!("s{i}"), EventKind::Given),
+        );
+        appends.spawn(async move { record(&store, &d, "2026-03-02T10:00:00Z").await.seq });
+    }
+    let mut seqs = appends.join_all().await;
+    seqs.sort_unstable();
+    assert_eq!(
+        seqs,
+        (0..24).collect::<Vec<_>>(),
+        "one place per event, no fork"
+    );
+
+    let tree = store.verify_consents(ORG).await.unwrap().unwrap();
+    assert_eq!(tree.size(), 24);
+    let version = form_version();
+    let stored = store.document_version(ORG, &version.sha256).await.unwrap();
+    assert!(
+        stored.is_some(),
+        "the version the person saw is stored with the event"
+    );
+}
+
+#[tokio::test]
+async fn the_read_model_follows_the_events_and_rebuilds_the_same() {
+    let store = ledger(3).await;
+    let activity = photos();
+    record(
+        &store,
+        &draft(&activity, "s1", EventKind::Withdrawn),
+        "2026-04-01T08:00:00Z",
+    )
+    .await;
+    let scope = consent::scope(&activity);
+    let requirement = consent::requirement(&activity, &scope);
+    let now = at("2026-05-01T00:00:00Z");
+    let status = |current: Option<consent::Current>| current.map(|c| c.status(&requirement, now));
+    let s0 = store
+        .consent_current(ORG, "photos", "s0", CHOICE)
+        .await
+        .unwrap();
+    assert_eq!(status(s0), Some(Status::Given));
+    let s1 = store
+        .consent_current(ORG, "photos", "s1", CHOICE)
+        .await
+        .unwrap();
+    assert_eq!(status(s1.clone()), Some(Status::Withdrawn));
+    assert_eq!(s1.unwrap().id, "commune-demo-3");
+
+    // The read model is what the events give, and a rebuild gives it again.
+    let events = store.consent_events(ORG).await.unwrap();
+    let derived = State::of(&events);
+    let live = store.consent_states(ORG).await.unwrap();
+    assert_eq!(live.len(), derived.iter().count());
+    assert_eq!(store.rebuild_consent_state(ORG).await.unwrap(), 3);
+    assert_eq!(store.consent_states(ORG).await.unwrap(), live);
+}
+
+#[tokio::test]
+async fn an_untouched_ledger_verifies() {
+    let store = ledger(6).await;
+    assert_eq!(store.verify_consents(ORG).await.unwrap().unwrap().size(), 6);
+}
+
+#[tokio::test]
+async fn a_changed_event_is_named() {
+    let store = ledger(6).await;
+    run(
+        &store,
+        "UPDATE consent_event SET event.answers[0].accepted = false WHERE seq = 4",
+    )
+    .await;
+    let b = broken(&store).await;
+    assert_eq!((b.position, b.problem.clone()), (4, Problem::Altered));
+    assert!(b.to_string().contains("commune-demo-4"), "{b}");
+}
+
+#[tokio::test]
+async fn a_deleted_event_is_named() {
+    let store = ledger(6).await;
+    run(&store, "DELETE consent_event WHERE seq = 2").await;
+    let b = broken(&store).await;
+    assert_eq!((b.position, b.problem), (2, Problem::OutOfPlace { seq: 3 }));
+}
+
+#[tokio::test]
+async fn reordered_events_are_named() {
+    let store = ledger(6).await;
+    // Two events trade places, each keeping its own content and hash.
+    run(
+        &store,
+        "UPDATE consent_event SET seq = 99 WHERE seq = 1;
+         UPDATE consent_event SET seq = 1 WHERE seq = 2;
+         UPDATE consent_event SET seq = 2 WHERE seq = 99;",
+    )
+    .await;
+    let b = broken(&store).await;
+    assert_eq!((b.position, b.problem), (1, Problem::OutOfPlace { seq: 2 }));
+}
+
+#[tokio::test]
+async fn an_inserted_event_is_named() {
+    let store = ledger(6).await;
+    let events = store.consent_events(ORG).await.unwrap();
+    // A forged event, hashed right, slipped in after the third one.
+    let forged = consent::Event::chain(
+        ORG,
+        3,
+        &events[2].hash,
+        at("2026-03-02T10:00:00Z"),
+        draft(&photos(), "intrus", EventKind::Given),
+    );
+    run(
+        &store,
+        "FOR $s IN [5, 4, 3] { UPDATE consent_event SET seq = $s + 1 WHERE seq = $s; };",
+    )
+    .await;
+    store
+        .database()
+        .query("CREATE consent_event CONTENT { organisation: $org, seq: 3, activity: 'photos', subject: 'intrus', hash: $hash, event: $event }")
+        .bind(("org", ORG))
+        .bind(("hash", forged.hash.clone()))
+        .bind(("event", serde_json::to_value(&forged).unwrap()))
+        .await
+        .unwrap()
+        .check()
+        .unwrap();
+    let b = broken(&store).await;
+    // The forged one fits; the genuine event after it bears another place.
+    assert_eq!(b.position, 4);
+    assert_eq!(b.problem, Problem::OutOfPlace { seq: 3 });
+}
+
+#[tokio::test]
+async fn a_ledger_rewritten_consistently_fails_against_a_head_signed_before() {
+    let store = ledger(8).await;
+    let noted = store
+        .sign_tree_head(ORG, at("2026-03-03T00:00:00Z"))
+        .await
+        .unwrap();
+    let public = store
+        .ledger_key(at("2026-03-03T00:00:00Z"))
+        .await
+        .unwrap()
+        .public_hex();
+    assert_eq!(noted.size, 8);
+    assert_eq!(store.tree_heads(ORG).await.unwrap(), vec![noted.clone()]);
+
+    // Someone with database access rewrites every event from the fourth on, hashes and
+    // links right: the chain alone verifies.
+    let events = store.consent_events(ORG).await.unwrap();
+    let mut head = consent::ChainHead {
+        next: 3,
+        prev: events[2].hash.clone(),
+    };
+    for e in &events[3..] {
+        let mut d = e.draft.clone();
+        d.answers[0].accepted = false;
+        d.kind = EventKind::Refused;
+        let (event, next) = head.append(ORG, at("2026-03-02T10:00:00Z"), d);
+        head = next;
+        store
+            .database()
+            .query("UPDATE consent_event SET hash = $hash, event = $event WHERE seq = $seq")
+            .bind(("hash", event.hash.clone()))
+            .bind(("event", serde_json::to_value(&event).unwrap()))
+            .bind(("seq", event.seq))
+            .await
+            .unwrap()
+            .check()
+            .unwrap();
+    }
+    let tree = store.verify_consents(ORG).await.unwrap().unwrap();
+    let mismatch = verify::head(ORG, &tree, &noted, &public).unwrap_err();
+    assert!(
+        matches!(mismatch, HeadMismatch::Rewritten { size: 8, .. }),
+        "{mismatch}"
+    );
+
+    // The key is created once and kept.
+    let again = store.ledger_key(at("2026-03-04T00:00:00Z")).await.unwrap();
+    assert_eq!(again.public_hex(), public);
+}
