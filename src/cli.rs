@@ -59,6 +59,11 @@ pub enum Command {
     Notice(notice::DocumentArgs),
     /// Formulaire de consentement d'une activité fondée sur le consentement : HTML ou PDF.
     ConsentForm(notice::DocumentArgs),
+    /// Registre des consentements : enregistrer, retirer, vérifier, prouver.
+    Consent {
+        #[command(subcommand)]
+        command: consent::ConsentCommand,
+    },
     /// Comptes des utilisateurs du service.
     User {
         #[command(subcommand)]
@@ -166,6 +171,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::ConsentForm(args) => {
             notice::document(&args, crate::service::DocumentKind::ConsentForm)
         }
+        Command::Consent { command } => consent::run(command),
         Command::User { command } => users::run(command),
         Command::Backup(args) => store::backup(&args),
         Command::Restore(args) => store::restore(&args),
@@ -180,6 +186,7 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
+mod consent;
 mod notice;
 mod serve;
 mod store;

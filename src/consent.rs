@@ -111,6 +111,33 @@ fn refuse(field: &str, message: impl Into<String>) -> DraftError {
     }
 }
 
+/// The largest scanned paper form kept as evidence.
+pub const MAX_EVIDENCE_BYTES: usize = 10 * 1024 * 1024;
+
+/// The evidence of a scanned paper form: a PDF, JPEG or PNG file (told by its content), at
+/// most [`MAX_EVIDENCE_BYTES`].
+pub fn evidence(bytes: &[u8]) -> Result<Evidence, DraftError> {
+    if bytes.len() > MAX_EVIDENCE_BYTES {
+        return Err(refuse(
+            "evidence",
+            format!("le fichier fait {} octets ; 10 Mo au plus", bytes.len()),
+        ));
+    }
+    let media_type = infer::get(bytes)
+        .map(|t| t.mime_type())
+        .filter(|m| matches!(*m, "application/pdf" | "image/jpeg" | "image/png"))
+        .ok_or_else(|| {
+            refuse(
+                "evidence",
+                "le formulaire numérisé doit être un PDF, un JPEG ou un PNG",
+            )
+        })?;
+    Ok(Evidence {
+        sha256: sha256_hex(bytes),
+        media_type: Some(media_type.to_owned()),
+    })
+}
+
 fn is_sha256_hex(text: &str) -> bool {
     text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
@@ -624,6 +651,21 @@ consent: {granular: true, pre_ticked: false, bundled: false, withdrawal: [en-lig
             good.check(&not_consent, &CHOICES).unwrap_err().field,
             "activity"
         );
+    }
+
+    #[test]
+    fn evidence_is_a_pdf_jpeg_or_png_by_its_content() {
+        let pdf = evidence(b"%PDF-1.7\n1 0 obj\n").unwrap();
+        assert_eq!(pdf.media_type.as_deref(), Some("application/pdf"));
+        assert_eq!(pdf.sha256, sha256_hex(b"%PDF-1.7\n1 0 obj\n"));
+        let png = evidence(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").unwrap();
+        assert_eq!(png.media_type.as_deref(), Some("image/png"));
+        assert_eq!(
+            evidence(b"<html>scan.pdf</html>").unwrap_err().field,
+            "evidence"
+        );
+        let huge = vec![b'%'; MAX_EVIDENCE_BYTES + 1];
+        assert!(evidence(&huge).unwrap_err().message.contains("10 Mo"));
     }
 
     #[test]

@@ -22,7 +22,7 @@ use registre::store::{Rendering, Shown, Store};
 use serde_json::json;
 
 const DEMO: &str = include_str!("../examples/commune-demo.yaml");
-const ORG: &str = "commune-demo";
+const ORG: &str = "saint-aubin";
 const CHOICE: &str = "communication.publication-images:site-internet";
 
 fn at(text: &str) -> Timestamp {
@@ -89,7 +89,7 @@ async fn record(store: &Store, draft: &Draft, now: &str) -> consent::Event {
         },
     };
     store
-        .record_consent(ORG, draft, &shown, at(now))
+        .record_consent(ORG, draft, &shown, None, at(now))
         .await
         .unwrap()
 }
@@ -173,7 +173,7 @@ async fn the_read_model_follows_the_events_and_rebuilds_the_same() {
         .await
         .unwrap();
     assert_eq!(status(s1.clone()), Some(Status::Withdrawn));
-    assert_eq!(s1.unwrap().id, "commune-demo-3");
+    assert_eq!(s1.unwrap().id, "saint-aubin-3");
 
     // The read model is what the events give, and a rebuild gives it again.
     let events = store.consent_events(ORG).await.unwrap();
@@ -200,7 +200,7 @@ async fn a_changed_event_is_named() {
     .await;
     let b = broken(&store).await;
     assert_eq!((b.position, b.problem.clone()), (4, Problem::Altered));
-    assert!(b.to_string().contains("commune-demo-4"), "{b}");
+    assert!(b.to_string().contains("saint-aubin-4"), "{b}");
 }
 
 #[tokio::test]
@@ -308,4 +308,158 @@ async fn a_ledger_rewritten_consistently_fails_against_a_head_signed_before() {
     // The key is created once and kept.
     let again = store.ledger_key(at("2026-03-04T00:00:00Z")).await.unwrap();
     assert_eq!(again.public_hex(), public);
+}
+
+/// `registre consent …` on a database on disk, as an agent at the counter would use it.
+#[test]
+fn the_command_line_records_checks_withdraws_and_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("surrealkv://{}", dir.path().join("db").display());
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--database", &url]);
+        common::registre(&all)
+    };
+    let json = |output: &std::process::Output| -> serde_json::Value {
+        assert!(output.status.success(), "{}", common::stderr(output));
+        serde_json::from_str(&common::stdout(output)).unwrap()
+    };
+    assert!(
+        run(&["import", "examples/commune-demo.yaml"])
+            .status
+            .success()
+    );
+    let choice = "communication.publication-images:site-internet-de-la-commune";
+    let paper = [
+        "consent",
+        "record",
+        "--organisation",
+        ORG,
+        "--activity",
+        "photos",
+        "--name",
+        "Léa Martin",
+        "--channel",
+        "guichet",
+        "--minor",
+        "--holders",
+        "2",
+    ];
+
+    // A choice the form does not have is refused, naming the field; nothing is recorded.
+    let wrong = run(&[&paper[..], &["--choice", "site"]].concat());
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(
+        common::stderr(&wrong).contains("choices"),
+        "{}",
+        common::stderr(&wrong)
+    );
+    // A signing date written in words: refused too.
+    let date = run(&[
+        &paper[..],
+        &["--choice", choice, "--signed-on", "1er décembre"],
+    ]
+    .concat());
+    assert!(
+        common::stderr(&date).contains("signed_on"),
+        "{}",
+        common::stderr(&date)
+    );
+
+    let event = json(&run(&[
+        &paper[..],
+        &["--choice", choice, "--signed-on", "2026-12-01"],
+    ]
+    .concat()));
+    assert_eq!(event["seq"], 0, "the refused attempts left no event");
+    assert_eq!(event["agent"], "registre");
+    let subject = event["subject"].as_str().unwrap().to_owned();
+    assert!(
+        !common::stdout(&run(&[
+            "consent",
+            "history",
+            "--organisation",
+            ORG,
+            "--subject",
+            &subject
+        ]))
+        .is_empty()
+    );
+
+    let check = [
+        "consent",
+        "check",
+        "--organisation",
+        ORG,
+        "--subject",
+        &subject,
+        "--activity",
+        "photos",
+        "--choice",
+        choice,
+    ];
+    assert_eq!(json(&run(&check))["allowed"], true);
+    let head = run(&["consent", "head", "--organisation", ORG]);
+    let head_file = dir.path().join("head.json");
+    std::fs::write(&head_file, json(&head).to_string()).unwrap();
+
+    let withdrawn = run(&[
+        "consent",
+        "withdraw",
+        "--organisation",
+        ORG,
+        "--subject",
+        &subject,
+        "--activity",
+        "photos",
+        "--choice",
+        choice,
+        "--channel",
+        "courrier",
+        "--minor",
+    ]);
+    json(&withdrawn);
+    let after = json(&run(&check));
+    assert_eq!(
+        (after["allowed"].clone(), after["status"].clone()),
+        (false.into(), "withdrawn".into())
+    );
+
+    let verified = run(&[
+        "consent",
+        "verify",
+        "--organisation",
+        ORG,
+        "--head",
+        head_file.to_str().unwrap(),
+    ]);
+    let verified = json(&verified);
+    assert_eq!(verified["events"], 2);
+    assert_eq!(verified["problems"], serde_json::json!([]));
+
+    // Erased: the identity is gone, the events stay and verify.
+    json(&run(&[
+        "consent",
+        "erase",
+        "--organisation",
+        ORG,
+        "--subject",
+        &subject,
+    ]));
+    let history = json(&run(&[
+        "consent",
+        "history",
+        "--organisation",
+        ORG,
+        "--subject",
+        &subject,
+    ]));
+    assert_eq!(history["identity"], serde_json::Value::Null);
+    assert_eq!(history["events"].as_array().unwrap().len(), 2);
+    assert!(!history.to_string().contains("Léa"));
+    assert!(
+        run(&["consent", "verify", "--organisation", ORG])
+            .status
+            .success()
+    );
 }

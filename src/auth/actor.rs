@@ -23,6 +23,8 @@ pub enum Need {
     Audit,
     /// Change the register (dpo, admin).
     Edit,
+    /// Record consents and withdrawals received by the organisation (agent, dpo, admin).
+    RecordConsent,
 }
 
 /// Why an action is refused.
@@ -90,6 +92,7 @@ impl Actor {
             Need::Read => can(Role::Agent) || can(Role::Auditor),
             Need::Audit => can(Role::Auditor),
             Need::Edit => can(Role::Dpo),
+            Need::RecordConsent => can(Role::Agent),
         }
     }
 

@@ -108,14 +108,18 @@ impl Store {
     /// saw and the current answers it gives, all in one transaction: the event is stored
     /// with everything it refers to, or not at all. Two servers appending at once never fork
     /// the chain: the one that finds it moved tries again on the new head.
+    ///
+    /// `identity` is who a new subject is (name, e-mail…): kept apart from the event, in the
+    /// same transaction.
     pub async fn record_consent(
         &self,
         organisation: &str,
         draft: &Draft,
         shown: &Shown<'_>,
+        identity: Option<&Value>,
         now: Timestamp,
     ) -> Result<Event, StoreError> {
-        retrying(move || self.record_consent_once(organisation, draft, shown, now)).await
+        retrying(move || self.record_consent_once(organisation, draft, shown, identity, now)).await
     }
 
     async fn record_consent_once(
@@ -123,6 +127,7 @@ impl Store {
         organisation: &str,
         draft: &Draft,
         shown: &Shown<'_>,
+        identity: Option<&Value>,
         now: Timestamp,
     ) -> Result<Event, StoreError> {
         let head = self.chain_head(organisation).await?;
@@ -140,6 +145,10 @@ impl Store {
             "BEGIN TRANSACTION;
              LET $head = (SELECT next, prev FROM type::record('consent_chain', $org))[0];
              IF ($head.next ?? 0) != $seq OR ($head.prev ?? $genesis) != $prev {{ THROW $moved }};
+             IF $identity != NONE {{
+                 CREATE type::record('consent_subject', [$org, $subject]) CONTENT {{
+                     organisation: $org, identity: $identity, created_at: <datetime>$at }};
+             }};
              CREATE type::record('consent_event', [$org, $seq]) CONTENT {{
                  organisation: $org, seq: $seq, activity: $activity, subject: $subject, hash: $hash, event: $event }};
              UPSERT type::record('consent_chain', $org) CONTENT {{ next: $next, prev: $hash }};
@@ -161,6 +170,7 @@ impl Store {
             .bind(("hash", event.hash.clone()))
             .bind(("event", serde_json::to_value(&event).map_err(corrupt)?))
             .bind(("next", next.next))
+            .bind(("identity", identity.cloned()))
             .bind(("states", Value::Array(states)))
             .bind(("sha", shown.version.sha256.clone()))
             .bind(("kind", shown.kind.to_owned()))
@@ -180,6 +190,53 @@ impl Store {
                 Err(StoreError::Retryable(message))
             }
             other => other.map(|()| event),
+        }
+    }
+
+    /// Who `subject` is: `None` when unknown, `Some(None)` once erased.
+    pub async fn consent_subject(
+        &self,
+        organisation: &str,
+        subject: &str,
+    ) -> Result<Option<Option<Value>>, StoreError> {
+        let rows: Vec<Value> = self
+            .db
+            .query("SELECT identity FROM type::record('consent_subject', [$org, $subject])")
+            .bind(("org", organisation.to_owned()))
+            .bind(("subject", subject.to_owned()))
+            .await?
+            .take(0)?;
+        Ok(rows
+            .into_iter()
+            .next()
+            .map(|row| row.get("identity").filter(|v| !v.is_null()).cloned()))
+    }
+
+    /// Erases who `subject` is (RGPD art. 17, or the end of the retention period): the events
+    /// keep their opaque id only, and the chain still verifies.
+    pub async fn erase_consent_subject(
+        &self,
+        organisation: &str,
+        subject: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut response = self
+            .db
+            .query(
+                "LET $found = (SELECT VALUE id FROM type::record('consent_subject', [$org, $subject]));
+                 IF array::len($found) = 0 { THROW $missing };
+                 UPDATE type::record('consent_subject', [$org, $subject]) SET identity = NONE, erased_at = <datetime>$at;",
+            )
+            .bind(("org", organisation.to_owned()))
+            .bind(("subject", subject.to_owned()))
+            .bind(("missing", "registre:missing"))
+            .bind(("at", now.to_string()))
+            .await?;
+        match check_errors(&mut response) {
+            Err(StoreError::Database(m)) if m.contains("registre:missing") => Err(
+                StoreError::NotFound(format!("personne `{subject}` introuvable")),
+            ),
+            other => other,
         }
     }
 

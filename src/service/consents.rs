@@ -1,0 +1,361 @@
+//! Consents, for the public form, the agents and the command line alike: the answer is held
+//! to the activity's consent form as the register gives it now, recorded with the version of
+//! the form, checked against the register of the day, verified against the tree heads.
+
+use jiff::Timestamp;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{Error, Registre, Result};
+use crate::auth::{Actor, Need, random_bytes, unknown_organisation};
+use crate::consent::{
+    self, Answer, Channel, Check, Document, Draft, Event, EventKind, Evidence, Role, Signatory,
+    TreeHead, verify,
+};
+use crate::model::{Activity, Register};
+use crate::notice::{ConsentForm, Context, Versioned};
+use crate::store::{Rendering, Shown};
+
+/// What the person does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Act {
+    /// Answers the form: the choices named are accepted, the others declined.
+    Answer,
+    /// Withdraws the choices named.
+    Withdraw,
+    /// Answers the form again, at renewal.
+    Renew,
+}
+
+/// A consent to record.
+#[derive(Debug, Clone)]
+pub struct Recording {
+    pub activity: String,
+    pub act: Act,
+    /// The choice ids (see the consent form) accepted, or withdrawn.
+    pub choices: Vec<String>,
+    /// The person, once known; a new subject otherwise.
+    pub subject: Option<String>,
+    /// Who a new subject is (name, e-mail, the child): kept apart from the events.
+    pub identity: Option<Value>,
+    pub channel: Channel,
+    pub evidence: Option<Evidence>,
+    pub signed_on: Option<String>,
+    pub minor: bool,
+    /// For a minor: how many holders of parental authority sign (1 or 2), and whether the
+    /// child signs too.
+    pub holders: usize,
+    pub child_signs: bool,
+}
+
+/// A person's consents: who they are (unless erased) and every event about them.
+#[derive(Debug, Clone, Serialize)]
+pub struct History {
+    pub subject: String,
+    pub identity: Option<Value>,
+    pub events: Vec<Event>,
+}
+
+/// The result of verifying a ledger.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verification {
+    pub organisation: String,
+    pub events: u64,
+    /// The root of the tree of every event, hexadecimal.
+    pub root: String,
+    /// What does not match, first the chain then each tree head given: empty when the
+    /// ledger verifies.
+    pub problems: Vec<String>,
+}
+
+impl Registre {
+    /// The activity's consent form as the register gives it now, with the register.
+    async fn consent_form(&self, org: &str, activity: &str) -> Result<(Register, ConsentForm)> {
+        let register = self.document_register(org, Some(activity)).await?;
+        let organisation = &register.organisations[0];
+        let found = find_activity(organisation.activities(), activity)?;
+        let context = Context {
+            vocabulary: &self.pack.vocabulary,
+            countries: &self.pack.countries,
+            register: &register,
+            public_url: None,
+        };
+        let form = crate::notice::consent_form(&context, organisation, found)
+            .map_err(|e| Error::invalid("activity", e.to_string()))?;
+        Ok((register, form))
+    }
+
+    /// Records a consent or a withdrawal. `actor` is the agent who took it, `None` for the
+    /// person themselves on the public form.
+    pub async fn record_consent(
+        &self,
+        actor: Option<&Actor>,
+        org: &str,
+        recording: Recording,
+        now: Timestamp,
+    ) -> Result<Event> {
+        match actor {
+            Some(actor) => actor.require(Need::RecordConsent, org)?,
+            None if recording.channel != Channel::EnLigne => {
+                return Err(Error::invalid(
+                    "channel",
+                    "seul un agent enregistre un consentement reçu hors du formulaire en ligne",
+                ));
+            }
+            None => {}
+        }
+        let (register, form) = self.consent_form(org, &recording.activity).await?;
+        let activity = find_activity(register.organisations[0].activities(), &recording.activity)?;
+        let choices: Vec<&str> = form.choice_ids().collect();
+        let subject = match &recording.subject {
+            Some(subject) => {
+                if self.store.consent_subject(org, subject).await?.is_none() {
+                    return Err(Error::NotFound(format!("personne `{subject}` introuvable")));
+                }
+                subject.clone()
+            }
+            None if recording.act == Act::Withdraw => {
+                return Err(Error::invalid(
+                    "subject",
+                    "un retrait porte sur une personne déjà enregistrée",
+                ));
+            }
+            None => hex::encode(random_bytes::<16>()),
+        };
+        for choice in &recording.choices {
+            if !choices.contains(&choice.as_str()) {
+                return Err(Error::invalid(
+                    "choices",
+                    format!(
+                        "le choix « {choice} » n'existe pas dans ce formulaire (choix possibles : {})",
+                        choices.join(", ")
+                    ),
+                ));
+            }
+        }
+        let (kind, answers) = answers(&recording, &choices);
+        let version = form.version().clone();
+        let draft = Draft {
+            activity: activity.id.clone(),
+            subject: subject.clone(),
+            kind,
+            answers,
+            document: Document {
+                version: version.id.clone(),
+                sha256: version.sha256.clone(),
+            },
+            scope: consent::scope(activity),
+            language: "fr".to_owned(),
+            channel: recording.channel,
+            agent: actor.map(|a| a.author.clone()),
+            evidence: recording.evidence.clone(),
+            signed_on: recording.signed_on.clone(),
+            minor: recording.minor,
+            signatories: signatories(&subject, &recording),
+        };
+        draft
+            .check(activity, &choices)
+            .map_err(|e| Error::invalid(&e.field, e.message))?;
+        let content = serde_json::to_value(&form).map_err(|e| Error::Internal(e.to_string()))?;
+        let shown = Shown {
+            kind: "consent-form",
+            organisation: org,
+            activity: Some(&activity.id),
+            version: &version,
+            content: &content,
+            rendering: Rendering {
+                format: "json".to_owned(),
+                sha256: crate::digest::sha256_hex(content.to_string().as_bytes()),
+            },
+        };
+        let identity = if recording.subject.is_none() {
+            Some(
+                recording
+                    .identity
+                    .clone()
+                    .unwrap_or(Value::Object(Default::default())),
+            )
+        } else {
+            None
+        };
+        Ok(self
+            .store
+            .record_consent(org, &draft, &shown, identity.as_ref(), now)
+            .await?)
+    }
+
+    /// Whether `subject`'s consent to `choice` of `activity` allows the use now, held to the
+    /// register as it is now.
+    pub async fn check_consent(
+        &self,
+        actor: &Actor,
+        org: &str,
+        activity: &str,
+        subject: &str,
+        choice: &str,
+        now: Timestamp,
+    ) -> Result<Check> {
+        actor.require(Need::Read, org)?;
+        let organisation = self
+            .store
+            .organisation_with_activities(org)
+            .await?
+            .ok_or_else(|| unknown_organisation(org))?;
+        let found = find_activity(organisation.activities(), activity)?;
+        let scope = consent::scope(found);
+        let requirement = consent::requirement(found, &scope);
+        let current = self
+            .store
+            .consent_current(org, activity, subject, choice)
+            .await?;
+        Ok(match current {
+            None => consent::State::new().check(activity, subject, choice, &requirement, now),
+            Some(current) => {
+                let status = current.status(&requirement, now);
+                Check {
+                    allowed: status == consent::Status::Given,
+                    status,
+                    event: Some(current.id),
+                }
+            }
+        })
+    }
+
+    /// A person's identity (unless erased) and every event about them.
+    pub async fn consent_history(
+        &self,
+        actor: &Actor,
+        org: &str,
+        subject: &str,
+    ) -> Result<History> {
+        actor.require(Need::Read, org)?;
+        let identity = self
+            .store
+            .consent_subject(org, subject)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("personne `{subject}` introuvable")))?;
+        Ok(History {
+            subject: subject.to_owned(),
+            identity,
+            events: self.store.subject_events(org, subject).await?,
+        })
+    }
+
+    /// Erases who a person is; their events stay, under their opaque id.
+    pub async fn erase_consent_subject(
+        &self,
+        actor: &Actor,
+        org: &str,
+        subject: &str,
+        now: Timestamp,
+    ) -> Result<()> {
+        actor.require(Need::Edit, org)?;
+        Ok(self.store.erase_consent_subject(org, subject, now).await?)
+    }
+
+    /// Recomputes the ledger of `org` and holds each tree head of `heads` against it.
+    pub async fn verify_consents(
+        &self,
+        actor: &Actor,
+        org: &str,
+        heads: &[TreeHead],
+        now: Timestamp,
+    ) -> Result<Verification> {
+        actor.require(Need::Audit, org)?;
+        let public = self.store.ledger_key(now).await?.public_hex();
+        let (tree, mut problems) = match self.store.verify_consents(org).await? {
+            Ok(tree) => (tree, Vec::new()),
+            Err(broken) => (consent::merkle::Tree::new(), vec![broken.to_string()]),
+        };
+        if problems.is_empty() {
+            for head in heads {
+                if let Err(mismatch) = verify::head(org, &tree, head, &public) {
+                    problems.push(mismatch.to_string());
+                }
+            }
+        }
+        Ok(Verification {
+            organisation: org.to_owned(),
+            events: tree.size(),
+            root: hex::encode(tree.root(tree.size()).unwrap_or_default()),
+            problems,
+        })
+    }
+
+    /// Signs the head of `org`'s tree as it stands.
+    pub async fn sign_tree_head(
+        &self,
+        actor: &Actor,
+        org: &str,
+        now: Timestamp,
+    ) -> Result<TreeHead> {
+        actor.require(Need::Read, org)?;
+        Ok(self.store.sign_tree_head(org, now).await?)
+    }
+
+    /// Rebuilds the read model of `org` from its events; the number of current answers.
+    pub async fn rebuild_consents(&self, actor: &Actor, org: &str) -> Result<usize> {
+        actor.require(Need::Edit, org)?;
+        Ok(self.store.rebuild_consent_state(org).await?)
+    }
+}
+
+fn find_activity<'a>(activities: &'a [Activity], id: &str) -> Result<&'a Activity> {
+    activities
+        .iter()
+        .find(|a| a.id == id)
+        .ok_or_else(|| Error::NotFound(format!("activité `{id}` introuvable")))
+}
+
+/// The event kind and the answers of a recording, over the form's `choices`.
+fn answers(recording: &Recording, choices: &[&str]) -> (EventKind, Vec<Answer>) {
+    let named = |c: &str| recording.choices.iter().any(|n| n == c);
+    if recording.act == Act::Withdraw {
+        let answers = recording
+            .choices
+            .iter()
+            .map(|c| Answer {
+                choice: c.clone(),
+                accepted: false,
+            })
+            .collect();
+        return (EventKind::Withdrawn, answers);
+    }
+    let answers: Vec<Answer> = choices
+        .iter()
+        .map(|c| Answer {
+            choice: (*c).to_owned(),
+            accepted: named(c),
+        })
+        .collect();
+    let kind = match (recording.act, answers.iter().any(|a| a.accepted)) {
+        (_, false) => EventKind::Refused,
+        (Act::Renew, true) => EventKind::Renewed,
+        _ => EventKind::Given,
+    };
+    (kind, answers)
+}
+
+/// Who signs: the person, or each holder of parental authority (and the child if they sign),
+/// each under an id derived from the subject's.
+fn signatories(subject: &str, recording: &Recording) -> Vec<Signatory> {
+    if !recording.minor {
+        return vec![Signatory {
+            role: Role::Personne,
+            subject: subject.to_owned(),
+        }];
+    }
+    let mut out: Vec<Signatory> = (1..=recording.holders)
+        .map(|n| Signatory {
+            role: Role::TitulaireAutoriteParentale,
+            subject: format!("{subject}-parent-{n}"),
+        })
+        .collect();
+    if recording.child_signs {
+        out.push(Signatory {
+            role: Role::Enfant,
+            subject: subject.to_owned(),
+        });
+    }
+    out
+}
