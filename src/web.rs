@@ -5,6 +5,7 @@ mod answers;
 mod api;
 mod body;
 mod caller;
+mod consents;
 mod documents;
 mod error;
 mod login;

@@ -32,6 +32,8 @@ const FOREIGN_MARKERS: [&str; 4] = [FOREIGN, "266000454", "colis-aines", "Colis 
 
 struct Api {
     client: Client,
+    /// The service over the same database, to record what no API route records yet.
+    registre: registre::service::Registre,
     /// API tokens by name: `admin`, and `dpo`, `agent`, `auditor` of the own organisation.
     tokens: std::collections::BTreeMap<&'static str, String>,
 }
@@ -66,6 +68,7 @@ async fn api() -> Api {
         store.add_user(&user, &hash, now).await.unwrap();
     }
     let pack = Arc::new(registre::audit::PolicyPack::builtin().unwrap());
+    let registre = registre::service::Registre::new(store.clone(), pack.clone());
     let app = App::new(store, pack, Templates::builtin().unwrap());
     let figment = rocket::Config::figment()
         .merge(("log_level", "off"))
@@ -76,6 +79,7 @@ async fn api() -> Api {
     let client = Client::untracked(web::rocket(app, figment)).await.unwrap();
     let mut api = Api {
         client,
+        registre,
         tokens: Default::default(),
     };
     for role in ["admin", "dpo", "agent", "auditor"] {
@@ -349,7 +353,8 @@ async fn no_route_shows_or_changes_another_organisations_data() {
             .replace("{org}", FOREIGN)
             .replace("{id}", &foreign_id)
             .replace("{login}", &login_of("admin"))
-            .replace("{version}", "0123456789ab");
+            .replace("{version}", "0123456789ab")
+            .replace("{subject}", "0123456789abcdef0123456789abcdef");
         let body = foreign_body(route.method, route.path);
         for role in ["dpo", "agent", "auditor"] {
             let (status, value) = api
@@ -1662,4 +1667,117 @@ async fn control_characters_never_reach_the_register() {
         assert_eq!(status, Status::UnprocessableEntity, "{body}");
     }
     assert_eq!(api.snapshot().await, before, "nothing stored changed");
+}
+
+#[rocket::async_test]
+async fn consents_are_checked_one_by_one_and_in_batches_and_the_ledger_verifies() {
+    use registre::consent::Channel;
+    use registre::service::{Act, Recording};
+    let api = api().await;
+    let choice = "communication.publication-images:site-internet-de-la-commune";
+    let event = api
+        .registre
+        .record_consent(
+            None,
+            OWN,
+            Recording {
+                activity: "photos".to_owned(),
+                act: Act::Answer,
+                choices: vec![choice.to_owned()],
+                subject: None,
+                identity: Some(json!({ "name": "Léa Martin" })),
+                channel: Channel::EnLigne,
+                evidence: None,
+                signed_on: None,
+                minor: true,
+                holders: 2,
+                child_signs: false,
+            },
+            Timestamp::now(),
+        )
+        .await
+        .unwrap();
+    let subject = event.draft.subject.clone();
+    let agent = &api.tokens["agent"];
+    let check = |who: &str| {
+        format!("/organisations/{OWN}/consents/check?activity=photos&subject={who}&choice={choice}")
+    };
+
+    let (status, given) = api.call("get", &check(&subject), agent, None).await;
+    assert_eq!(status, Status::Ok, "{given}");
+    assert_eq!(
+        given,
+        json!({ "allowed": true, "status": "given", "event": "saint-aubin-0" })
+    );
+    let (_, never) = api.call("get", &check("personne"), agent, None).await;
+    assert_eq!(
+        (never["allowed"].clone(), never["status"].clone()),
+        (json!(false), json!("never-asked"))
+    );
+
+    // A missing parameter is named.
+    let missing = format!("/organisations/{OWN}/consents/check?activity=photos&choice={choice}");
+    let (status, error) = api.call("get", &missing, agent, None).await;
+    assert_eq!(status, Status::BadRequest);
+    assert_eq!(error["errors"][0]["path"], "subject");
+
+    let batch = format!("/organisations/{OWN}/consents/check");
+    let body = json!({ "activity": "photos", "choice": choice, "subjects": [subject, "personne"] });
+    let (status, answer) = api
+        .call("post", &batch, agent, Some(&body.to_string()))
+        .await;
+    assert_eq!(status, Status::Ok, "{answer}");
+    let states: Vec<&str> = answer["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["given", "never-asked"]);
+    let too_many: Vec<String> = (0..=registre::service::MAX_BATCH)
+        .map(|i| format!("s{i}"))
+        .collect();
+    let body = json!({ "activity": "photos", "choice": choice, "subjects": too_many });
+    let (status, error) = api
+        .call("post", &batch, agent, Some(&body.to_string()))
+        .await;
+    assert_eq!(status, Status::UnprocessableEntity, "{error}");
+    assert_eq!(error["errors"][0]["path"], "subjects");
+    let (status, error) = api
+        .call("post", &batch, agent, Some(r#"{"activity": "photos"}"#))
+        .await;
+    assert_eq!(status, Status::BadRequest, "{error}");
+    assert_eq!(error["errors"][0]["path"], "body");
+
+    let (status, history) = api
+        .call(
+            "get",
+            &format!("/organisations/{OWN}/consents/subjects/{subject}"),
+            agent,
+            None,
+        )
+        .await;
+    assert_eq!(status, Status::Ok);
+    assert_eq!(history["identity"]["name"], "Léa Martin");
+    assert_eq!(history["events"].as_array().unwrap().len(), 1);
+
+    let (status, head) = api
+        .call(
+            "post",
+            &format!("/organisations/{OWN}/consents/head"),
+            agent,
+            None,
+        )
+        .await;
+    assert_eq!(status, Status::Ok, "{head}");
+    assert_eq!(head["head"]["size"], 1);
+    let verify = format!("/organisations/{OWN}/consents/verify");
+    let (status, _) = api.call("get", &verify, agent, None).await;
+    assert_eq!(status, Status::Forbidden, "verifying is an audit");
+    let (status, verified) = api.call("get", &verify, &api.tokens["auditor"], None).await;
+    assert_eq!(status, Status::Ok, "{verified}");
+    assert_eq!(
+        (verified["events"].clone(), verified["problems"].clone()),
+        (json!(1), json!([]))
+    );
 }

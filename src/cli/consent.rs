@@ -180,9 +180,7 @@ pub fn run(command: ConsentCommand) -> Result<ExitCode, Failure> {
         }),
         ConsentCommand::Verify(args) => verify(&args),
         ConsentCommand::Head(args) => with_service(&args, async |s, actor, now| {
-            let head = s.sign_tree_head(&actor, &args.organisation, now).await?;
-            let public_key = s.store.ledger_key(now).await?.public_hex();
-            Ok(serde_json::json!({ "head": head, "public_key": public_key }))
+            s.sign_tree_head(&actor, &args.organisation, now).await
         }),
         ConsentCommand::Rebuild(args) => with_service(&args, async |s, actor, _| {
             s.rebuild_consents(&actor, &args.organisation)

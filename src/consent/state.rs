@@ -92,6 +92,18 @@ impl Current {
     }
 }
 
+impl Current {
+    /// The answer to « may this be done now? » that this answer gives.
+    pub fn check(&self, requirement: &Requirement<'_>, now: Timestamp) -> Check {
+        let status = self.status(requirement, now);
+        Check {
+            allowed: status == Status::Given,
+            status,
+            event: Some(self.id.clone()),
+        }
+    }
+}
+
 /// When a consent given at `at` expires after `period`: calendar years and months, in UTC;
 /// `None` for a permanent period or one that cannot be read.
 pub fn expires(at: Timestamp, period: &Period) -> Option<Timestamp> {
@@ -179,21 +191,8 @@ impl State {
         requirement: &Requirement<'_>,
         now: Timestamp,
     ) -> Check {
-        match self.current(activity, subject, choice) {
-            None => Check {
-                allowed: false,
-                status: Status::NeverAsked,
-                event: None,
-            },
-            Some(current) => {
-                let status = current.status(requirement, now);
-                Check {
-                    allowed: status == Status::Given,
-                    status,
-                    event: Some(current.id.clone()),
-                }
-            }
-        }
+        self.current(activity, subject, choice)
+            .map_or_else(Check::never_asked, |c| c.check(requirement, now))
     }
 }
 
@@ -205,4 +204,15 @@ pub struct Check {
     pub status: Status,
     /// The record id of the event the answer rests on.
     pub event: Option<String>,
+}
+
+impl Check {
+    /// For a person never asked.
+    pub fn never_asked() -> Self {
+        Check {
+            allowed: false,
+            status: Status::NeverAsked,
+            event: None,
+        }
+    }
 }

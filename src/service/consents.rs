@@ -49,15 +49,22 @@ pub struct Recording {
 }
 
 /// A person's consents: who they are (unless erased) and every event about them.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct History {
     pub subject: String,
     pub identity: Option<Value>,
     pub events: Vec<Event>,
 }
 
+/// A signed tree head and the public key to check it with.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct SignedHead {
+    pub head: TreeHead,
+    pub public_key: String,
+}
+
 /// The result of verifying a ledger.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Verification {
     pub organisation: String,
     pub events: u64,
@@ -208,17 +215,51 @@ impl Registre {
             .store
             .consent_current(org, activity, subject, choice)
             .await?;
-        Ok(match current {
-            None => consent::State::new().check(activity, subject, choice, &requirement, now),
-            Some(current) => {
-                let status = current.status(&requirement, now);
-                Check {
-                    allowed: status == consent::Status::Given,
-                    status,
-                    event: Some(current.id),
-                }
-            }
-        })
+        Ok(current.map_or_else(Check::never_asked, |c| c.check(&requirement, now)))
+    }
+
+    /// [`Registre::check_consent`] for many subjects at once (at most [`MAX_BATCH`]), in the
+    /// order given.
+    pub async fn check_consents(
+        &self,
+        actor: &Actor,
+        org: &str,
+        activity: &str,
+        subjects: &[String],
+        choice: &str,
+        now: Timestamp,
+    ) -> Result<Vec<(String, Check)>> {
+        actor.require(Need::Read, org)?;
+        if subjects.len() > MAX_BATCH {
+            return Err(Error::invalid(
+                "subjects",
+                format!(
+                    "{} personnes ; {MAX_BATCH} au plus par demande",
+                    subjects.len()
+                ),
+            ));
+        }
+        let organisation = self
+            .store
+            .organisation_with_activities(org)
+            .await?
+            .ok_or_else(|| unknown_organisation(org))?;
+        let found = find_activity(organisation.activities(), activity)?;
+        let scope = consent::scope(found);
+        let requirement = consent::requirement(found, &scope);
+        let currents = self
+            .store
+            .consent_currents(org, activity, choice, subjects)
+            .await?;
+        Ok(subjects
+            .iter()
+            .map(|subject| {
+                let check = currents
+                    .get(subject)
+                    .map_or_else(Check::never_asked, |c| c.check(&requirement, now));
+                (subject.clone(), check)
+            })
+            .collect())
     }
 
     /// A person's identity (unless erased) and every event about them.
@@ -253,22 +294,26 @@ impl Registre {
         Ok(self.store.erase_consent_subject(org, subject, now).await?)
     }
 
-    /// Recomputes the ledger of `org` and holds each tree head of `heads` against it.
+    /// Recomputes the ledger of `org` and holds against it every tree head it signed, and
+    /// `noted`: heads kept elsewhere (a rewrite by someone with database access can replace
+    /// the stored heads, never the copies others noted).
     pub async fn verify_consents(
         &self,
         actor: &Actor,
         org: &str,
-        heads: &[TreeHead],
+        noted: &[TreeHead],
         now: Timestamp,
     ) -> Result<Verification> {
         actor.require(Need::Audit, org)?;
+        let mut heads = self.store.tree_heads(org).await?;
+        heads.extend_from_slice(noted);
         let public = self.store.ledger_key(now).await?.public_hex();
         let (tree, mut problems) = match self.store.verify_consents(org).await? {
             Ok(tree) => (tree, Vec::new()),
             Err(broken) => (consent::merkle::Tree::new(), vec![broken.to_string()]),
         };
         if problems.is_empty() {
-            for head in heads {
+            for head in &heads {
                 if let Err(mismatch) = verify::head(org, &tree, head, &public) {
                     problems.push(mismatch.to_string());
                 }
@@ -288,9 +333,11 @@ impl Registre {
         actor: &Actor,
         org: &str,
         now: Timestamp,
-    ) -> Result<TreeHead> {
+    ) -> Result<SignedHead> {
         actor.require(Need::Read, org)?;
-        Ok(self.store.sign_tree_head(org, now).await?)
+        let head = self.store.sign_tree_head(org, now).await?;
+        let public_key = self.store.ledger_key(now).await?.public_hex();
+        Ok(SignedHead { head, public_key })
     }
 
     /// Rebuilds the read model of `org` from its events; the number of current answers.
@@ -299,6 +346,9 @@ impl Registre {
         Ok(self.store.rebuild_consent_state(org).await?)
     }
 }
+
+/// The most subjects one batch check asks about.
+pub const MAX_BATCH: usize = 10_000;
 
 fn find_activity<'a>(activities: &'a [Activity], id: &str) -> Result<&'a Activity> {
     activities

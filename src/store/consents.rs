@@ -288,23 +288,37 @@ impl Store {
             .bind(("choice", choice.to_owned()))
             .await?
             .take(0)?;
+        rows.into_iter().next().map(current_of).transpose()
+    }
+
+    /// The last answers of many subjects to `choice` of `activity`, by subject.
+    pub async fn consent_currents(
+        &self,
+        organisation: &str,
+        activity: &str,
+        choice: &str,
+        subjects: &[String],
+    ) -> Result<std::collections::HashMap<String, Current>, StoreError> {
+        let keys: Vec<Value> = subjects
+            .iter()
+            .map(|s| json!([organisation, activity, s, choice]))
+            .collect();
+        let rows: Vec<Value> = self
+            .db
+            .query("SELECT * FROM $keys.map(|$k| type::record('consent_state', $k))")
+            .bind(("keys", Value::Array(keys)))
+            .await?
+            .take(0)?;
         rows.into_iter()
-            .next()
             .map(|row| {
-                let stored: StoredState = decode(row)?;
-                let at = stored.at.parse().map_err(corrupt)?;
-                Ok(Current {
-                    kind: stored.kind,
-                    accepted: stored.accepted,
-                    id: format!("{}-{}", stored.organisation, stored.seq),
-                    seq: stored.seq,
-                    at,
-                    scope: stored.scope,
-                    minor: stored.minor,
-                    holders: stored.holders,
-                })
+                let subject = row
+                    .get("subject")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                Ok((subject, current_of(row)?))
             })
-            .transpose()
+            .collect()
     }
 
     /// Rebuilds `organisation`'s read model from its events; gives the number of answers.
@@ -398,6 +412,20 @@ impl Store {
             .take(0)?;
         rows.into_iter().map(decode).collect()
     }
+}
+
+fn current_of(row: Value) -> Result<Current, StoreError> {
+    let stored: StoredState = decode(row)?;
+    Ok(Current {
+        kind: stored.kind,
+        accepted: stored.accepted,
+        id: format!("{}-{}", stored.organisation, stored.seq),
+        seq: stored.seq,
+        at: stored.at.parse().map_err(corrupt)?,
+        scope: stored.scope,
+        minor: stored.minor,
+        holders: stored.holders,
+    })
 }
 
 fn state_doc(

@@ -599,5 +599,10 @@ pub fn routes() -> Vec<rocket::Route> {
         super::documents::activity_consent_form,
         super::documents::document_versions,
         super::documents::document_version,
+        super::consents::check,
+        super::consents::check_batch,
+        super::consents::history,
+        super::consents::verify,
+        super::consents::head,
     ]
 }

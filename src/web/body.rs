@@ -17,7 +17,7 @@ pub const ENTRY_LIMIT: u64 = 256 * 1024;
 pub const REGISTER_LIMIT: u64 = 64 * 1024 * 1024;
 
 /// A JSON body of at most [`ENTRY_LIMIT`] bytes.
-pub struct JsonBody(pub Value);
+pub struct JsonBody<const LIMIT: u64 = ENTRY_LIMIT>(pub Value);
 
 /// A register file (YAML, or JSON when sent as `application/json`) of at most
 /// [`REGISTER_LIMIT`] bytes.
@@ -60,12 +60,12 @@ fn outcome<'r, T>(req: &'r Request<'_>, result: Result<T, ApiError>) -> Outcome<
 }
 
 #[rocket::async_trait]
-impl<'r> FromData<'r> for JsonBody {
+impl<'r, const LIMIT: u64> FromData<'r> for JsonBody<LIMIT> {
     type Error = ApiError;
 
     async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> Outcome<'r, Self, ApiError> {
         let result = async {
-            let text = read_text(data, ENTRY_LIMIT).await?;
+            let text = read_text(data, LIMIT).await?;
             let value: Value = serde_json::from_str(&text).map_err(|e| {
                 ApiError::Unreadable(FieldError {
                     path: String::new(),

@@ -10,9 +10,12 @@ use super::answers::{
     ActivityList, CreatedToken, DocumentVersions, History, Me, OrganisationList, TokenList,
     UserList,
 };
+use super::consents::{BatchAnswer, BatchCheck};
 use crate::audit::Report;
+use crate::consent::Check;
 use crate::model::{Activity, Organisation, Register};
 use crate::notice::{ConsentForm, Notice};
+use crate::service::{History as ConsentHistory, SignedHead, Verification};
 use crate::store::{DocumentVersion, ImportSummary};
 
 /// Who may call a route.
@@ -47,6 +50,7 @@ enum Body {
     Activity,
     RegisterFile,
     Token,
+    BatchCheck,
 }
 
 /// The schema of a body, registered among the document's components by the generator.
@@ -327,6 +331,46 @@ pub const ROUTES: &[Route] = &[
     ),
     route(
         "get",
+        "/organisations/{org}/consents/check",
+        "Le consentement permet-il l'usage, maintenant ? Paramètres activity, subject et choice ; raison quand il ne le permet pas (never-asked, refused, withdrawn, expired, renewal-required, incomplete-parental)",
+        Access::Read,
+        Body::None,
+        Answer::Json(200, schema::<Check>),
+    ),
+    route(
+        "post",
+        "/organisations/{org}/consents/check",
+        "La même question pour 10 000 personnes au plus, dans l'ordre donné",
+        Access::Read,
+        Body::BatchCheck,
+        Answer::Json(200, schema::<BatchAnswer>),
+    ),
+    route(
+        "get",
+        "/organisations/{org}/consents/subjects/{subject}",
+        "Identité (sauf effacée) et événements de consentement d'une personne",
+        Access::Read,
+        Body::None,
+        Answer::Json(200, schema::<ConsentHistory>),
+    ),
+    route(
+        "get",
+        "/organisations/{org}/consents/verify",
+        "Recalcule le registre des consentements et le confronte aux têtes d'arbre signées",
+        Access::Audit,
+        Body::None,
+        Answer::Json(200, schema::<Verification>),
+    ),
+    route(
+        "post",
+        "/organisations/{org}/consents/head",
+        "Signe la tête d'arbre du registre des consentements (taille, racine, date) ; avec la clé publique",
+        Access::Read,
+        Body::None,
+        Answer::Json(200, schema::<SignedHead>),
+    ),
+    route(
+        "get",
         "/openapi.json",
         "Ce document",
         Access::Public,
@@ -410,6 +454,7 @@ fn operation(r: &Route, generator: &mut SchemaGenerator) -> Value {
             "application/yaml": { "schema": { "type": "string", "description": "registre au format registre/v1" } },
             "application/json": { "schema": schema::<Register>(generator) },
         })),
+        Body::BatchCheck => Some(json_content(schema::<BatchCheck>(generator))),
         Body::Token => Some(
             json!({ "application/json": { "schema": { "$ref": "#/components/schemas/TokenRequest" } } }),
         ),
