@@ -463,3 +463,34 @@ fn the_command_line_records_checks_withdraws_and_verifies() {
             .success()
     );
 }
+
+#[tokio::test]
+async fn the_demo_commune_comes_with_a_verified_ledger_of_a_few_hundred_events() {
+    let store = Store::open("mem://", None).await.unwrap();
+    let pack = std::sync::Arc::new(registre::audit::PolicyPack::builtin().unwrap());
+    let registre = registre::service::Registre::new(store.clone(), pack);
+    registre::service::first_start(&registre, true)
+        .await
+        .unwrap();
+    let events = store.consent_events(ORG).await.unwrap();
+    assert!(
+        (200..1000).contains(&events.len()),
+        "{} events",
+        events.len()
+    );
+    let kinds: std::collections::BTreeSet<&str> =
+        events.iter().map(|e| e.draft.kind.as_str()).collect();
+    assert!(
+        kinds.contains("given") && kinds.contains("withdrawn"),
+        "{kinds:?}"
+    );
+    assert!(events.iter().any(|e| e.draft.channel == Channel::Guichet));
+    let times: Vec<Timestamp> = events.iter().map(|e| at(&e.at)).collect();
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "events in time order"
+    );
+    let tree = store.verify_consents(ORG).await.unwrap().unwrap();
+    let heads = store.tree_heads(ORG).await.unwrap();
+    assert_eq!(heads.last().map(|h| h.size), Some(tree.size()));
+}

@@ -17,7 +17,7 @@ use super::store::{DEFAULT_DATABASE, Database, store_failure};
 use crate::audit::PolicyPack;
 use crate::auth::random_bytes;
 use crate::render::Templates;
-use crate::service::{self, FIRST_ADMIN};
+use crate::service::{self, FIRST_ADMIN, Registre};
 use crate::store::Store;
 use crate::web::{self, App};
 
@@ -124,7 +124,8 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode, Failure> {
         .clone()
         .or_else(|| figment.extract_inner::<String>("database_url").ok())
         .unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
-    let pack = PolicyPack::builtin().map_err(|e| Failure::Input(format!("registre: {e}")))?;
+    let pack =
+        Arc::new(PolicyPack::builtin().map_err(|e| Failure::Input(format!("registre: {e}")))?);
     let templates = Templates::builtin().map_err(|e| Failure::Input(format!("registre: {e}")))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -134,14 +135,14 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode, Failure> {
         let store = Store::open(&url, Database::credentials().as_ref())
             .await
             .map_err(store_failure)?;
-        first_start(&store, &pack, args.no_demo).await?;
+        first_start(&Registre::new(store.clone(), pack.clone()), args.no_demo).await?;
         store.prune(Timestamp::now()).await.map_err(store_failure)?;
         // One key for every server of a shared database.
         let secret = store
             .setting_or_init("secret_key", new_secret_key())
             .await
             .map_err(store_failure)?;
-        let mut app = App::new(store, Arc::new(pack), templates);
+        let mut app = App::new(store, pack, templates);
         app.public_url = public;
         let rocket = web::rocket(app, figment.merge(("secret_key", secret))).attach(
             AdHoc::on_liftoff("address", |rocket| {
@@ -169,8 +170,8 @@ fn new_secret_key() -> String {
 
 /// An empty database gets an administrator (its password printed once) and, unless asked
 /// not to, the demo commune.
-async fn first_start(store: &Store, pack: &PolicyPack, no_demo: bool) -> Result<(), Failure> {
-    let done = service::first_start(store, pack, !no_demo)
+async fn first_start(registre: &Registre, no_demo: bool) -> Result<(), Failure> {
+    let done = service::first_start(registre, !no_demo)
         .await
         .map_err(|e| Failure::Input(format!("registre: premier démarrage : {e}")))?;
     if let Some(password) = done.admin_password {

@@ -14,7 +14,7 @@ use crate::consent::{
 };
 use crate::model::{Activity, Register};
 use crate::notice::{ConsentForm, Context, Versioned};
-use crate::store::{Rendering, Shown};
+use crate::store::{Entry, Rendering, Shown};
 
 /// What the person does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +77,11 @@ pub struct Verification {
 
 impl Registre {
     /// The activity's consent form as the register gives it now, with the register.
-    async fn consent_form(&self, org: &str, activity: &str) -> Result<(Register, ConsentForm)> {
+    pub(super) async fn consent_form(
+        &self,
+        org: &str,
+        activity: &str,
+    ) -> Result<(Register, ConsentForm)> {
         let register = self.document_register(org, Some(activity)).await?;
         let organisation = &register.organisations[0];
         let found = find_activity(organisation.activities(), activity)?;
@@ -101,68 +105,49 @@ impl Registre {
         recording: Recording,
         now: Timestamp,
     ) -> Result<Event> {
-        match actor {
-            Some(actor) => actor.require(Need::RecordConsent, org)?,
-            None if recording.channel != Channel::EnLigne => {
-                return Err(Error::invalid(
-                    "channel",
-                    "seul un agent enregistre un consentement reçu hors du formulaire en ligne",
-                ));
-            }
-            None => {}
+        let mut events = self
+            .record_consents(actor, org, vec![(recording, now)])
+            .await?;
+        events
+            .pop()
+            .ok_or_else(|| Error::Internal("aucun événement enregistré".to_owned()))
+    }
+
+    /// Records several answers to one activity's form at once, in order, in one transaction
+    /// (a campaign of paper forms, the demo); every one is checked as [`Registre::record_consent`]
+    /// checks it, and none is recorded if one is refused.
+    pub async fn record_consents(
+        &self,
+        actor: Option<&Actor>,
+        org: &str,
+        recordings: Vec<(Recording, Timestamp)>,
+    ) -> Result<Vec<Event>> {
+        let Some((first, _)) = recordings.first() else {
+            return Ok(Vec::new());
+        };
+        if let Some(actor) = actor {
+            actor.require(Need::RecordConsent, org)?;
         }
-        let (register, form) = self.consent_form(org, &recording.activity).await?;
-        let activity = find_activity(register.organisations[0].activities(), &recording.activity)?;
+        let activity_id = first.activity.clone();
+        let (register, form) = self.consent_form(org, &activity_id).await?;
+        let activity = find_activity(register.organisations[0].activities(), &activity_id)?;
         let choices: Vec<&str> = form.choice_ids().collect();
-        let subject = match &recording.subject {
-            Some(subject) => {
-                if self.store.consent_subject(org, subject).await?.is_none() {
-                    return Err(Error::NotFound(format!("personne `{subject}` introuvable")));
-                }
-                subject.clone()
-            }
-            None if recording.act == Act::Withdraw => {
-                return Err(Error::invalid(
-                    "subject",
-                    "un retrait porte sur une personne déjà enregistrée",
-                ));
-            }
-            None => hex::encode(random_bytes::<16>()),
-        };
-        for choice in &recording.choices {
-            if !choices.contains(&choice.as_str()) {
-                return Err(Error::invalid(
-                    "choices",
-                    format!(
-                        "le choix « {choice} » n'existe pas dans ce formulaire (choix possibles : {})",
-                        choices.join(", ")
-                    ),
-                ));
-            }
-        }
-        let (kind, answers) = answers(&recording, &choices);
         let version = form.version().clone();
-        let draft = Draft {
-            activity: activity.id.clone(),
-            subject: subject.clone(),
-            kind,
-            answers,
-            document: Document {
-                version: version.id.clone(),
-                sha256: version.sha256.clone(),
-            },
-            scope: consent::scope(activity),
-            language: "fr".to_owned(),
-            channel: recording.channel,
-            agent: actor.map(|a| a.author.clone()),
-            evidence: recording.evidence.clone(),
-            signed_on: recording.signed_on.clone(),
-            minor: recording.minor,
-            signatories: signatories(&subject, &recording),
-        };
-        draft
-            .check(activity, &choices)
-            .map_err(|e| Error::invalid(&e.field, e.message))?;
+        let mut drafts = Vec::with_capacity(recordings.len());
+        for (recording, at) in recordings {
+            if recording.activity != activity_id {
+                return Err(Error::invalid("activity", "une seule activité par envoi"));
+            }
+            let subject = self.subject_of(actor, org, &recording).await?;
+            let draft = draft(actor, activity, &choices, &version, &subject, &recording)?;
+            let identity = recording.subject.is_none().then(|| {
+                recording
+                    .identity
+                    .clone()
+                    .unwrap_or(Value::Object(Default::default()))
+            });
+            drafts.push((draft, identity, at));
+        }
         let content = serde_json::to_value(&form).map_err(|e| Error::Internal(e.to_string()))?;
         let shown = Shown {
             kind: "consent-form",
@@ -175,20 +160,43 @@ impl Registre {
                 sha256: crate::digest::sha256_hex(content.to_string().as_bytes()),
             },
         };
-        let identity = if recording.subject.is_none() {
-            Some(
-                recording
-                    .identity
-                    .clone()
-                    .unwrap_or(Value::Object(Default::default())),
-            )
-        } else {
-            None
-        };
-        Ok(self
-            .store
-            .record_consent(org, &draft, &shown, identity.as_ref(), now)
-            .await?)
+        let entries: Vec<Entry<'_>> = drafts
+            .iter()
+            .map(|(draft, identity, at)| Entry {
+                draft,
+                identity: identity.as_ref(),
+                at: *at,
+            })
+            .collect();
+        Ok(self.store.append_consents(org, &entries, &shown).await?)
+    }
+
+    /// The subject a recording is about: the one it names, which must exist, or a new one.
+    async fn subject_of(
+        &self,
+        actor: Option<&Actor>,
+        org: &str,
+        recording: &Recording,
+    ) -> Result<String> {
+        if actor.is_none() && recording.channel != Channel::EnLigne {
+            return Err(Error::invalid(
+                "channel",
+                "seul un agent enregistre un consentement reçu hors du formulaire en ligne",
+            ));
+        }
+        match &recording.subject {
+            Some(subject) => {
+                if self.store.consent_subject(org, subject).await?.is_none() {
+                    return Err(Error::NotFound(format!("personne `{subject}` introuvable")));
+                }
+                Ok(subject.clone())
+            }
+            None if recording.act == Act::Withdraw => Err(Error::invalid(
+                "subject",
+                "un retrait porte sur une personne déjà enregistrée",
+            )),
+            None => Ok(hex::encode(random_bytes::<16>())),
+        }
     }
 
     /// Whether `subject`'s consent to `choice` of `activity` allows the use now, held to the
@@ -349,6 +357,51 @@ impl Registre {
 
 /// The most subjects one batch check asks about.
 pub const MAX_BATCH: usize = 10_000;
+
+/// The draft of `recording` by `subject`, checked against the form's `choices`.
+fn draft(
+    actor: Option<&Actor>,
+    activity: &Activity,
+    choices: &[&str],
+    version: &crate::notice::Version,
+    subject: &str,
+    recording: &Recording,
+) -> Result<Draft> {
+    for choice in &recording.choices {
+        if !choices.contains(&choice.as_str()) {
+            return Err(Error::invalid(
+                "choices",
+                format!(
+                    "le choix « {choice} » n'existe pas dans ce formulaire (choix possibles : {})",
+                    choices.join(", ")
+                ),
+            ));
+        }
+    }
+    let (kind, answers) = answers(recording, choices);
+    let draft = Draft {
+        activity: activity.id.clone(),
+        subject: subject.to_owned(),
+        kind,
+        answers,
+        document: Document {
+            version: version.id.clone(),
+            sha256: version.sha256.clone(),
+        },
+        scope: consent::scope(activity),
+        language: "fr".to_owned(),
+        channel: recording.channel,
+        agent: actor.map(|a| a.author.clone()),
+        evidence: recording.evidence.clone(),
+        signed_on: recording.signed_on.clone(),
+        minor: recording.minor,
+        signatories: signatories(subject, recording),
+    };
+    draft
+        .check(activity, choices)
+        .map_err(|e| Error::invalid(&e.field, e.message))?;
+    Ok(draft)
+}
 
 fn find_activity<'a>(activities: &'a [Activity], id: &str) -> Result<&'a Activity> {
     activities

@@ -13,6 +13,13 @@ use crate::consent::{
     self, ChainHead, Current, Draft, Event, EventKind, LedgerKey, State, TreeHead, merkle::Tree,
 };
 
+/// One event to append: what happened, who a new subject is, when.
+pub struct Entry<'a> {
+    pub draft: &'a Draft,
+    pub identity: Option<&'a Value>,
+    pub at: Timestamp,
+}
+
 /// The error an append raises when the chain moved since its head was read.
 const MOVED: &str = "registre:chain-moved";
 
@@ -119,65 +126,107 @@ impl Store {
         identity: Option<&Value>,
         now: Timestamp,
     ) -> Result<Event, StoreError> {
-        retrying(move || self.record_consent_once(organisation, draft, shown, identity, now)).await
+        let entry = Entry {
+            draft,
+            identity,
+            at: now,
+        };
+        let mut events = self.append_consents(organisation, &[entry], shown).await?;
+        events
+            .pop()
+            .ok_or_else(|| StoreError::Database("aucun événement enregistré".to_owned()))
     }
 
-    async fn record_consent_once(
+    /// Appends several events made from the same document version, in order, in one
+    /// transaction (demo data, imports of paper campaigns).
+    pub async fn append_consents(
         &self,
         organisation: &str,
-        draft: &Draft,
+        entries: &[Entry<'_>],
         shown: &Shown<'_>,
-        identity: Option<&Value>,
-        now: Timestamp,
-    ) -> Result<Event, StoreError> {
-        let head = self.chain_head(organisation).await?;
-        let (event, next) = head.append(organisation, now, draft.clone());
-        let mut states = Vec::new();
+    ) -> Result<Vec<Event>, StoreError> {
+        retrying(move || self.append_once(organisation, entries, shown)).await
+    }
+
+    async fn append_once(
+        &self,
+        organisation: &str,
+        entries: &[Entry<'_>],
+        shown: &Shown<'_>,
+    ) -> Result<Vec<Event>, StoreError> {
+        let start = self.chain_head(organisation).await?;
+        let mut head = start.clone();
+        let mut events = Vec::with_capacity(entries.len());
+        let mut rows = Vec::with_capacity(entries.len());
         let mut state = State::new();
-        state.apply(&event);
-        for (activity, subject, choice, current) in state.iter() {
-            states.push(json!({
-                "key": [organisation, activity, subject, choice],
-                "content": state_doc(organisation, activity, subject, choice, current),
-            }));
+        for entry in entries {
+            let (event, next) = head.append(organisation, entry.at, entry.draft.clone());
+            head = next;
+            state.apply(&event);
+            let mut row = json!({
+                "key": [organisation, event.seq],
+                "subject_key": [organisation, event.draft.subject],
+                "content": {
+                    "organisation": organisation,
+                    "seq": event.seq,
+                    "activity": event.draft.activity,
+                    "subject": event.draft.subject,
+                    "hash": event.hash,
+                    "event": serde_json::to_value(&event).map_err(corrupt)?,
+                },
+            });
+            // Absent, not null: SurrealQL tells NONE from NULL.
+            if let Some(identity) = entry.identity {
+                row["identity"] = identity.clone();
+            }
+            rows.push(row);
+            events.push(event);
         }
+        let states: Vec<Value> = state
+            .iter()
+            .map(|(activity, subject, choice, current)| {
+                json!({
+                    "key": [organisation, activity, subject, choice],
+                    "content": state_doc(organisation, activity, subject, choice, current),
+                })
+            })
+            .collect();
         let statements = format!(
             "BEGIN TRANSACTION;
              LET $head = (SELECT next, prev FROM type::record('consent_chain', $org))[0];
              IF ($head.next ?? 0) != $seq OR ($head.prev ?? $genesis) != $prev {{ THROW $moved }};
-             IF $identity != NONE {{
-                 CREATE type::record('consent_subject', [$org, $subject]) CONTENT {{
-                     organisation: $org, identity: $identity, created_at: <datetime>$at }};
+             FOR $e IN $events {{
+                 IF $e.identity != NONE {{
+                     CREATE type::record('consent_subject', $e.subject_key) CONTENT {{
+                         organisation: $org, identity: $e.identity, created_at: <datetime>$at }};
+                 }};
+                 CREATE type::record('consent_event', $e.key) CONTENT $e.content;
              }};
-             CREATE type::record('consent_event', [$org, $seq]) CONTENT {{
-                 organisation: $org, seq: $seq, activity: $activity, subject: $subject, hash: $hash, event: $event }};
-             UPSERT type::record('consent_chain', $org) CONTENT {{ next: $next, prev: $hash }};
+             UPSERT type::record('consent_chain', $org) CONTENT {{ next: $next, prev: $last }};
              {UPSERT_DOCUMENT}
              FOR $s IN $states {{ UPSERT type::record('consent_state', $s.key) CONTENT $s.content; }};
              COMMIT TRANSACTION;"
         );
         let rendering = serde_json::to_value(&shown.rendering).map_err(corrupt)?;
+        let at = entries.last().map_or_else(Timestamp::now, |e| e.at);
         let mut response = self
             .db
             .query(statements)
             .bind(("org", organisation.to_owned()))
-            .bind(("seq", event.seq))
-            .bind(("prev", event.prev.clone()))
+            .bind(("seq", start.next))
+            .bind(("prev", start.prev.clone()))
             .bind(("genesis", consent::GENESIS))
             .bind(("moved", MOVED))
-            .bind(("activity", event.draft.activity.clone()))
-            .bind(("subject", event.draft.subject.clone()))
-            .bind(("hash", event.hash.clone()))
-            .bind(("event", serde_json::to_value(&event).map_err(corrupt)?))
-            .bind(("next", next.next))
-            .bind(("identity", identity.cloned()))
+            .bind(("events", Value::Array(rows)))
+            .bind(("next", head.next))
+            .bind(("last", head.prev.clone()))
             .bind(("states", Value::Array(states)))
             .bind(("sha", shown.version.sha256.clone()))
             .bind(("kind", shown.kind.to_owned()))
             .bind(("doc_activity", shown.activity.map(str::to_owned)))
             .bind(("version", shown.version.id.clone()))
             .bind(("content", shown.content.clone()))
-            .bind(("at", now.to_string()))
+            .bind(("at", at.to_string()))
             .bind(("rendering", rendering))
             .await
             .map_err(StoreError::from)?;
@@ -189,7 +238,7 @@ impl Store {
             Err(StoreError::Database(message)) if message.contains("already exists") => {
                 Err(StoreError::Retryable(message))
             }
-            other => other.map(|()| event),
+            other => other.map(|()| events),
         }
     }
 
