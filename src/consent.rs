@@ -6,6 +6,7 @@
 mod event;
 mod head;
 pub mod merkle;
+pub mod receipt;
 mod state;
 pub mod verify;
 

@@ -437,6 +437,44 @@ fn the_command_line_records_checks_withdraws_and_verifies() {
     assert_eq!(verified["events"], 2);
     assert_eq!(verified["problems"], serde_json::json!([]));
 
+    // The receipt of the consent proves it offline with the published key; altered, it fails.
+    let receipt = json(&run(&[
+        "consent",
+        "receipt",
+        "--organisation",
+        ORG,
+        "--event",
+        "0",
+    ]));
+    let receipt_file = dir.path().join("receipt.json");
+    std::fs::write(&receipt_file, receipt.to_string()).unwrap();
+    let public_key = receipt["proof"]["public_key"].as_str().unwrap().to_owned();
+    let offline = common::registre(&[
+        "consent",
+        "verify-receipt",
+        receipt_file.to_str().unwrap(),
+        "--public-key",
+        &public_key,
+    ]);
+    assert!(offline.status.success(), "{}", common::stderr(&offline));
+    assert!(common::stdout(&offline).contains("reçu vérifié"));
+    let mut forged = receipt.clone();
+    forged["proof"]["event"]["answers"][0]["accepted"] = json!(true);
+    std::fs::write(&receipt_file, forged.to_string()).unwrap();
+    let offline = common::registre(&[
+        "consent",
+        "verify-receipt",
+        receipt_file.to_str().unwrap(),
+        "--public-key",
+        &public_key,
+    ]);
+    assert_eq!(offline.status.code(), Some(1));
+    assert!(
+        common::stderr(&offline).contains("modifié"),
+        "{}",
+        common::stderr(&offline)
+    );
+
     // Erased: the identity is gone, the events stay and verify.
     json(&run(&[
         "consent",
@@ -493,4 +531,107 @@ async fn the_demo_commune_comes_with_a_verified_ledger_of_a_few_hundred_events()
     let tree = store.verify_consents(ORG).await.unwrap().unwrap();
     let heads = store.tree_heads(ORG).await.unwrap();
     assert_eq!(heads.last().map(|h| h.size), Some(tree.size()));
+}
+
+/// The fields ISO/IEC TS 27560 makes mandatory, as the DPV guide names them (spec/consent-27560.md).
+#[tokio::test]
+async fn a_receipt_has_every_mandatory_field_and_proves_its_event_offline() {
+    let store = ledger(5).await;
+    let pack = std::sync::Arc::new(registre::audit::PolicyPack::builtin().unwrap());
+    let registre = registre::service::Registre::new(store.clone(), pack);
+    store
+        .import(&common::load(DEMO), "test", at("2026-03-01T00:00:00Z"))
+        .await
+        .unwrap();
+    let now = at("2026-03-05T00:00:00Z");
+    let receipt = registre
+        .consent_receipt(
+            None,
+            ORG,
+            3,
+            Some("https://exemple.fr/o/saint-aubin/mes-consentements/x".to_owned()),
+            now,
+        )
+        .await
+        .unwrap();
+    let record = &receipt["dpv:hasRecordOfActivity"];
+    let process = &record["dpv:hasProcess"];
+    for (what, value) in [
+        ("schema version", &receipt["dct:conformsTo"]),
+        ("receipt id", &receipt["dct:identifier"]),
+        ("record id", &record["dct:identifier"]),
+        (
+            "PII principal id",
+            &record["dpv:hasDataSubject"]["dct:identifier"],
+        ),
+        ("privacy notice", &record["dpv:hasNotice"]["dpv:hasHash"]),
+        ("language", &record["dpv:hasNotice"]["dct:language"]),
+        ("purpose", &process["dpv:hasPurpose"][0]["dct:title"]),
+        ("lawful basis", &process["dpv:hasLegalBasis"][0]),
+        (
+            "PII information",
+            &process["dpv:hasPersonalData"][0]["dct:identifier"],
+        ),
+        (
+            "PII controller",
+            &record["dpv:hasDataController"]["dpv:hasName"],
+        ),
+        (
+            "storage location",
+            &process["dpv:hasStorageCondition"][0]["dpv:hasLocation"][0],
+        ),
+        (
+            "retention period",
+            &process["dpv:hasStorageCondition"][1]["dpv:hasDuration"],
+        ),
+        ("jurisdiction", &record["dpv:hasJurisdiction"][0]),
+        (
+            "recipient third parties",
+            &process["dpv:hasRecipient"][0]["dpv:hasName"],
+        ),
+        (
+            "withdrawal method",
+            &record["dpv:hasInvolvementControl"][0]["dpv:isExercisedAt"],
+        ),
+        (
+            "event time",
+            &record["dpv:hasConsentStatus"][0]["dpv:isIndicatedAtTime"],
+        ),
+        (
+            "validity duration",
+            &record["dpv:hasConsentStatus"][0]["dpv:hasDuration"]["rdf:value"],
+        ),
+        (
+            "entity id",
+            &record["dpv:hasConsentStatus"][0]["dpv:isIndicatedBy"][0]["dct:identifier"],
+        ),
+        (
+            "event state",
+            &record["dpv:hasConsentStatus"][0]["@type"][0],
+        ),
+    ] {
+        assert!(
+            value.is_string() && !value.as_str().unwrap().is_empty(),
+            "{what} missing: {value}"
+        );
+    }
+    assert_eq!(
+        record["dpv:hasConsentStatus"][0]["@type"][0],
+        "dpv:ConsentGiven"
+    );
+    assert_eq!(record["dpv:hasDataSubject"]["dct:identifier"], "s3");
+    assert!(
+        !receipt.to_string().contains("Léa"),
+        "no identity in a receipt"
+    );
+
+    let key = receipt["proof"]["public_key"].as_str().unwrap();
+    let event = consent::receipt::verify(&receipt, key).unwrap();
+    assert_eq!(event.seq, 3);
+    // Another key, or an event moved to another place, does not verify.
+    let other = consent::LedgerKey::generate().public_hex();
+    assert!(consent::receipt::verify(&receipt, &other).is_err());
+    let mut moved = receipt.clone();
+    moved["proof"]["event"]["seq"] = json!(2);
+    assert!(consent::receipt::verify(&moved, key).is_err());
 }

@@ -33,6 +33,28 @@ pub enum ConsentCommand {
     Head(OrganisationArgs),
     /// Reconstruit l'état courant des consentements à partir des événements.
     Rebuild(OrganisationArgs),
+    /// Reçu d'un événement (ISO/IEC TS 27560, JSON-LD), avec sa preuve d'inclusion.
+    Receipt(ReceiptArgs),
+    /// Vérifie un reçu hors ligne avec la clé publique publiée par l'organisme.
+    VerifyReceipt(VerifyReceiptArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReceiptArgs {
+    #[command(flatten)]
+    pub organisation: OrganisationArgs,
+    /// Le numéro de l'événement dans le registre de l'organisme.
+    #[arg(long)]
+    pub event: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyReceiptArgs {
+    /// Le reçu (JSON).
+    pub file: PathBuf,
+    /// La clé publique de l'organisme (hexadécimal), telle qu'il la publie.
+    #[arg(long)]
+    pub public_key: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -182,6 +204,12 @@ pub fn run(command: ConsentCommand) -> Result<ExitCode, Failure> {
         ConsentCommand::Head(args) => with_service(&args, async |s, actor, now| {
             s.sign_tree_head(&actor, &args.organisation, now).await
         }),
+        ConsentCommand::Receipt(args) => with_service(&args.organisation, async |s, actor, now| {
+            let org = &args.organisation.organisation;
+            s.consent_receipt(Some(&actor), org, args.event, None, now)
+                .await
+        }),
+        ConsentCommand::VerifyReceipt(args) => verify_receipt(&args),
         ConsentCommand::Rebuild(args) => with_service(&args, async |s, actor, _| {
             s.rebuild_consents(&actor, &args.organisation)
                 .await
@@ -321,4 +349,28 @@ fn read_head(path: &PathBuf) -> Result<TreeHead, Failure> {
         serde_json::from_str(&text).map_err(|e| failed(format!("JSON illisible : {e}")))?;
     let head = value.get("head").cloned().unwrap_or(value);
     serde_json::from_value(head).map_err(|e| failed(format!("pas une tête d'arbre : {e}")))
+}
+
+fn verify_receipt(args: &VerifyReceiptArgs) -> Result<ExitCode, Failure> {
+    let failed =
+        |message: String| Failure::Input(format!("registre: {} : {message}", args.file.display()));
+    let text = std::fs::read_to_string(&args.file)
+        .map_err(|e| failed(format!("lecture impossible : {e}")))?;
+    let receipt: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| failed(format!("JSON illisible : {e}")))?;
+    match consent::receipt::verify(&receipt, &args.public_key) {
+        Ok(event) => {
+            println!(
+                "reçu vérifié : événement n° {} ({}) de l'organisme « {} », inclus dans la tête d'arbre signée",
+                event.seq,
+                event.draft.kind.as_str(),
+                event.organisation
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("registre: {} : {e}", args.file.display());
+            Ok(ExitCode::from(1))
+        }
+    }
 }

@@ -348,6 +348,65 @@ impl Registre {
         Ok(SignedHead { head, public_key })
     }
 
+    /// The receipt of event `seq` of `org` (ISO/IEC TS 27560, JSON-LD) with its proof: a tree
+    /// head including it is signed when the last one does not. `actor` is an agent of the
+    /// organisation, or `None` for the person on the confirmation page.
+    pub async fn consent_receipt(
+        &self,
+        actor: Option<&Actor>,
+        org: &str,
+        seq: u64,
+        manage_url: Option<String>,
+        now: Timestamp,
+    ) -> Result<Value> {
+        if let Some(actor) = actor {
+            actor.require(Need::Read, org)?;
+        }
+        let event = self
+            .store
+            .consent_event(org, seq)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("événement n° {seq} introuvable")))?;
+        let register = self
+            .document_register(org, Some(&event.draft.activity))
+            .await?;
+        let organisation = &register.organisations[0];
+        let activity = find_activity(organisation.activities(), &event.draft.activity)?;
+        let tree = match self.store.verify_consents(org).await? {
+            Ok(tree) => tree,
+            // A receipt never vouches for a broken ledger.
+            Err(broken) => return Err(Error::Internal(broken.to_string())),
+        };
+        let last = self.store.tree_heads(org).await?.pop();
+        let head = match last {
+            Some(head) if head.size > seq && head.size <= tree.size() => head,
+            _ => self.store.sign_tree_head(org, now).await?,
+        };
+        let proof = tree
+            .inclusion_proof(seq, head.size)
+            .ok_or_else(|| Error::Internal(format!("événement n° {seq} hors de l'arbre")))?;
+        let public_key = self.store.ledger_key(now).await?.public_hex();
+        let context = Context {
+            vocabulary: &self.pack.vocabulary,
+            countries: &self.pack.countries,
+            register: &register,
+            public_url: None,
+        };
+        let notice_url = context.link(&format!("/o/{org}/consentement/{}", activity.id));
+        Ok(consent::receipt::receipt(&consent::receipt::Input {
+            event: &event,
+            organisation,
+            activity,
+            vocabulary: &self.pack.vocabulary,
+            head: &head,
+            proof: &proof,
+            public_key: &public_key,
+            notice_url,
+            manage_url,
+            created: now,
+        }))
+    }
+
     /// Rebuilds the read model of `org` from its events; the number of current answers.
     pub async fn rebuild_consents(&self, actor: &Actor, org: &str) -> Result<usize> {
         actor.require(Need::Edit, org)?;

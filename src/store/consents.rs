@@ -300,6 +300,22 @@ impl Store {
         rows.into_iter().map(decode).collect()
     }
 
+    /// The event at `seq` of `organisation`'s chain.
+    pub async fn consent_event(
+        &self,
+        organisation: &str,
+        seq: u64,
+    ) -> Result<Option<Event>, StoreError> {
+        let rows: Vec<Value> = self
+            .db
+            .query("SELECT VALUE event FROM consent_event WHERE organisation = $org AND seq = $seq")
+            .bind(("org", organisation.to_owned()))
+            .bind(("seq", seq))
+            .await?
+            .take(0)?;
+        rows.into_iter().next().map(decode).transpose()
+    }
+
     /// The events about `subject`, oldest first.
     pub async fn subject_events(
         &self,
