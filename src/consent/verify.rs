@@ -63,15 +63,43 @@ pub fn chain<'e>(
     organisation: &str,
     events: impl IntoIterator<Item = &'e Event>,
 ) -> Result<Tree, Broken> {
-    let mut tree = Tree::new();
-    let mut prev = GENESIS.to_owned();
-    for (position, event) in (0u64..).zip(events) {
+    let mut verifier = Verifier::new(organisation);
+    for event in events {
+        verifier.push(event)?;
+    }
+    Ok(verifier.finish())
+}
+
+/// A chain checked event after event, so that a long one is read a page at a time.
+pub struct Verifier<'o> {
+    organisation: &'o str,
+    tree: Tree,
+    prev: String,
+}
+
+impl<'o> Verifier<'o> {
+    pub fn new(organisation: &'o str) -> Self {
+        Verifier {
+            organisation,
+            tree: Tree::new(),
+            prev: GENESIS.to_owned(),
+        }
+    }
+
+    /// The number of events checked so far: the place the next one must bear.
+    pub fn checked(&self) -> u64 {
+        self.tree.size()
+    }
+
+    /// Checks the next event of the chain.
+    pub fn push(&mut self, event: &Event) -> Result<(), Broken> {
+        let position = self.tree.size();
         let broken = |problem| Broken {
             position,
             id: event.id(),
             problem,
         };
-        if event.organisation != organisation {
+        if event.organisation != self.organisation {
             return Err(broken(Problem::OtherOrganisation {
                 organisation: event.organisation.clone(),
             }));
@@ -83,13 +111,18 @@ pub fn chain<'e>(
         if hex::encode(hash) != event.hash {
             return Err(broken(Problem::Altered));
         }
-        if event.prev != prev {
+        if event.prev != self.prev {
             return Err(broken(Problem::Unlinked));
         }
-        tree.push(merkle::leaf_hash(&hash));
-        prev = event.hash.clone();
+        self.tree.push(merkle::leaf_hash(&hash));
+        self.prev.clone_from(&event.hash);
+        Ok(())
     }
-    Ok(tree)
+
+    /// The tree of every event checked.
+    pub fn finish(self) -> Tree {
+        self.tree
+    }
 }
 
 /// Why a published tree head does not fit the ledger.

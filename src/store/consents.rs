@@ -429,13 +429,41 @@ impl Store {
         Ok(rows)
     }
 
-    /// Verifies `organisation`'s chain as stored; its tree when every event matches.
+    /// Verifies `organisation`'s chain as stored, a page of events at a time (memory stays
+    /// bounded however long the chain); its tree when every event matches.
     pub async fn verify_consents(
         &self,
         organisation: &str,
     ) -> Result<Result<Tree, consent::verify::Broken>, StoreError> {
-        let events = self.consent_events(organisation).await?;
-        Ok(consent::verify::chain(organisation, &events))
+        const PAGE: u64 = 5_000;
+        let mut verifier = consent::verify::Verifier::new(organisation);
+        let mut after: Option<u64> = None;
+        loop {
+            // By the order of the stored places, so that a gap or a move shows.
+            let rows: Vec<Value> = self
+                .db
+                .query(
+                    "SELECT seq, event FROM consent_event WHERE organisation = $org AND seq > $after
+                     ORDER BY seq LIMIT $page",
+                )
+                .bind(("org", organisation.to_owned()))
+                .bind(("after", after.map_or(-1, |a| a as i64)))
+                .bind(("page", PAGE))
+                .await?
+                .take(0)?;
+            let count = rows.len() as u64;
+            for row in rows {
+                let event: Event = decode(row.get("event").cloned().unwrap_or_default())?;
+                let seq = row.get("seq").and_then(Value::as_u64);
+                if let Err(broken) = verifier.push(&event) {
+                    return Ok(Err(broken));
+                }
+                after = seq.or(after);
+            }
+            if count < PAGE {
+                return Ok(Ok(verifier.finish()));
+            }
+        }
     }
 
     /// Signs and keeps the head of `organisation`'s tree as it stands.
