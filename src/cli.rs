@@ -154,6 +154,9 @@ pub enum DemoCommand {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Enregistre dans la base des consentements synthétiques (personnes inventées, en ligne)
+    /// pour les essais de charge.
+    Consents(consent::SyntheticArgs),
 }
 
 /// Runs a parsed command line.
@@ -511,6 +514,7 @@ fn demo_command(command: DemoCommand) -> Result<ExitCode, Failure> {
                 .map_err(|e| Failure::Input(describe_load_error("démo", &e)))?;
             (register, output)
         }
+        DemoCommand::Consents(args) => return consent::synthetic(&args),
     };
     let json = output.as_ref().is_some_and(|p| {
         SourceFormat::from_file_name(&p.display().to_string()) == SourceFormat::Json

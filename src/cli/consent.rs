@@ -374,3 +374,31 @@ fn verify_receipt(args: &VerifyReceiptArgs) -> Result<ExitCode, Failure> {
         }
     }
 }
+
+#[derive(Debug, clap::Args)]
+pub struct SyntheticArgs {
+    #[command(flatten)]
+    pub organisation: OrganisationArgs,
+    /// Une activité fondée sur le consentement de l'organisme.
+    #[arg(long)]
+    pub activity: String,
+    #[arg(long, default_value_t = 1000)]
+    pub events: usize,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+pub fn synthetic(args: &SyntheticArgs) -> Result<ExitCode, Failure> {
+    let (runtime, registre) = service_of(&args.organisation.database)?;
+    let org = &args.organisation.organisation;
+    let started = std::time::Instant::now();
+    let done = runtime
+        .block_on(registre.synthetic_consents(org, &args.activity, args.events, args.seed, |n| {
+            if n % 50_000 == 0 || n == args.events {
+                eprintln!("{n} événements ({:.0} s)", started.elapsed().as_secs_f64());
+            }
+        }))
+        .map_err(service_failure)?;
+    println!("{done} événements enregistrés pour « {} » de l'organisme `{org}`", args.activity);
+    Ok(ExitCode::SUCCESS)
+}

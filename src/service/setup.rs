@@ -173,6 +173,67 @@ async fn demo_consents(registre: &Registre, now: Timestamp) -> Result<()> {
     Ok(())
 }
 
+impl Registre {
+    /// `count` answers to `activity`'s form from new, made-up people, online, in batches of
+    /// one transaction each: large ledgers for load tests. `progress` hears the number
+    /// recorded after each batch.
+    pub async fn synthetic_consents(
+        &self,
+        org: &str,
+        activity: &str,
+        count: usize,
+        seed: u64,
+        mut progress: impl FnMut(usize),
+    ) -> Result<usize> {
+        const BATCH: usize = 1_000;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let (register, form) = self.consent_form(org, activity).await?;
+        let minor = register.organisations[0]
+            .activities()
+            .iter()
+            .find(|a| a.id == activity)
+            .and_then(|a| a.consent.as_ref())
+            .and_then(|c| c.parental_consent)
+            .is_some();
+        let choices: Vec<String> = form.choice_ids().map(str::to_owned).collect();
+        let mut done = 0;
+        while done < count {
+            let size = BATCH.min(count - done);
+            let batch = (0..size)
+                .map(|n| {
+                    let mut accepted: Vec<String> = choices
+                        .iter()
+                        .filter(|_| rng.random_bool(0.6))
+                        .cloned()
+                        .collect();
+                    if accepted.is_empty() {
+                        accepted.extend(choices.first().cloned());
+                    }
+                    let person = demo_person(&mut rng, done + n);
+                    let recording = Recording {
+                        activity: activity.to_owned(),
+                        act: Act::Answer,
+                        choices: accepted,
+                        subject: None,
+                        identity: Some(serde_json::json!({ "name": person.1, "email": person.2 })),
+                        channel: Channel::EnLigne,
+                        evidence: None,
+                        signed_on: None,
+                        minor,
+                        holders: if minor { 2 } else { 0 },
+                        child_signs: false,
+                    };
+                    (recording, Timestamp::now())
+                })
+                .collect();
+            self.record_consents(None, org, batch).await?;
+            done += size;
+            progress(done);
+        }
+        Ok(done)
+    }
+}
+
 /// A made-up family: the child's first name, the parent's full name, an address.
 fn demo_person(rng: &mut ChaCha8Rng, n: usize) -> (String, String, String) {
     const FIRST: [&str; 12] = [
