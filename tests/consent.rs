@@ -635,3 +635,159 @@ async fn a_receipt_has_every_mandatory_field_and_proves_its_event_offline() {
     moved["proof"]["event"]["seq"] = json!(2);
     assert!(consent::receipt::verify(&moved, key).is_err());
 }
+
+/// The demo commune in a database, with the service over it.
+async fn service() -> (Store, registre::service::Registre) {
+    let store = Store::open("mem://", None).await.unwrap();
+    store
+        .import(&common::load(DEMO), "test", at("2026-03-01T00:00:00Z"))
+        .await
+        .unwrap();
+    let pack = std::sync::Arc::new(registre::audit::PolicyPack::builtin().unwrap());
+    (store.clone(), registre::service::Registre::new(store, pack))
+}
+
+fn online(holders: usize, identity: serde_json::Value) -> registre::service::Recording {
+    registre::service::Recording {
+        activity: "photos".to_owned(),
+        act: registre::service::Act::Answer,
+        choices: vec![CHOICE_SITE.to_owned()],
+        subject: None,
+        identity: Some(identity),
+        channel: Channel::EnLigne,
+        evidence: None,
+        signed_on: None,
+        minor: true,
+        holders,
+        child_signs: false,
+    }
+}
+
+const CHOICE_SITE: &str = "communication.publication-images:site-internet-de-la-commune";
+
+#[tokio::test]
+async fn a_new_recipient_requires_renewal_and_a_new_security_measure_does_not() {
+    let (store, registre) = service().await;
+    let admin = registre::auth::Actor::command_line("dpo");
+    let event = registre
+        .record_consent(None, ORG, online(2, json!({})), at("2026-03-02T10:00:00Z"))
+        .await
+        .unwrap();
+    let subject = event.draft.subject;
+    let now = at("2026-04-01T00:00:00Z");
+    let status = async || {
+        registre
+            .check_consent(&admin, ORG, "photos", &subject, CHOICE_SITE, now)
+            .await
+            .unwrap()
+            .status
+    };
+    assert_eq!(status().await, Status::Given);
+    let mut photos = photos();
+    let save = async |activity: &Activity| {
+        store
+            .save_activity(
+                ORG,
+                activity,
+                registre::store::WriteMode::Update,
+                "dpo",
+                now,
+            )
+            .await
+            .unwrap();
+    };
+    photos
+        .security_measures
+        .get_or_insert_default()
+        .push("chiffrement".to_owned());
+    save(&photos).await;
+    assert_eq!(
+        status().await,
+        Status::Given,
+        "a security measure changes nothing consented to"
+    );
+    photos
+        .recipients
+        .get_or_insert_default()
+        .push(registre::model::Recipient {
+            name: "Page de la commune sur un réseau social".to_owned(),
+            kind: Some("public".to_owned()),
+        });
+    save(&photos).await;
+    assert_eq!(status().await, Status::RenewalRequired);
+}
+
+#[tokio::test]
+async fn one_holder_where_the_register_requires_both_is_incomplete_parental() {
+    let (_, registre) = service().await;
+    let admin = registre::auth::Actor::command_line("dpo");
+    let event = registre
+        .record_consent(None, ORG, online(1, json!({})), at("2026-03-02T10:00:00Z"))
+        .await
+        .unwrap();
+    let check = registre
+        .check_consent(
+            &admin,
+            ORG,
+            "photos",
+            &event.draft.subject,
+            CHOICE_SITE,
+            at("2026-03-03T00:00:00Z"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (check.allowed, check.status),
+        (false, Status::IncompleteParental)
+    );
+    // No holder at all for a minor is refused outright, naming the field.
+    let refused = registre
+        .record_consent(None, ORG, online(0, json!({})), at("2026-03-02T10:00:00Z"))
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("signatories"), "{refused}");
+}
+
+#[tokio::test]
+async fn after_erasure_the_database_holds_neither_name_nor_email_and_the_chain_verifies() {
+    let (store, registre) = service().await;
+    let admin = registre::auth::Actor::command_line("dpo");
+    let identity = json!({ "name": "Hortense Vasseur-Quillet", "email": "hortense.vq@exemple.fr", "child": "Apolline" });
+    let event = registre
+        .record_consent(None, ORG, online(2, identity), at("2026-03-02T10:00:00Z"))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("before.surql");
+    store.backup(&dump).await.unwrap();
+    assert!(
+        std::fs::read_to_string(&dump)
+            .unwrap()
+            .contains("Vasseur-Quillet"),
+        "the identity is stored apart before erasure"
+    );
+
+    registre
+        .erase_consent_subject(
+            &admin,
+            ORG,
+            &event.draft.subject,
+            at("2026-05-01T00:00:00Z"),
+        )
+        .await
+        .unwrap();
+    let dump = dir.path().join("after.surql");
+    store.backup(&dump).await.unwrap();
+    let text = std::fs::read_to_string(&dump).unwrap();
+    for personal in ["Vasseur-Quillet", "hortense.vq", "Apolline"] {
+        assert!(
+            !text.contains(personal),
+            "{personal} is still in the database"
+        );
+    }
+    assert!(
+        text.contains(&event.draft.subject),
+        "the events keep their opaque id"
+    );
+    assert!(store.verify_consents(ORG).await.unwrap().is_ok());
+}

@@ -393,12 +393,17 @@ pub fn synthetic(args: &SyntheticArgs) -> Result<ExitCode, Failure> {
     let org = &args.organisation.organisation;
     let started = std::time::Instant::now();
     let done = runtime
-        .block_on(registre.synthetic_consents(org, &args.activity, args.events, args.seed, |n| {
-            if n % 50_000 == 0 || n == args.events {
-                eprintln!("{n} événements ({:.0} s)", started.elapsed().as_secs_f64());
-            }
-        }))
+        .block_on(
+            registre.synthetic_consents(org, &args.activity, args.events, args.seed, |n| {
+                if n % 50_000 == 0 || n == args.events {
+                    eprintln!("{n} événements ({:.0} s)", started.elapsed().as_secs_f64());
+                }
+            }),
+        )
         .map_err(service_failure)?;
-    println!("{done} événements enregistrés pour « {} » de l'organisme `{org}`", args.activity);
+    println!(
+        "{done} événements enregistrés pour « {} » de l'organisme `{org}`",
+        args.activity
+    );
     Ok(ExitCode::SUCCESS)
 }
