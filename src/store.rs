@@ -208,6 +208,10 @@ impl Plan {
 #[derive(Clone)]
 pub struct Store {
     db: Surreal<Any>,
+    /// One append at a time per organisation's consent chain within this process: they
+    /// would only conflict on the chain head. Other processes on the same database still
+    /// meet in the transaction, which is retried.
+    appending: consents::Appending,
 }
 
 #[derive(Deserialize)]
@@ -269,7 +273,10 @@ impl Store {
             .use_db(DATABASE)
             .await
             .map_err(connect_error)?;
-        let store = Store { db };
+        let store = Store {
+            db,
+            appending: Default::default(),
+        };
         store.migrate(migrations).await?;
         Ok(store)
     }

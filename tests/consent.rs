@@ -791,3 +791,43 @@ async fn after_erasure_the_database_holds_neither_name_nor_email_and_the_chain_v
     );
     assert!(store.verify_consents(ORG).await.unwrap().is_ok());
 }
+
+/// Two services, as two `registre serve` processes, on one SurrealDB server, recording at the
+/// same time: one chain, every event once, and it verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_services_on_one_database_server_record_into_one_chain() {
+    let server = common::SurrealServer::start("memory");
+    let credentials = common::SurrealServer::credentials();
+    let pack = std::sync::Arc::new(registre::audit::PolicyPack::builtin().unwrap());
+    let first = Store::open(&server.url, Some(&credentials)).await.unwrap();
+    first
+        .import(&common::load(DEMO), "test", at("2026-03-01T00:00:00Z"))
+        .await
+        .unwrap();
+    let second = Store::open(&server.url, Some(&credentials)).await.unwrap();
+    let services =
+        [first.clone(), second].map(|store| registre::service::Registre::new(store, pack.clone()));
+    let mut writers = tokio::task::JoinSet::new();
+    for (n, service) in services.iter().enumerate() {
+        for i in 0..10 {
+            let service = service.clone();
+            writers.spawn(async move {
+                let identity = json!({ "name": format!("Personne {n}-{i}") });
+                service
+                    .record_consent(None, ORG, online(2, identity), Timestamp::now())
+                    .await
+                    .unwrap()
+                    .seq
+            });
+        }
+    }
+    let mut seqs = writers.join_all().await;
+    seqs.sort_unstable();
+    assert_eq!(
+        seqs,
+        (0..20).collect::<Vec<u64>>(),
+        "every event once, no fork"
+    );
+    let tree = first.verify_consents(ORG).await.unwrap().unwrap();
+    assert_eq!(tree.size(), 20);
+}

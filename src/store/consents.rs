@@ -13,6 +13,11 @@ use crate::consent::{
     self, ChainHead, Current, Draft, Event, EventKind, LedgerKey, State, TreeHead, merkle::Tree,
 };
 
+/// The lock of each organisation's chain, within one process.
+pub(super) type Appending = std::sync::Arc<
+    std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
+>;
+
 /// One event to append: what happened, who a new subject is, when.
 pub struct Entry<'a> {
     pub draft: &'a Draft,
@@ -145,6 +150,11 @@ impl Store {
         entries: &[Entry<'_>],
         shown: &Shown<'_>,
     ) -> Result<Vec<Event>, StoreError> {
+        let lock = {
+            let mut locks = self.appending.lock().unwrap_or_else(|e| e.into_inner());
+            locks.entry(organisation.to_owned()).or_default().clone()
+        };
+        let _turn = lock.lock().await;
         retrying(move || self.append_once(organisation, entries, shown)).await
     }
 
