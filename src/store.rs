@@ -37,7 +37,7 @@ const NAMESPACE: &str = "registre";
 const DATABASE: &str = "registre";
 
 /// Schema migrations, applied in order, each once, each in one transaction.
-pub const MIGRATIONS: [(&str, &str); 6] = [
+pub const MIGRATIONS: [(&str, &str); 7] = [
     (
         "001-register",
         include_str!("store/schema/001-register.surql"),
@@ -52,6 +52,10 @@ pub const MIGRATIONS: [(&str, &str); 6] = [
     (
         "006-consent",
         include_str!("store/schema/006-consent.surql"),
+    ),
+    (
+        "007-consent-links",
+        include_str!("store/schema/007-consent-links.surql"),
     ),
 ];
 

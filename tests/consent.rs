@@ -831,3 +831,76 @@ async fn two_services_on_one_database_server_record_into_one_chain() {
     let tree = first.verify_consents(ORG).await.unwrap().unwrap();
     assert_eq!(tree.size(), 20);
 }
+
+#[tokio::test]
+async fn the_private_link_withdraws_in_one_step_and_the_check_follows_at_once() {
+    let (store, registre) = service().await;
+    let admin = registre::auth::Actor::command_line("dpo");
+    let given = registre
+        .record_consent(
+            None,
+            ORG,
+            online(2, json!({ "name": "Léa" })),
+            at("2026-03-02T10:00:00Z"),
+        )
+        .await
+        .unwrap();
+    let subject = given.draft.subject.clone();
+    let token = registre
+        .management_link(ORG, &subject, at("2026-03-02T10:00:01Z"))
+        .await
+        .unwrap();
+    assert!(token.len() >= 32, "unguessable");
+    let dump = tempfile::NamedTempFile::new().unwrap();
+    store.backup(dump.path()).await.unwrap();
+    assert!(
+        !std::fs::read_to_string(dump.path())
+            .unwrap()
+            .contains(&token),
+        "only its hash is kept"
+    );
+
+    // Consenting took one submission; withdrawing takes one too.
+    let withdrawn = registre
+        .withdraw_by_link(
+            ORG,
+            &token,
+            "photos",
+            vec![CHOICE_SITE.to_owned()],
+            at("2026-03-05T08:00:00Z"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(withdrawn.draft.kind, EventKind::Withdrawn);
+    assert!(
+        withdrawn.draft.minor,
+        "a child's consent is withdrawn as a child's"
+    );
+    let check = registre
+        .check_consent(
+            &admin,
+            ORG,
+            "photos",
+            &subject,
+            CHOICE_SITE,
+            at("2026-03-05T08:00:01Z"),
+        )
+        .await
+        .unwrap();
+    assert_eq!((check.allowed, check.status), (false, Status::Withdrawn));
+
+    // A made-up link, or another organisation's, opens nothing.
+    assert!(registre.subject_by_link(ORG, "inventé").await.is_err());
+    assert!(
+        registre
+            .subject_by_link("ccas-saint-aubin", &token)
+            .await
+            .is_err()
+    );
+    // After erasure the link is gone too.
+    registre
+        .erase_consent_subject(&admin, ORG, &subject, at("2026-06-01T00:00:00Z"))
+        .await
+        .unwrap();
+    assert!(registre.subject_by_link(ORG, &token).await.is_err());
+}

@@ -270,6 +270,69 @@ impl Registre {
             .collect())
     }
 
+    /// A new private link to `subject`'s consents: the token to put in the link (only its
+    /// hash is kept). Given to the person when they consent online, or on a paper receipt.
+    pub async fn management_link(
+        &self,
+        org: &str,
+        subject: &str,
+        now: Timestamp,
+    ) -> Result<String> {
+        if self.store.consent_subject(org, subject).await?.is_none() {
+            return Err(Error::NotFound(format!("personne `{subject}` introuvable")));
+        }
+        let token = crate::auth::random_secret();
+        self.store
+            .add_consent_link(org, subject, &crate::auth::token_hash(&token), now)
+            .await?;
+        Ok(token)
+    }
+
+    /// The person a management link opens; not found for an unknown or erased link (the
+    /// two are not told apart).
+    pub async fn subject_by_link(&self, org: &str, token: &str) -> Result<String> {
+        self.store
+            .consent_link(org, &crate::auth::token_hash(token))
+            .await?
+            .ok_or_else(|| Error::NotFound("lien inconnu ou expiré".to_owned()))
+    }
+
+    /// Withdraws `choices` of `activity` for the person of a management link, in one step:
+    /// online, by the person themselves (for a child, one holder of parental authority is
+    /// enough to withdraw).
+    pub async fn withdraw_by_link(
+        &self,
+        org: &str,
+        token: &str,
+        activity: &str,
+        choices: Vec<String>,
+        now: Timestamp,
+    ) -> Result<Event> {
+        let subject = self.subject_by_link(org, token).await?;
+        let minor = self
+            .store
+            .subject_events(org, &subject)
+            .await?
+            .iter()
+            .rev()
+            .find(|e| e.draft.activity == activity)
+            .is_some_and(|e| e.draft.minor);
+        let recording = Recording {
+            activity: activity.to_owned(),
+            act: Act::Withdraw,
+            choices,
+            subject: Some(subject),
+            identity: None,
+            channel: Channel::EnLigne,
+            evidence: None,
+            signed_on: None,
+            minor,
+            holders: usize::from(minor),
+            child_signs: false,
+        };
+        self.record_consent(None, org, recording, now).await
+    }
+
     /// A person's identity (unless erased) and every event about them.
     pub async fn consent_history(
         &self,

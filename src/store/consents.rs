@@ -271,6 +271,47 @@ impl Store {
             .map(|row| row.get("identity").filter(|v| !v.is_null()).cloned()))
     }
 
+    /// Keeps the hash of a private management link to `subject`'s consents.
+    pub async fn add_consent_link(
+        &self,
+        organisation: &str,
+        subject: &str,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.db
+            .query(
+                "CREATE type::record('consent_link', $hash) CONTENT {
+                     organisation: $org, subject: $subject, created_at: <datetime>$at };",
+            )
+            .bind(("hash", token_hash.to_owned()))
+            .bind(("org", organisation.to_owned()))
+            .bind(("subject", subject.to_owned()))
+            .bind(("at", now.to_string()))
+            .await
+            .and_then(|r| r.check())?;
+        Ok(())
+    }
+
+    /// The subject a management link of `organisation` opens, by the link's hash.
+    pub async fn consent_link(
+        &self,
+        organisation: &str,
+        token_hash: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let rows: Vec<Value> = self
+            .db
+            .query("SELECT VALUE subject FROM type::record('consent_link', $hash) WHERE organisation = $org")
+            .bind(("hash", token_hash.to_owned()))
+            .bind(("org", organisation.to_owned()))
+            .await?
+            .take(0)?;
+        Ok(rows
+            .into_iter()
+            .next()
+            .and_then(|v| v.as_str().map(str::to_owned)))
+    }
+
     /// Erases who `subject` is (RGPD art. 17, or the end of the retention period): the events
     /// keep their opaque id only, and the chain still verifies.
     pub async fn erase_consent_subject(
@@ -284,7 +325,8 @@ impl Store {
             .query(
                 "LET $found = (SELECT VALUE id FROM type::record('consent_subject', [$org, $subject]));
                  IF array::len($found) = 0 { THROW $missing };
-                 UPDATE type::record('consent_subject', [$org, $subject]) SET identity = NONE, erased_at = <datetime>$at;",
+                 UPDATE type::record('consent_subject', [$org, $subject]) SET identity = NONE, erased_at = <datetime>$at;
+                 DELETE consent_link WHERE organisation = $org AND subject = $subject;",
             )
             .bind(("org", organisation.to_owned()))
             .bind(("subject", subject.to_owned()))
