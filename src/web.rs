@@ -5,6 +5,7 @@ mod answers;
 mod api;
 mod body;
 mod caller;
+mod consent_pages;
 mod consents;
 mod documents;
 mod error;
@@ -42,6 +43,36 @@ pub struct App {
     pub public_url: Option<String>,
     /// Document versions stored, PDF slots and cache.
     pub documents: documents::DocumentState,
+    /// Posts of the public forms by address, in the last minute.
+    pub public_posts: RateLimit,
+}
+
+/// Posts by client address over the last minute. Kept in each process: a person behind
+/// several servers may post a little more often; the aim is to stop floods, not to count.
+#[derive(Default)]
+pub struct RateLimit(std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, Vec<Instant>>>);
+
+impl RateLimit {
+    /// Counts a post from `address`; false when it already posted `per_minute` times in the
+    /// last minute. Posts without a known address are not limited here (the proxy does it).
+    pub fn allow(&self, address: Option<std::net::IpAddr>, per_minute: usize) -> bool {
+        let Some(address) = address else {
+            return true;
+        };
+        let now = Instant::now();
+        let window = std::time::Duration::from_secs(60);
+        let mut posts = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if posts.len() > 10_000 {
+            posts.retain(|_, times| times.iter().any(|t| now.duration_since(*t) < window));
+        }
+        let times = posts.entry(address).or_default();
+        times.retain(|t| now.duration_since(*t) < window);
+        if times.len() >= per_minute {
+            return false;
+        }
+        times.push(now);
+        true
+    }
 }
 
 impl App {
@@ -55,6 +86,7 @@ impl App {
             )),
             public_url: None,
             documents: documents::DocumentState::default(),
+            public_posts: RateLimit::default(),
         }
     }
 
@@ -78,6 +110,7 @@ pub fn rocket(app: App, figment: rocket::figment::Figment) -> Rocket<Build> {
         .mount("/api/v1", api::routes())
         .mount("/", pages::routes())
         .mount("/", documents::public_routes())
+        .mount("/", consent_pages::routes())
         .register("/api", catchers![api_catcher])
         .register("/", catchers![pages::page_catcher])
         .attach(AccessLog)

@@ -1692,6 +1692,7 @@ async fn consents_are_checked_one_by_one_and_in_batches_and_the_ledger_verifies(
                 minor: true,
                 holders: 2,
                 child_signs: false,
+                key: None,
             },
             Timestamp::now(),
         )

@@ -81,6 +81,48 @@ fn every_page_passes_axe_without_javascript_and_under_30_kb() {
             }
         }
     }
+    // A consent sent online: its private link's page joins the list, and the confirmation,
+    // a POST's answer, is checked as a file.
+    let form =
+        common::http_raw(port, "GET", "/o/saint-aubin/consentement/photos", &[], None).unwrap();
+    let cookie = form
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .expect("the form page sets its cookie")
+        .to_owned();
+    let body = "choix=communication.publication-images%3Asite-internet-de-la-commune&nom=Claire+Martin&nom=Marc+Martin&nom=&enfant=Jules&email=";
+    let sent = common::http_raw(
+        port,
+        "POST",
+        "/o/saint-aubin/consentement/photos",
+        &[
+            ("Cookie", &cookie),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        Some(body),
+    )
+    .unwrap();
+    assert_eq!(sent.status, 200);
+    let confirmation = String::from_utf8(sent.body).unwrap();
+    let link = confirmation
+        .split("href=\"")
+        .map(|rest| rest.split('"').next().unwrap())
+        .find(|href| {
+            href.starts_with("/o/saint-aubin/mes-consentements/") && !href.contains("/recu/")
+        })
+        .expect("the confirmation gives the private link")
+        .to_owned();
+    pages.push((link, 200));
+    let confirmation_file = dir.path().join("consent-recorded.html");
+    std::fs::write(
+        &confirmation_file,
+        confirmation.replacen(
+            "<head>",
+            &format!("<head><base href=\"http://127.0.0.1:{port}/\">"),
+            1,
+        ),
+    )
+    .unwrap();
     assert!(pages.len() >= 50, "{} pages", pages.len());
     assert!(
         pages
@@ -141,6 +183,8 @@ fn every_page_passes_axe_without_javascript_and_under_30_kb() {
         urls.push(format!("file://{}", file.display()));
         pages.push((format!("{command}.html"), 200));
     }
+    urls.push(format!("file://{}", confirmation_file.display()));
+    pages.push(("consent-recorded.html".to_owned(), 200));
     let output = Command::new("node")
         .env("SIGN_IN", format!("http://127.0.0.1:{port}/connexion"))
         .env("LOGIN", "admin@registre.invalid")

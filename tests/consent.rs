@@ -660,6 +660,7 @@ fn online(holders: usize, identity: serde_json::Value) -> registre::service::Rec
         minor: true,
         holders,
         child_signs: false,
+        key: None,
     }
 }
 

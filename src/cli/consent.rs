@@ -283,6 +283,7 @@ fn record(args: RecordArgs) -> Result<ExitCode, Failure> {
         minor: args.minor,
         holders: args.holders,
         child_signs: args.child_signs,
+        key: None,
     };
     let org = &args.organisation;
     with_service(org, async |s, actor, now| {
@@ -304,6 +305,7 @@ fn withdraw(args: WithdrawArgs) -> Result<ExitCode, Failure> {
         minor: args.minor,
         holders: usize::from(args.minor),
         child_signs: false,
+        key: None,
     };
     let org = &args.subject.organisation;
     with_service(org, async |s, actor, now| {

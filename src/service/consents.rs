@@ -46,6 +46,8 @@ pub struct Recording {
     /// child signs too.
     pub holders: usize,
     pub child_signs: bool,
+    /// The idempotency key of a form submission: the same key records once.
+    pub key: Option<String>,
 }
 
 /// A person's consents: who they are (unless erased) and every event about them.
@@ -54,6 +56,46 @@ pub struct History {
     pub subject: String,
     pub identity: Option<Value>,
     pub events: Vec<Event>,
+}
+
+/// What a person sees behind their private link.
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkView {
+    pub organisation: String,
+    pub activities: Vec<LinkActivity>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkActivity {
+    pub id: String,
+    pub name: String,
+    pub choices: Vec<LinkChoice>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkChoice {
+    pub id: String,
+    pub label: String,
+    /// `given`, `refused`, `withdrawn`, `expired`, `renewal-required`…
+    pub status: &'static str,
+    /// The status in words.
+    pub status_label: &'static str,
+    pub allowed: bool,
+    /// When the answer it rests on was recorded.
+    pub since: String,
+}
+
+/// The French words of a status, for the person.
+fn status_label(status: consent::Status) -> &'static str {
+    match status {
+        consent::Status::Given => "accordé",
+        consent::Status::NeverAsked => "jamais demandé",
+        consent::Status::Refused => "refusé",
+        consent::Status::Withdrawn => "retiré",
+        consent::Status::Expired => "expiré (à renouveler)",
+        consent::Status::RenewalRequired => "à renouveler (le traitement a changé)",
+        consent::Status::IncompleteParental => "incomplet (l'accord des deux parents est requis)",
+    }
 }
 
 /// A signed tree head and the public key to check it with.
@@ -134,6 +176,20 @@ impl Registre {
         let choices: Vec<&str> = form.choice_ids().collect();
         let version = form.version().clone();
         let mut drafts = Vec::with_capacity(recordings.len());
+        for (recording, _) in &recordings {
+            if let Some(key) = &recording.key
+                && let Some(event) = self.store.submission(org, key).await?
+            {
+                // Sent twice (a double click, a reload): the first recording stands.
+                if recordings.len() == 1 {
+                    return Ok(vec![event]);
+                }
+                return Err(Error::Conflict(format!(
+                    "envoi déjà enregistré (événement n° {})",
+                    event.seq
+                )));
+            }
+        }
         for (recording, at) in recordings {
             if recording.activity != activity_id {
                 return Err(Error::invalid("activity", "une seule activité par envoi"));
@@ -146,7 +202,7 @@ impl Registre {
                     .clone()
                     .unwrap_or(Value::Object(Default::default()))
             });
-            drafts.push((draft, identity, at));
+            drafts.push((draft, identity, at, recording.key.clone()));
         }
         let content = serde_json::to_value(&form).map_err(|e| Error::Internal(e.to_string()))?;
         let shown = Shown {
@@ -162,10 +218,11 @@ impl Registre {
         };
         let entries: Vec<Entry<'_>> = drafts
             .iter()
-            .map(|(draft, identity, at)| Entry {
+            .map(|(draft, identity, at, key)| Entry {
                 draft,
                 identity: identity.as_ref(),
                 at: *at,
+                key: key.as_deref(),
             })
             .collect();
         Ok(self.store.append_consents(org, &entries, &shown).await?)
@@ -297,6 +354,98 @@ impl Registre {
             .ok_or_else(|| Error::NotFound("lien inconnu ou expiré".to_owned()))
     }
 
+    /// The consent form of a published activity, as the public page shows it.
+    pub async fn public_consent_form(&self, org: &str, activity: &str) -> Result<ConsentForm> {
+        let (register, form) = self.consent_form(org, activity).await?;
+        let published = register.organisations[0]
+            .activities()
+            .iter()
+            .any(|a| a.id == activity && a.public == Some(true));
+        if !published {
+            return Err(Error::NotFound(format!(
+                "activité `{activity}` introuvable"
+            )));
+        }
+        Ok(form)
+    }
+
+    /// What the person of a management link sees: each choice they answered, and its status
+    /// now.
+    pub async fn consents_by_link(
+        &self,
+        org: &str,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<LinkView> {
+        let subject = self.subject_by_link(org, token).await?;
+        let events = self.store.subject_events(org, &subject).await?;
+        let organisation = self
+            .store
+            .organisation_with_activities(org)
+            .await?
+            .ok_or_else(|| unknown_organisation(org))?;
+        let state = consent::State::of(&events);
+        let mut activities: Vec<LinkActivity> = Vec::new();
+        for activity in organisation.activities() {
+            let answered: Vec<&str> = state
+                .iter()
+                .filter(|(a, s, _, _)| *a == activity.id && *s == subject)
+                .map(|(_, _, c, _)| c)
+                .collect();
+            if answered.is_empty() {
+                continue;
+            }
+            let scope = consent::scope(activity);
+            let requirement = consent::requirement(activity, &scope);
+            let (_, form) = self.consent_form(org, &activity.id).await?;
+            let mut choices: Vec<LinkChoice> = form
+                .groups
+                .iter()
+                .flat_map(|g| g.choices.iter())
+                .filter_map(|c| {
+                    let current = state.current(&activity.id, &subject, &c.id)?;
+                    let check = current.check(&requirement, now);
+                    Some(LinkChoice {
+                        id: c.id.clone(),
+                        label: c.label.clone(),
+                        status: check.status.as_str(),
+                        status_label: status_label(check.status),
+                        allowed: check.allowed,
+                        since: current.at.to_string(),
+                    })
+                })
+                .collect();
+            choices.sort_by(|a, b| a.label.cmp(&b.label));
+            activities.push(LinkActivity {
+                id: activity.id.clone(),
+                name: activity.name.clone(),
+                choices,
+            });
+        }
+        Ok(LinkView {
+            organisation: organisation.name.clone(),
+            activities,
+        })
+    }
+
+    /// The receipt of one of the link's person's events.
+    pub async fn receipt_by_link(
+        &self,
+        org: &str,
+        token: &str,
+        seq: u64,
+        manage_url: String,
+        now: Timestamp,
+    ) -> Result<Value> {
+        let subject = self.subject_by_link(org, token).await?;
+        let event = self.store.consent_event(org, seq).await?;
+        if event.is_none_or(|e| e.draft.subject != subject) {
+            return Err(Error::NotFound(format!("reçu n° {seq} introuvable")));
+        }
+        self.consent_receipt(None, org, seq, Some(manage_url), now)
+            .await
+    }
+
     /// Withdraws `choices` of `activity` for the person of a management link, in one step:
     /// online, by the person themselves (for a child, one holder of parental authority is
     /// enough to withdraw).
@@ -329,6 +478,7 @@ impl Registre {
             minor,
             holders: usize::from(minor),
             child_signs: false,
+            key: None,
         };
         self.record_consent(None, org, recording, now).await
     }

@@ -124,6 +124,7 @@ async fn demo_consents(registre: &Registre, now: Timestamp) -> Result<()> {
                         minor,
                         holders: if minor { 2 } else { 0 },
                         child_signs: false,
+                        key: None,
                     },
                     at,
                 ));
@@ -160,6 +161,7 @@ async fn demo_consents(registre: &Registre, now: Timestamp) -> Result<()> {
                         minor,
                         holders: usize::from(minor),
                         child_signs: false,
+                        key: None,
                     };
                     withdrawn += 1;
                     (recording, now - day * (36 - withdrawn).max(1))
@@ -222,6 +224,7 @@ impl Registre {
                         minor,
                         holders: if minor { 2 } else { 0 },
                         child_signs: false,
+                        key: None,
                     };
                     (recording, Timestamp::now())
                 })

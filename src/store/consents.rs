@@ -23,6 +23,8 @@ pub struct Entry<'a> {
     pub draft: &'a Draft,
     pub identity: Option<&'a Value>,
     pub at: Timestamp,
+    /// The submission's idempotency key, when it comes from a form that may be sent twice.
+    pub key: Option<&'a str>,
 }
 
 /// The error an append raises when the chain moved since its head was read.
@@ -135,6 +137,7 @@ impl Store {
             draft,
             identity,
             at: now,
+            key: None,
         };
         let mut events = self.append_consents(organisation, &[entry], shown).await?;
         events
@@ -189,6 +192,9 @@ impl Store {
             if let Some(identity) = entry.identity {
                 row["identity"] = identity.clone();
             }
+            if let Some(key) = entry.key {
+                row["submission"] = json!([organisation, key]);
+            }
             rows.push(row);
             events.push(event);
         }
@@ -211,6 +217,9 @@ impl Store {
                          organisation: $org, identity: $e.identity, created_at: <datetime>$at }};
                  }};
                  CREATE type::record('consent_event', $e.key) CONTENT $e.content;
+                 IF $e.submission != NONE {{
+                     CREATE type::record('consent_submission', $e.submission) CONTENT {{ seq: $e.content.seq }};
+                 }};
              }};
              UPSERT type::record('consent_chain', $org) CONTENT {{ next: $next, prev: $last }};
              {UPSERT_DOCUMENT}
@@ -269,6 +278,25 @@ impl Store {
             .into_iter()
             .next()
             .map(|row| row.get("identity").filter(|v| !v.is_null()).cloned()))
+    }
+
+    /// The event a form submission with this idempotency key already recorded.
+    pub async fn submission(
+        &self,
+        organisation: &str,
+        key: &str,
+    ) -> Result<Option<Event>, StoreError> {
+        let rows: Vec<Value> = self
+            .db
+            .query("SELECT VALUE seq FROM type::record('consent_submission', [$org, $key])")
+            .bind(("org", organisation.to_owned()))
+            .bind(("key", key.to_owned()))
+            .await?
+            .take(0)?;
+        match rows.into_iter().next().and_then(|v| v.as_u64()) {
+            Some(seq) => self.consent_event(organisation, seq).await,
+            None => Ok(None),
+        }
     }
 
     /// Keeps the hash of a private management link to `subject`'s consents.

@@ -526,9 +526,13 @@ async fn public_mention(app: &State<App>, org: &str, activity: &str) -> Result<S
 #[get("/o/<org>/consentement/<activity>")]
 async fn public_consent_form(
     app: &State<App>,
+    jar: &rocket::http::CookieJar<'_>,
     org: &str,
     activity: &str,
 ) -> Result<Served, Status> {
+    // The cookie that lets the form be sent (see `consent_pages`); the page stays the same
+    // bytes for everyone, its version's file.
+    super::consent_pages::ensure_form_cookie(app, jar);
     public_activity(app, Kind::ConsentForm, org, activity, Format::Html).await
 }
 

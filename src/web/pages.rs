@@ -35,7 +35,7 @@ fn page(app: &App, status: Status, template: &str, data: Value) -> Page {
 
 /// A cookie only registre's own pages read: encrypted by the caller (`add_private`), never
 /// seen by scripts, sent over HTTPS only when the public address is https.
-fn private_cookie(app: &App, name: &'static str, value: String) -> Cookie<'static> {
+pub(super) fn private_cookie(app: &App, name: &'static str, value: String) -> Cookie<'static> {
     Cookie::build((name, value))
         .http_only(true)
         .same_site(SameSite::Strict)

@@ -1,0 +1,423 @@
+//! The citizen's consent pages, without an account: sending the form, the confirmation with
+//! the private link, and that link's page, where each consent is withdrawn in one step.
+//! Server-rendered, no JavaScript. The form's cookie (SameSite=Strict, encrypted) is set by
+//! the form page: a post from another site comes without it and is refused; its value keys
+//! the submission, so that a form sent twice records once.
+
+use jiff::Timestamp;
+use rocket::form::{Form, FromForm};
+use rocket::http::{ContentType, CookieJar, Status};
+use rocket::response::content::RawHtml;
+use rocket::{State, get, post};
+use serde_json::{Value, json};
+
+use super::App;
+use super::pages::{ClientIp, private_cookie};
+use crate::auth::random_secret;
+use crate::consent::Channel;
+use crate::service::{self, Act, Recording};
+
+/// The cookie the form page sets; its value is the submission's idempotency key.
+pub const FORM_COOKIE: &str = "registre_formulaire";
+
+type Page = (Status, RawHtml<String>);
+
+/// Sets the form cookie if the visitor has none yet.
+pub fn ensure_form_cookie(app: &App, jar: &CookieJar<'_>) {
+    if jar.get_private(FORM_COOKIE).is_none() {
+        jar.add_private(private_cookie(app, FORM_COOKIE, random_secret()));
+    }
+}
+
+fn render(app: &App, status: Status, template: &str, data: Value) -> Page {
+    match app.templates.render(template, &data) {
+        Ok(html) => (status, RawHtml(html)),
+        Err(e) => {
+            tracing::error!("{e}");
+            (
+                Status::InternalServerError,
+                RawHtml("<!DOCTYPE html><html lang=\"fr\"><title>Erreur</title><p>Erreur interne.</p></html>".into()),
+            )
+        }
+    }
+}
+
+/// A page saying what went wrong, for the person, with the way back.
+async fn problem(
+    app: &App,
+    status: Status,
+    organisation: &str,
+    back: &str,
+    messages: Vec<String>,
+) -> Page {
+    // The organisation's name when it exists (never more: the page may answer a bad link).
+    let name = match app.registre.store.organisation(organisation).await {
+        Ok(Some(found)) => found.name,
+        _ => "Registre des consentements".to_owned(),
+    };
+    render(
+        app,
+        status,
+        "notice/consent-problem",
+        json!({
+            "title": "Votre envoi n'a pas été enregistré",
+            "organisation": { "id": organisation, "name": name },
+            "messages": messages,
+            "back": back,
+        }),
+    )
+}
+
+/// What a service error means for the person.
+fn messages_of(error: &service::Error) -> (Status, Vec<String>) {
+    match error {
+        service::Error::Invalid(errors) => (
+            Status::UnprocessableEntity,
+            errors
+                .iter()
+                .map(|e| format!("{} : {}", field_label(&e.path), e.message))
+                .collect(),
+        ),
+        service::Error::NotFound(m) => (Status::NotFound, vec![m.clone()]),
+        service::Error::Store(_) | service::Error::Internal(_) => (
+            Status::ServiceUnavailable,
+            vec![
+                "Le service est momentanément indisponible : réessayez dans un instant.".to_owned(),
+            ],
+        ),
+        other => (Status::BadRequest, vec![other.to_string()]),
+    }
+}
+
+/// The form's words for a field the service names.
+fn field_label(path: &str) -> &str {
+    match path {
+        "choices" => "Vos choix",
+        "signatories" => "Signatures",
+        "kind" => "Vos choix",
+        "subject" => "Votre identité",
+        _ => path,
+    }
+}
+
+#[derive(FromForm)]
+pub struct Submission<'r> {
+    /// The choices ticked.
+    #[field(name = "choix")]
+    choices: Vec<&'r str>,
+    /// The name of each signatory, in the form's order.
+    #[field(name = "nom")]
+    names: Vec<&'r str>,
+    /// What identifies the child.
+    #[field(name = "enfant")]
+    child: Vec<&'r str>,
+    email: Option<&'r str>,
+}
+
+/// At most this many posts per address and per minute on the public forms.
+const POSTS_PER_MINUTE: usize = 20;
+
+#[post("/o/<org>/consentement/<activity>", data = "<form>")]
+pub async fn submit(
+    app: &State<App>,
+    jar: &CookieJar<'_>,
+    address: ClientIp,
+    org: &str,
+    activity: &str,
+    form: Form<Submission<'_>>,
+) -> Page {
+    let back = format!("/o/{org}/consentement/{activity}");
+    let Some(key) = jar.get_private(FORM_COOKIE).map(|c| c.value().to_owned()) else {
+        ensure_form_cookie(app, jar);
+        return problem(app, Status::Forbidden, org, &back, vec![
+            "Le formulaire a expiré ou vient d'un autre site : ouvrez-le à nouveau et renvoyez-le.".to_owned(),
+        ]).await;
+    };
+    if !app.public_posts.allow(address.0, POSTS_PER_MINUTE) {
+        return problem(
+            app,
+            Status::TooManyRequests,
+            org,
+            &back,
+            vec!["Trop d'envois depuis votre connexion : réessayez dans une minute.".to_owned()],
+        )
+        .await;
+    }
+    let names: Vec<String> = form.names.iter().map(|n| n.trim().to_owned()).collect();
+    let form_model = match app.registre.public_consent_form(org, activity).await {
+        Ok(model) => model,
+        Err(e) => {
+            let (status, messages) = messages_of(&e);
+            return problem(app, status, org, &back, messages).await;
+        }
+    };
+    let minor = form_model.minors.is_some();
+    // For a minor, the last signatory is the child; the others hold parental authority.
+    let holders = if minor {
+        names
+            .iter()
+            .take(form_model.signatories.len().saturating_sub(1))
+            .filter(|n| !n.is_empty())
+            .count()
+    } else {
+        0
+    };
+    let child_signs = minor && names.last().is_some_and(|n| !n.is_empty());
+    let person = names.iter().find(|n| !n.is_empty()).cloned();
+    if person.is_none() {
+        return problem(
+            app,
+            Status::UnprocessableEntity,
+            org,
+            &back,
+            vec!["Signatures : indiquez au moins un nom et un prénom.".to_owned()],
+        )
+        .await;
+    }
+    let email = form.email.map(str::trim).filter(|e| !e.is_empty());
+    if email.is_some_and(|e| !validator::ValidateEmail::validate_email(&e)) {
+        return problem(app, Status::UnprocessableEntity, org, &back, vec![
+            "Adresse électronique : elle n'a pas la forme d'une adresse (exemple : prenom.nom@exemple.fr).".to_owned(),
+        ]).await;
+    }
+    let identity = json!({
+        "names": names.iter().filter(|n| !n.is_empty()).collect::<Vec<_>>(),
+        "child": form.child.iter().map(|c| c.trim()).filter(|c| !c.is_empty()).collect::<Vec<_>>(),
+        "email": email,
+    });
+    let recording = Recording {
+        activity: activity.to_owned(),
+        act: Act::Answer,
+        choices: form.choices.iter().map(|c| (*c).to_owned()).collect(),
+        subject: None,
+        identity: Some(identity),
+        channel: Channel::EnLigne,
+        evidence: None,
+        signed_on: None,
+        minor,
+        holders,
+        child_signs,
+        key: Some(key),
+    };
+    let now = Timestamp::now();
+    let event = match app.registre.record_consent(None, org, recording, now).await {
+        Ok(event) => event,
+        Err(e) => {
+            let (status, messages) = messages_of(&e);
+            return problem(app, status, org, &back, messages).await;
+        }
+    };
+    // A new page view, a new submission.
+    jar.add_private(private_cookie(app, FORM_COOKIE, random_secret()));
+    let token = match app
+        .registre
+        .management_link(org, &event.draft.subject, now)
+        .await
+    {
+        Ok(token) => token,
+        Err(e) => {
+            tracing::error!("lien de gestion non créé : {e}");
+            String::new()
+        }
+    };
+    let link = format!("/o/{org}/mes-consentements/{token}");
+    let answers: Vec<Value> = event
+        .draft
+        .answers
+        .iter()
+        .map(|a| json!({ "label": label_of(&form_model, &a.choice), "accepted": a.accepted }))
+        .collect();
+    render(
+        app,
+        Status::Ok,
+        "notice/consent-recorded",
+        json!({
+            "title": "Votre réponse est enregistrée",
+            "organisation": { "id": org, "name": form_model.organisation.name },
+            "activity": form_model.activity,
+            "answers": answers,
+            "event": event.id(),
+            "at": event.at,
+            "when": in_words(&event.at),
+            "link": link,
+            "receipt": format!("{link}/recu/{}", event.seq),
+        }),
+    )
+}
+
+/// A recording time as a person reads it: « 7 décembre 2026 à 16 h 25 (UTC) ».
+fn in_words(at: &str) -> String {
+    const MONTHS: [&str; 12] = [
+        "janvier",
+        "février",
+        "mars",
+        "avril",
+        "mai",
+        "juin",
+        "juillet",
+        "août",
+        "septembre",
+        "octobre",
+        "novembre",
+        "décembre",
+    ];
+    let Ok(time) = at.parse::<Timestamp>() else {
+        return at.to_owned();
+    };
+    let utc = jiff::tz::TimeZone::UTC.to_datetime(time);
+    let month = MONTHS[usize::try_from(utc.month() - 1).unwrap_or(0)];
+    format!(
+        "{}{} {month} {} à {} h {:02} (UTC)",
+        utc.day(),
+        if utc.day() == 1 { "er" } else { "" },
+        utc.year(),
+        utc.hour(),
+        utc.minute()
+    )
+}
+
+/// The label of a choice id on its form.
+fn label_of(form: &crate::notice::ConsentForm, choice: &str) -> String {
+    form.groups
+        .iter()
+        .flat_map(|g| g.choices.iter())
+        .find(|c| c.id == choice)
+        .map_or_else(|| choice.to_owned(), |c| c.label.clone())
+}
+
+#[get("/o/<org>/mes-consentements/<token>")]
+pub async fn mine(app: &State<App>, jar: &CookieJar<'_>, org: &str, token: &str) -> Page {
+    ensure_form_cookie(app, jar);
+    match app
+        .registre
+        .consents_by_link(org, token, Timestamp::now())
+        .await
+    {
+        Ok(view) => render(
+            app,
+            Status::Ok,
+            "notice/my-consents",
+            json!({
+                "title": "Vos consentements",
+                "organisation": { "id": org, "name": view.organisation },
+                "token": token,
+                "activities": view.activities,
+                "withdrawn": Value::Null,
+            }),
+        ),
+        Err(e) => {
+            let (status, messages) = messages_of(&e);
+            problem(
+                app,
+                status,
+                org,
+                &format!("/o/{org}/confidentialite"),
+                messages,
+            )
+            .await
+        }
+    }
+}
+
+#[derive(FromForm)]
+pub struct Withdrawal<'r> {
+    activity: &'r str,
+    #[field(name = "choix")]
+    choice: &'r str,
+}
+
+#[post("/o/<org>/mes-consentements/<token>/retrait", data = "<form>")]
+pub async fn withdraw(
+    app: &State<App>,
+    jar: &CookieJar<'_>,
+    address: ClientIp,
+    org: &str,
+    token: &str,
+    form: Form<Withdrawal<'_>>,
+) -> Page {
+    let back = format!("/o/{org}/mes-consentements/{token}");
+    if jar.get_private(FORM_COOKIE).is_none() {
+        ensure_form_cookie(app, jar);
+        return problem(app, Status::Forbidden, org, &back, vec![
+            "La page a expiré ou la demande vient d'un autre site : ouvrez à nouveau votre lien et recommencez.".to_owned(),
+        ]).await;
+    }
+    if !app.public_posts.allow(address.0, POSTS_PER_MINUTE) {
+        return problem(
+            app,
+            Status::TooManyRequests,
+            org,
+            &back,
+            vec!["Trop d'envois depuis votre connexion : réessayez dans une minute.".to_owned()],
+        )
+        .await;
+    }
+    let now = Timestamp::now();
+    let withdrawn = app
+        .registre
+        .withdraw_by_link(org, token, form.activity, vec![form.choice.to_owned()], now)
+        .await;
+    let event = match withdrawn {
+        Ok(event) => event,
+        Err(e) => {
+            let (status, messages) = messages_of(&e);
+            return problem(app, status, org, &back, messages).await;
+        }
+    };
+    match app.registre.consents_by_link(org, token, now).await {
+        Ok(view) => render(
+            app,
+            Status::Ok,
+            "notice/my-consents",
+            json!({
+                "title": "Vos consentements",
+                "organisation": { "id": org, "name": view.organisation },
+                "token": token,
+                "activities": view.activities,
+                "withdrawn": {
+                    "event": event.id(),
+                    "at": event.at,
+                    "when": in_words(&event.at),
+                    "receipt": format!("{back}/recu/{}", event.seq),
+                },
+            }),
+        ),
+        Err(e) => {
+            let (status, messages) = messages_of(&e);
+            problem(app, status, org, &back, messages).await
+        }
+    }
+}
+
+/// A receipt of the link's person, in JSON-LD.
+#[get("/o/<org>/mes-consentements/<token>/recu/<seq>")]
+pub async fn receipt(
+    app: &State<App>,
+    org: &str,
+    token: &str,
+    seq: u64,
+) -> (Status, (ContentType, String)) {
+    let json = ContentType::new("application", "ld+json");
+    let link = format!("/o/{org}/mes-consentements/{token}");
+    match app
+        .registre
+        .receipt_by_link(org, token, seq, link, Timestamp::now())
+        .await
+    {
+        Ok(receipt) => (Status::Ok, (json, receipt.to_string())),
+        Err(e) => {
+            let (status, messages) = messages_of(&e);
+            (
+                status,
+                (
+                    ContentType::JSON,
+                    json!({ "error": messages.join(" ") }).to_string(),
+                ),
+            )
+        }
+    }
+}
+
+pub fn routes() -> Vec<rocket::Route> {
+    rocket::routes![submit, mine, withdraw, receipt]
+}
