@@ -18,7 +18,10 @@ use crate::model::InputError;
 use crate::store::{Store, StoreError};
 
 pub use accounts::{Accounts, MAX_TOKEN_DAYS, NewToken, TokenRequest, check_login};
-pub use consents::{Act, History, MAX_BATCH, Recording, SignedHead, Verification};
+pub use consents::{
+    Act, History, LinkActivity, LinkChoice, LinkView, MAX_BATCH, Recording, SignedHead,
+    Verification,
+};
 pub use documents::{ActivityDocument, DocumentKind, ShownFile};
 pub use reads::ActivityFilter;
 pub use register::{in_use_message, may_import};

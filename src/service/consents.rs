@@ -267,20 +267,12 @@ impl Registre {
         choice: &str,
         now: Timestamp,
     ) -> Result<Check> {
-        actor.require(Need::Read, org)?;
-        let organisation = self
-            .store
-            .organisation_with_activities(org)
-            .await?
-            .ok_or_else(|| unknown_organisation(org))?;
-        let found = find_activity(organisation.activities(), activity)?;
-        let scope = consent::scope(found);
-        let requirement = consent::requirement(found, &scope);
-        let current = self
-            .store
-            .consent_current(org, activity, subject, choice)
+        let mut checks = self
+            .check_consents(actor, org, activity, &[subject.to_owned()], choice, now)
             .await?;
-        Ok(current.map_or_else(Check::never_asked, |c| c.check(&requirement, now)))
+        Ok(checks
+            .pop()
+            .map_or_else(Check::never_asked, |(_, check)| check))
     }
 
     /// [`Registre::check_consent`] for many subjects at once (at most [`MAX_BATCH`]), in the

@@ -7,20 +7,17 @@
 use jiff::Timestamp;
 use rocket::form::{Form, FromForm};
 use rocket::http::{ContentType, CookieJar, Status};
-use rocket::response::content::RawHtml;
 use rocket::{State, get, post};
 use serde_json::{Value, json};
 
 use super::App;
-use super::pages::{ClientIp, private_cookie};
+use super::pages::{ClientIp, Page, page, private_cookie};
 use crate::auth::random_secret;
 use crate::consent::Channel;
 use crate::service::{self, Act, Recording};
 
 /// The cookie the form page sets; its value is the submission's idempotency key.
 pub const FORM_COOKIE: &str = "registre_formulaire";
-
-type Page = (Status, RawHtml<String>);
 
 /// Sets the form cookie if the visitor has none yet.
 pub fn ensure_form_cookie(app: &App, jar: &CookieJar<'_>) {
@@ -29,17 +26,32 @@ pub fn ensure_form_cookie(app: &App, jar: &CookieJar<'_>) {
     }
 }
 
-fn render(app: &App, status: Status, template: &str, data: Value) -> Page {
-    match app.templates.render(template, &data) {
-        Ok(html) => (status, RawHtml(html)),
-        Err(e) => {
-            tracing::error!("{e}");
-            (
-                Status::InternalServerError,
-                RawHtml("<!DOCTYPE html><html lang=\"fr\"><title>Erreur</title><p>Erreur interne.</p></html>".into()),
-            )
-        }
+/// A public post let through: it comes with the form's cookie (so from registre's own page)
+/// and its address has not posted too often. The cookie's value, or the page to answer.
+async fn admitted(
+    app: &App,
+    jar: &CookieJar<'_>,
+    address: &ClientIp,
+    org: &str,
+    back: &str,
+    expired: &str,
+) -> Result<String, Page> {
+    let Some(key) = jar.get_private(FORM_COOKIE).map(|c| c.value().to_owned()) else {
+        ensure_form_cookie(app, jar);
+        return Err(problem(app, Status::Forbidden, org, back, vec![expired.to_owned()]).await);
+    };
+    if !app.public_posts.allow(address.0, POSTS_PER_MINUTE) {
+        let busy = "Trop d'envois depuis votre connexion : réessayez dans une minute.";
+        return Err(problem(
+            app,
+            Status::TooManyRequests,
+            org,
+            back,
+            vec![busy.to_owned()],
+        )
+        .await);
     }
+    Ok(key)
 }
 
 /// A page saying what went wrong, for the person, with the way back.
@@ -55,7 +67,7 @@ async fn problem(
         Ok(Some(found)) => found.name,
         _ => "Registre des consentements".to_owned(),
     };
-    render(
+    page(
         app,
         status,
         "notice/consent-problem",
@@ -66,6 +78,12 @@ async fn problem(
             "back": back,
         }),
     )
+}
+
+/// The page of a service error, for the person.
+async fn failed(app: &App, org: &str, back: &str, error: &service::Error) -> Page {
+    let (status, messages) = messages_of(error);
+    problem(app, status, org, back, messages).await
 }
 
 /// What a service error means for the person.
@@ -127,29 +145,16 @@ pub async fn submit(
     form: Form<Submission<'_>>,
 ) -> Page {
     let back = format!("/o/{org}/consentement/{activity}");
-    let Some(key) = jar.get_private(FORM_COOKIE).map(|c| c.value().to_owned()) else {
-        ensure_form_cookie(app, jar);
-        return problem(app, Status::Forbidden, org, &back, vec![
-            "Le formulaire a expiré ou vient d'un autre site : ouvrez-le à nouveau et renvoyez-le.".to_owned(),
-        ]).await;
+    let expired =
+        "Le formulaire a expiré ou vient d'un autre site : ouvrez-le à nouveau et renvoyez-le.";
+    let key = match admitted(app, jar, &address, org, &back, expired).await {
+        Ok(key) => key,
+        Err(refused) => return refused,
     };
-    if !app.public_posts.allow(address.0, POSTS_PER_MINUTE) {
-        return problem(
-            app,
-            Status::TooManyRequests,
-            org,
-            &back,
-            vec!["Trop d'envois depuis votre connexion : réessayez dans une minute.".to_owned()],
-        )
-        .await;
-    }
     let names: Vec<String> = form.names.iter().map(|n| n.trim().to_owned()).collect();
     let form_model = match app.registre.public_consent_form(org, activity).await {
         Ok(model) => model,
-        Err(e) => {
-            let (status, messages) = messages_of(&e);
-            return problem(app, status, org, &back, messages).await;
-        }
+        Err(e) => return failed(app, org, &back, &e).await,
     };
     let minor = form_model.minors.is_some();
     // For a minor, the last signatory is the child; the others hold parental authority.
@@ -202,10 +207,7 @@ pub async fn submit(
     let now = Timestamp::now();
     let event = match app.registre.record_consent(None, org, recording, now).await {
         Ok(event) => event,
-        Err(e) => {
-            let (status, messages) = messages_of(&e);
-            return problem(app, status, org, &back, messages).await;
-        }
+        Err(e) => return failed(app, org, &back, &e).await,
     };
     // A new page view, a new submission.
     jar.add_private(private_cookie(app, FORM_COOKIE, random_secret()));
@@ -227,7 +229,7 @@ pub async fn submit(
         .iter()
         .map(|a| json!({ "label": label_of(&form_model, &a.choice), "accepted": a.accepted }))
         .collect();
-    render(
+    page(
         app,
         Status::Ok,
         "notice/consent-recorded",
@@ -293,30 +295,25 @@ pub async fn mine(app: &State<App>, jar: &CookieJar<'_>, org: &str, token: &str)
         .consents_by_link(org, token, Timestamp::now())
         .await
     {
-        Ok(view) => render(
-            app,
-            Status::Ok,
-            "notice/my-consents",
-            json!({
-                "title": "Vos consentements",
-                "organisation": { "id": org, "name": view.organisation },
-                "token": token,
-                "activities": view.activities,
-                "withdrawn": Value::Null,
-            }),
-        ),
-        Err(e) => {
-            let (status, messages) = messages_of(&e);
-            problem(
-                app,
-                status,
-                org,
-                &format!("/o/{org}/confidentialite"),
-                messages,
-            )
-            .await
-        }
+        Ok(view) => link_page(app, org, token, view, Value::Null),
+        Err(e) => failed(app, org, &format!("/o/{org}/confidentialite"), &e).await,
     }
+}
+
+/// The page of a private link: each choice and its status, and the withdrawal just made.
+fn link_page(app: &App, org: &str, token: &str, view: service::LinkView, withdrawn: Value) -> Page {
+    page(
+        app,
+        Status::Ok,
+        "notice/my-consents",
+        json!({
+            "title": "Vos consentements",
+            "organisation": { "id": org, "name": view.organisation },
+            "token": token,
+            "activities": view.activities,
+            "withdrawn": withdrawn,
+        }),
+    )
 }
 
 #[derive(FromForm)]
@@ -336,21 +333,9 @@ pub async fn withdraw(
     form: Form<Withdrawal<'_>>,
 ) -> Page {
     let back = format!("/o/{org}/mes-consentements/{token}");
-    if jar.get_private(FORM_COOKIE).is_none() {
-        ensure_form_cookie(app, jar);
-        return problem(app, Status::Forbidden, org, &back, vec![
-            "La page a expiré ou la demande vient d'un autre site : ouvrez à nouveau votre lien et recommencez.".to_owned(),
-        ]).await;
-    }
-    if !app.public_posts.allow(address.0, POSTS_PER_MINUTE) {
-        return problem(
-            app,
-            Status::TooManyRequests,
-            org,
-            &back,
-            vec!["Trop d'envois depuis votre connexion : réessayez dans une minute.".to_owned()],
-        )
-        .await;
+    let expired = "La page a expiré ou la demande vient d'un autre site : ouvrez à nouveau votre lien et recommencez.";
+    if let Err(refused) = admitted(app, jar, &address, org, &back, expired).await {
+        return refused;
     }
     let now = Timestamp::now();
     let withdrawn = app
@@ -359,33 +344,19 @@ pub async fn withdraw(
         .await;
     let event = match withdrawn {
         Ok(event) => event,
-        Err(e) => {
-            let (status, messages) = messages_of(&e);
-            return problem(app, status, org, &back, messages).await;
-        }
+        Err(e) => return failed(app, org, &back, &e).await,
     };
     match app.registre.consents_by_link(org, token, now).await {
-        Ok(view) => render(
-            app,
-            Status::Ok,
-            "notice/my-consents",
-            json!({
-                "title": "Vos consentements",
-                "organisation": { "id": org, "name": view.organisation },
-                "token": token,
-                "activities": view.activities,
-                "withdrawn": {
-                    "event": event.id(),
-                    "at": event.at,
-                    "when": in_words(&event.at),
-                    "receipt": format!("{back}/recu/{}", event.seq),
-                },
-            }),
-        ),
-        Err(e) => {
-            let (status, messages) = messages_of(&e);
-            problem(app, status, org, &back, messages).await
+        Ok(view) => {
+            let withdrawn = json!({
+                "event": event.id(),
+                "at": event.at,
+                "when": in_words(&event.at),
+                "receipt": format!("{back}/recu/{}", event.seq),
+            });
+            link_page(app, org, token, view, withdrawn)
         }
+        Err(e) => failed(app, org, &back, &e).await,
     }
 }
 

@@ -18,9 +18,9 @@ use crate::service;
 /// The CSRF token of the sign-in form, before any session exists.
 const LOGIN_CSRF_COOKIE: &str = "registre_login_csrf";
 
-type Page = (Status, RawHtml<String>);
+pub(super) type Page = (Status, RawHtml<String>);
 
-fn page(app: &App, status: Status, template: &str, data: Value) -> Page {
+pub(super) fn page(app: &App, status: Status, template: &str, data: Value) -> Page {
     match app.templates.render(template, &data) {
         Ok(html) => (status, RawHtml(html)),
         Err(e) => {
