@@ -293,20 +293,13 @@ fn record(args: RecordArgs) -> Result<ExitCode, Failure> {
 }
 
 fn withdraw(args: WithdrawArgs) -> Result<ExitCode, Failure> {
-    let recording = Recording {
-        activity: args.activity.clone(),
-        act: Act::Withdraw,
-        choices: args.choices.clone(),
-        subject: Some(args.subject.subject.clone()),
-        identity: None,
-        channel: args.channel.into(),
-        evidence: None,
-        signed_on: None,
-        minor: args.minor,
-        holders: usize::from(args.minor),
-        child_signs: false,
-        key: None,
-    };
+    let recording = Recording::withdrawal(
+        &args.activity,
+        args.choices.clone(),
+        &args.subject.subject,
+        args.channel.into(),
+        args.minor,
+    );
     let org = &args.subject.organisation;
     with_service(org, async |s, actor, now| {
         s.record_consent(Some(&actor), &org.organisation, recording, now)

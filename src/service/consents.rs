@@ -50,6 +50,57 @@ pub struct Recording {
     pub key: Option<String>,
 }
 
+impl Recording {
+    /// A new person's answer to a form: `choices` accepted, the others declined; for a minor,
+    /// both holders of parental authority sign.
+    pub fn answer(
+        activity: &str,
+        choices: Vec<String>,
+        identity: Value,
+        channel: Channel,
+        minor: bool,
+    ) -> Self {
+        Recording {
+            activity: activity.to_owned(),
+            act: Act::Answer,
+            choices,
+            subject: None,
+            identity: Some(identity),
+            channel,
+            evidence: None,
+            signed_on: None,
+            minor,
+            holders: if minor { 2 } else { 0 },
+            child_signs: false,
+            key: None,
+        }
+    }
+
+    /// `subject` withdraws `choices`; for a minor, one holder of parental authority is enough.
+    pub fn withdrawal(
+        activity: &str,
+        choices: Vec<String>,
+        subject: &str,
+        channel: Channel,
+        minor: bool,
+    ) -> Self {
+        Recording {
+            activity: activity.to_owned(),
+            act: Act::Withdraw,
+            choices,
+            subject: Some(subject.to_owned()),
+            identity: None,
+            channel,
+            evidence: None,
+            signed_on: None,
+            minor,
+            holders: usize::from(minor),
+            child_signs: false,
+            key: None,
+        }
+    }
+}
+
 /// A person's consents: who they are (unless erased) and every event about them.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct History {
@@ -458,20 +509,7 @@ impl Registre {
             .rev()
             .find(|e| e.draft.activity == activity)
             .is_some_and(|e| e.draft.minor);
-        let recording = Recording {
-            activity: activity.to_owned(),
-            act: Act::Withdraw,
-            choices,
-            subject: Some(subject),
-            identity: None,
-            channel: Channel::EnLigne,
-            evidence: None,
-            signed_on: None,
-            minor,
-            holders: usize::from(minor),
-            child_signs: false,
-            key: None,
-        };
+        let recording = Recording::withdrawal(activity, choices, &subject, Channel::EnLigne, minor);
         self.record_consent(None, org, recording, now).await
     }
 

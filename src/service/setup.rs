@@ -7,7 +7,7 @@ use jiff::SignedDuration;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::{Act, Error, Recording, Registre, Result, on_pool_thread};
+use super::{Error, Recording, Registre, Result, on_pool_thread};
 use crate::auth::{Actor, Grant, Role, User, hash_password, random_secret};
 use crate::consent::Channel;
 
@@ -112,20 +112,7 @@ async fn demo_consents(registre: &Registre, now: Timestamp) -> Result<()> {
                 let at = now - day * i32::try_from(days_ago).unwrap_or(0);
                 days_ago = (days_ago - i64::from(rng.random_bool(0.6))).max(40);
                 batch.push((
-                    Recording {
-                        activity: activity.to_owned(),
-                        act: Act::Answer,
-                        choices: accepted,
-                        subject: None,
-                        identity: Some(identity),
-                        channel,
-                        evidence: None,
-                        signed_on: None,
-                        minor,
-                        holders: if minor { 2 } else { 0 },
-                        child_signs: false,
-                        key: None,
-                    },
+                    Recording::answer(activity, accepted, identity, channel, minor),
                     at,
                 ));
             }
@@ -149,20 +136,13 @@ async fn demo_consents(registre: &Registre, now: Timestamp) -> Result<()> {
                 .filter(|(i, _)| (i % 2 == 0) == (channel == Channel::EnLigne))
                 .map(|(_, (_, subject, choice))| {
                     let minor = activity == "photos";
-                    let recording = Recording {
-                        activity: activity.to_owned(),
-                        act: Act::Withdraw,
-                        choices: vec![choice.clone()],
-                        subject: Some(subject.clone()),
-                        identity: None,
+                    let recording = Recording::withdrawal(
+                        activity,
+                        vec![choice.clone()],
+                        subject,
                         channel,
-                        evidence: None,
-                        signed_on: None,
                         minor,
-                        holders: usize::from(minor),
-                        child_signs: false,
-                        key: None,
-                    };
+                    );
                     withdrawn += 1;
                     (recording, now - day * (36 - withdrawn).max(1))
                 })
@@ -212,20 +192,9 @@ impl Registre {
                         accepted.extend(choices.first().cloned());
                     }
                     let person = demo_person(&mut rng, done + n);
-                    let recording = Recording {
-                        activity: activity.to_owned(),
-                        act: Act::Answer,
-                        choices: accepted,
-                        subject: None,
-                        identity: Some(serde_json::json!({ "name": person.1, "email": person.2 })),
-                        channel: Channel::EnLigne,
-                        evidence: None,
-                        signed_on: None,
-                        minor,
-                        holders: if minor { 2 } else { 0 },
-                        child_signs: false,
-                        key: None,
-                    };
+                    let identity = serde_json::json!({ "name": person.1, "email": person.2 });
+                    let recording =
+                        Recording::answer(activity, accepted, identity, Channel::EnLigne, minor);
                     (recording, Timestamp::now())
                 })
                 .collect();
