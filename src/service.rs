@@ -6,6 +6,7 @@
 mod accounts;
 mod consents;
 mod documents;
+mod proofs;
 mod reads;
 mod register;
 mod setup;
@@ -19,10 +20,11 @@ use crate::store::{Store, StoreError};
 
 pub use accounts::{Accounts, MAX_TOKEN_DAYS, NewToken, TokenRequest, check_login};
 pub use consents::{
-    Act, History, LinkActivity, LinkChoice, LinkView, MAX_BATCH, Recording, SignedHead,
-    Verification,
+    Act, ActivityCounts, Allowed, ChoiceCounts, History, LinkActivity, LinkChoice, LinkView,
+    MAX_BATCH, Recording, SignedHead, Verification, allowed_csv,
 };
 pub use documents::{ActivityDocument, DocumentKind, ShownFile};
+pub use proofs::{ProofBundle, ProvenEvent, Scan};
 pub use reads::ActivityFilter;
 pub use register::{in_use_message, may_import};
 pub use setup::{FIRST_ADMIN, FirstStart, first_start};

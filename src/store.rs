@@ -25,7 +25,7 @@ use surrealdb::opt::auth::Root;
 use thiserror::Error;
 
 pub use access::{EVENT_RETENTION_DAYS, Event, Token};
-pub use consents::Entry;
+pub use consents::{Answered, Entry};
 pub use documents::{DocumentVersion, Rendering, Shown};
 pub use history::{Change, FieldChange, Operation};
 pub use records::{Dependent, SourceLink, WriteMode, Written};
@@ -37,7 +37,7 @@ const NAMESPACE: &str = "registre";
 const DATABASE: &str = "registre";
 
 /// Schema migrations, applied in order, each once, each in one transaction.
-pub const MIGRATIONS: [(&str, &str); 7] = [
+pub const MIGRATIONS: [(&str, &str); 8] = [
     (
         "001-register",
         include_str!("store/schema/001-register.surql"),
@@ -56,6 +56,10 @@ pub const MIGRATIONS: [(&str, &str); 7] = [
     (
         "007-consent-links",
         include_str!("store/schema/007-consent-links.surql"),
+    ),
+    (
+        "008-consent-evidence",
+        include_str!("store/schema/008-consent-evidence.surql"),
     ),
 ];
 

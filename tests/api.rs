@@ -287,6 +287,7 @@ impl Api {
             if status == Status::Ok {
                 changes += history["history"].as_array().unwrap().len();
             }
+            changes += self.registre.store.consent_events(org).await.unwrap().len();
         }
         (register, changes)
     }
@@ -337,6 +338,14 @@ fn foreign_body(method: &str, path: &str) -> Option<String> {
         ("post", "/tokens") => {
             Some(json!({ "name": "x", "role": "agent", "organisation": FOREIGN }).to_string())
         }
+        ("post", "/organisations/{org}/consents") => Some(
+            json!({ "activity": foreign_activity()["id"], "choices": [], "channel": "guichet", "name": "Jean Dupont" })
+                .to_string(),
+        ),
+        ("post", "/organisations/{org}/consents/withdrawals") => Some(
+            json!({ "activity": foreign_activity()["id"], "subject": "0123456789abcdef0123456789abcdef", "choices": ["x"], "channel": "courrier" })
+                .to_string(),
+        ),
         _ => None,
     }
 }
@@ -354,7 +363,10 @@ async fn no_route_shows_or_changes_another_organisations_data() {
             .replace("{id}", &foreign_id)
             .replace("{login}", &login_of("admin"))
             .replace("{version}", "0123456789ab")
-            .replace("{subject}", "0123456789abcdef0123456789abcdef");
+            .replace("{subject}", "0123456789abcdef0123456789abcdef")
+            .replace("{activity}", &foreign_id)
+            .replace("{seq}", "0")
+            .replace("{sha256}", &"0".repeat(64));
         let body = foreign_body(route.method, route.path);
         for role in ["dpo", "agent", "auditor"] {
             let (status, value) = api
@@ -749,8 +761,80 @@ fn bad_inputs() -> Vec<BadInput> {
         Status::UnprocessableEntity,
         "scope",
     );
+    let consents = format!("/organisations/{OWN}/consents");
+    let paper = json!({ "activity": "photos", "choices": [PHOTO_CHOICE], "channel": "guichet", "name": "Jean Dupont", "minor": true, "holders": 2 });
+    let unreadable = base64::engine::general_purpose::STANDARD.encode("<html>scan.pdf</html>");
+    for (field, value, status, named) in [
+        (
+            "channel",
+            json!("en-ligne"),
+            Status::UnprocessableEntity,
+            "channel",
+        ),
+        ("channel", json!("pigeon"), Status::BadRequest, "body"),
+        (
+            "scan",
+            json!(unreadable),
+            Status::UnprocessableEntity,
+            "scan",
+        ),
+        ("scan", json!("%%%"), Status::UnprocessableEntity, "scan"),
+        (
+            "email",
+            json!("jean-at-dupont"),
+            Status::UnprocessableEntity,
+            "email",
+        ),
+        (
+            "choices",
+            json!(["photos:affiches"]),
+            Status::UnprocessableEntity,
+            "choices",
+        ),
+        (
+            "signed_on",
+            json!("hier"),
+            Status::UnprocessableEntity,
+            "signed_on",
+        ),
+        (
+            "holders",
+            json!(3),
+            Status::UnprocessableEntity,
+            "signatories",
+        ),
+        ("ip", json!("192.0.2.1"), Status::BadRequest, "body"),
+    ] {
+        add(
+            "post",
+            &consents,
+            "agent",
+            with(paper.clone(), field, value),
+            status,
+            named,
+        );
+    }
+    add(
+        "post",
+        &format!("{consents}/withdrawals"),
+        "agent",
+        json!({ "activity": "photos", "choices": [PHOTO_CHOICE], "channel": "courrier" })
+            .to_string(),
+        Status::BadRequest,
+        "body",
+    );
+    add(
+        "post",
+        &format!("{consents}/withdrawals"),
+        "agent",
+        json!({ "activity": "photos", "subject": "x", "choices": [PHOTO_CHOICE], "channel": "en-ligne" }).to_string(),
+        Status::UnprocessableEntity,
+        "channel",
+    );
     cases
 }
+
+const PHOTO_CHOICE: &str = "communication.publication-images:site-internet-de-la-commune";
 
 #[rocket::async_test]
 async fn bad_input_is_refused_with_its_field_and_changes_nothing() {
@@ -1672,7 +1756,7 @@ async fn control_characters_never_reach_the_register() {
 #[rocket::async_test]
 async fn consents_are_checked_one_by_one_and_in_batches_and_the_ledger_verifies() {
     use registre::consent::Channel;
-    use registre::service::{Act, Recording};
+    use registre::service::Recording;
     let api = api().await;
     let choice = "communication.publication-images:site-internet-de-la-commune";
     let event = api
@@ -1680,20 +1764,13 @@ async fn consents_are_checked_one_by_one_and_in_batches_and_the_ledger_verifies(
         .record_consent(
             None,
             OWN,
-            Recording {
-                activity: "photos".to_owned(),
-                act: Act::Answer,
-                choices: vec![choice.to_owned()],
-                subject: None,
-                identity: Some(json!({ "name": "Léa Martin" })),
-                channel: Channel::EnLigne,
-                evidence: None,
-                signed_on: None,
-                minor: true,
-                holders: 2,
-                child_signs: false,
-                key: None,
-            },
+            Recording::answer(
+                "photos",
+                vec![choice.to_owned()],
+                json!({ "name": "Léa Martin" }),
+                Channel::EnLigne,
+                true,
+            ),
             Timestamp::now(),
         )
         .await
@@ -1781,4 +1858,260 @@ async fn consents_are_checked_one_by_one_and_in_batches_and_the_ledger_verifies(
         (verified["events"].clone(), verified["problems"].clone()),
         (json!(1), json!([]))
     );
+}
+
+/// A PNG by its signature: what a scanner gives, as far as the content check goes.
+const SCAN: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR formulaire signe";
+
+#[rocket::async_test]
+async fn an_agent_records_a_paper_consent_with_its_scan_then_a_withdrawal_by_mail() {
+    // On the heap: the whole exchange is a large future for a test thread's stack.
+    Box::pin(paper_consent_and_withdrawal(api().await)).await;
+}
+
+async fn paper_consent_and_withdrawal(api: Api) {
+    let agent = &api.tokens["agent"];
+    let consents = format!("/organisations/{OWN}/consents");
+    let paper = json!({
+        "activity": "photos",
+        "choices": [PHOTO_CHOICE],
+        "channel": "guichet",
+        "name": "Paul Durand",
+        "email": "paul.durand@exemple.fr",
+        "child": "Lina Durand",
+        "signed_on": "2026-12-01",
+        "minor": true,
+        "holders": 2,
+        "scan": base64::engine::general_purpose::STANDARD.encode(SCAN),
+    });
+
+    // An auditor reads, never records.
+    let (status, _) = api
+        .call(
+            "post",
+            &consents,
+            &api.tokens["auditor"],
+            Some(&paper.to_string()),
+        )
+        .await;
+    assert_eq!(status, Status::Forbidden);
+
+    let (status, event) = api
+        .call("post", &consents, agent, Some(&paper.to_string()))
+        .await;
+    assert_eq!(status, Status::Created, "{event}");
+    let subject = event["subject"].as_str().unwrap().to_owned();
+    let seq = event["seq"].as_u64().unwrap();
+    assert_eq!(event["channel"], "guichet");
+    assert!(
+        event["agent"]
+            .as_str()
+            .unwrap()
+            .starts_with("agent@saint-aubin.fr")
+    );
+    assert_eq!(event["signed_on"], "2026-12-01");
+    let sha = registre::digest::sha256_hex(SCAN);
+    assert_eq!(event["evidence"]["sha256"], sha.as_str());
+    assert_eq!(event["evidence"]["media_type"], "image/png");
+    assert!(
+        !event.to_string().contains("Durand"),
+        "no identity in the event"
+    );
+
+    // The scan itself comes back as it was received.
+    let response = api
+        .client
+        .get(format!("/api/v1{consents}/scans/{sha}"))
+        .header(bearer(agent))
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::Ok);
+    assert_eq!(response.content_type(), Some(ContentType::PNG));
+    assert_eq!(response.into_bytes().await.unwrap(), SCAN);
+
+    let check = format!("{consents}/check?activity=photos&subject={subject}&choice={PHOTO_CHOICE}");
+    let (_, allowed) = api.call("get", &check, agent, None).await;
+    assert_eq!(allowed["allowed"], true, "{allowed}");
+
+    // The list for the photo service, as CSV, names the family; the counts agree.
+    let list = format!("{consents}/activities/photos/allowed?choice={PHOTO_CHOICE}&format=csv");
+    let response = api
+        .client
+        .get(format!("/api/v1{list}"))
+        .header(bearer(agent))
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::Ok);
+    let csv = response.into_string().await.unwrap();
+    assert!(
+        csv.starts_with("personne,nom,enfant,courriel,evenement,depuis\n"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains(&format!(
+            "{subject},Paul Durand,Lina Durand,paul.durand@exemple.fr,{seq},"
+        )),
+        "{csv}"
+    );
+    let (status, _) = api.call("get", &list, &api.tokens["auditor"], None).await;
+    assert_eq!(
+        status,
+        Status::Forbidden,
+        "the list of names is for the agents"
+    );
+    let counts = format!("{consents}/activities/photos/counts");
+    let (status, counted) = api.call("get", &counts, &api.tokens["auditor"], None).await;
+    assert_eq!(status, Status::Ok, "{counted}");
+    let site = |counted: &Value, state: &str| {
+        counted["choices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["choice"] == PHOTO_CHOICE)
+            .unwrap()[state]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(
+        (site(&counted, "given"), site(&counted, "withdrawn")),
+        (1, 0)
+    );
+
+    // A letter withdraws it: the check says no at once, in as many steps as the consent.
+    let withdrawal = json!({ "activity": "photos", "subject": subject, "choices": [PHOTO_CHOICE], "channel": "courrier", "minor": true });
+    let (status, withdrawn) = api
+        .call(
+            "post",
+            &format!("{consents}/withdrawals"),
+            agent,
+            Some(&withdrawal.to_string()),
+        )
+        .await;
+    assert_eq!(status, Status::Created, "{withdrawn}");
+    assert_eq!(withdrawn["kind"], "withdrawn");
+    let (_, refused) = api.call("get", &check, agent, None).await;
+    assert_eq!(
+        (refused["allowed"].clone(), refused["status"].clone()),
+        (json!(false), json!("withdrawn"))
+    );
+    let (_, counted) = api.call("get", &counts, agent, None).await;
+    assert_eq!(
+        (site(&counted, "given"), site(&counted, "withdrawn")),
+        (0, 1)
+    );
+    let (_, list) = api
+        .call(
+            "get",
+            &format!("{consents}/activities/photos/allowed?choice={PHOTO_CHOICE}"),
+            agent,
+            None,
+        )
+        .await;
+    assert_eq!(list, json!([]));
+
+    // The proof bundle: both events, the form version seen, proofs that verify offline.
+    let (status, bundle) = api
+        .call(
+            "get",
+            &format!("{consents}/subjects/{subject}/proof"),
+            agent,
+            None,
+        )
+        .await;
+    assert_eq!(status, Status::Ok, "{bundle}");
+    let head: registre::consent::TreeHead = serde_json::from_value(bundle["head"].clone()).unwrap();
+    let root = head
+        .verified_root(bundle["public_key"].as_str().unwrap())
+        .unwrap();
+    let events = bundle["events"].as_array().unwrap();
+    assert_eq!(events.len(), 2);
+    for proven in events {
+        let event: registre::consent::Event =
+            serde_json::from_value(proven["event"].clone()).unwrap();
+        let proof: Vec<[u8; 32]> = proven["inclusion"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                hex::decode(h.as_str().unwrap())
+                    .unwrap()
+                    .try_into()
+                    .unwrap()
+            })
+            .collect();
+        assert!(registre::consent::merkle::verify_inclusion(
+            &registre::consent::merkle::leaf_hash(&event.computed_hash()),
+            event.seq,
+            head.size,
+            &proof,
+            &root
+        ));
+    }
+    let seen = &bundle["documents"][0];
+    assert_eq!(seen["sha256"], event["document"]["sha256"]);
+    assert!(seen["content"]["groups"].to_string().contains(PHOTO_CHOICE));
+
+    // Printed: the bundle and the receipt read back.
+    for (path, words) in [
+        (
+            format!("{consents}/subjects/{subject}/proof?format=pdf"),
+            vec![
+                "Preuve des consentements",
+                "papier, au guichet",
+                "consentement retiré",
+                "Formulaire vu, version",
+                &sha,
+            ],
+        ),
+        (
+            format!("{consents}/events/{seq}/receipt?format=pdf"),
+            vec![
+                "Reçu de consentement",
+                "Lina",
+                "Racine de l'arbre",
+                "Clé publique de l'organisme",
+            ],
+        ),
+    ] {
+        let response = api
+            .client
+            .get(format!("/api/v1{path}"))
+            .header(bearer(agent))
+            .dispatch()
+            .await;
+        assert_eq!(response.status(), Status::Ok, "{path}");
+        assert_eq!(response.content_type(), Some(ContentType::PDF));
+        let text = common::pdf_text(&response.into_bytes().await.unwrap());
+        for word in words {
+            if word == "Lina" {
+                assert!(!text.contains(word), "the receipt holds no name: {text}");
+            } else {
+                assert!(text.contains(word), "{path}: « {word} » in {text}");
+            }
+        }
+    }
+
+    // Erasure takes the scan with the name; the ledger still verifies.
+    api.registre
+        .erase_consent_subject(
+            &registre::auth::Actor::command_line("dpo"),
+            OWN,
+            &subject,
+            Timestamp::now(),
+        )
+        .await
+        .unwrap();
+    let (status, _) = api
+        .call("get", &format!("{consents}/scans/{sha}"), agent, None)
+        .await;
+    assert_eq!(status, Status::NotFound);
+    let (_, verified) = api
+        .call(
+            "get",
+            &format!("{consents}/verify"),
+            &api.tokens["auditor"],
+            None,
+        )
+        .await;
+    assert_eq!(verified["problems"], json!([]));
 }

@@ -649,18 +649,14 @@ async fn service() -> (Store, registre::service::Registre) {
 
 fn online(holders: usize, identity: serde_json::Value) -> registre::service::Recording {
     registre::service::Recording {
-        activity: "photos".to_owned(),
-        act: registre::service::Act::Answer,
-        choices: vec![CHOICE_SITE.to_owned()],
-        subject: None,
-        identity: Some(identity),
-        channel: Channel::EnLigne,
-        evidence: None,
-        signed_on: None,
-        minor: true,
         holders,
-        child_signs: false,
-        key: None,
+        ..registre::service::Recording::answer(
+            "photos",
+            vec![CHOICE_SITE.to_owned()],
+            identity,
+            Channel::EnLigne,
+            true,
+        )
     }
 }
 

@@ -33,8 +33,17 @@ pub enum ConsentCommand {
     Head(OrganisationArgs),
     /// Reconstruit l'état courant des consentements à partir des événements.
     Rebuild(OrganisationArgs),
-    /// Reçu d'un événement (ISO/IEC TS 27560, JSON-LD), avec sa preuve d'inclusion.
+    /// Reçu d'un événement (ISO/IEC TS 27560, JSON-LD), avec sa preuve d'inclusion ; en PDF
+    /// avec --pdf.
     Receipt(ReceiptArgs),
+    /// Les personnes dont le consentement permet un usage, maintenant (CSV pour un envoi de
+    /// courrier ou la publication de photos, ou JSON).
+    Export(ExportArgs),
+    /// Nombre de personnes par état pour chaque choix du formulaire d'une activité.
+    Counts(ActivityArgs),
+    /// Preuve des consentements d'une personne : événements, formulaires vus, preuves
+    /// d'inclusion (JSON ; PDF avec --pdf).
+    Proof(ProofArgs),
     /// Vérifie un reçu hors ligne avec la clé publique publiée par l'organisme.
     VerifyReceipt(VerifyReceiptArgs),
 }
@@ -46,6 +55,43 @@ pub struct ReceiptArgs {
     /// Le numéro de l'événement dans le registre de l'organisme.
     #[arg(long)]
     pub event: u64,
+    /// Écrit le reçu en PDF dans ce fichier.
+    #[arg(long)]
+    pub pdf: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ActivityArgs {
+    #[command(flatten)]
+    pub organisation: OrganisationArgs,
+    #[arg(long)]
+    pub activity: String,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub activity: ActivityArgs,
+    /// Le choix (identifiant du formulaire) dont l'usage est demandé.
+    #[arg(long)]
+    pub choice: String,
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: ExportFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ProofArgs {
+    #[command(flatten)]
+    pub subject: SubjectArgs,
+    /// Écrit la preuve en PDF dans ce fichier (le JSON va toujours sur la sortie).
+    #[arg(long)]
+    pub pdf: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -206,9 +252,34 @@ pub fn run(command: ConsentCommand) -> Result<ExitCode, Failure> {
         }),
         ConsentCommand::Receipt(args) => with_service(&args.organisation, async |s, actor, now| {
             let org = &args.organisation.organisation;
+            if let Some(path) = &args.pdf {
+                let pdf = s
+                    .consent_receipt_pdf(Some(&actor), org, args.event, None, now)
+                    .await?;
+                return written(path, &pdf);
+            }
             s.consent_receipt(Some(&actor), org, args.event, None, now)
                 .await
         }),
+        ConsentCommand::Export(args) => export(&args),
+        ConsentCommand::Counts(args) => with_service(&args.organisation, async |s, actor, now| {
+            s.consent_counts(&actor, &args.organisation.organisation, &args.activity, now)
+                .await
+        }),
+        ConsentCommand::Proof(args) => {
+            let subject = &args.subject;
+            with_service(&subject.organisation, async |s, actor, now| {
+                let org = &subject.organisation.organisation;
+                if let Some(path) = &args.pdf {
+                    let pdf = s
+                        .proof_bundle_pdf(&actor, org, &subject.subject, now)
+                        .await?;
+                    written(path, &pdf)?;
+                }
+                let bundle = s.proof_bundle(&actor, org, &subject.subject, now).await?;
+                serde_json::to_value(bundle).map_err(|e| service::Error::Internal(e.to_string()))
+            })
+        }
         ConsentCommand::VerifyReceipt(args) => verify_receipt(&args),
         ConsentCommand::Rebuild(args) => with_service(&args, async |s, actor, _| {
             s.rebuild_consents(&actor, &args.organisation)
@@ -232,6 +303,38 @@ fn with_service<T: Serialize>(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Writes a file a command was asked for; what the command prints says where.
+fn written(path: &std::path::Path, bytes: &[u8]) -> service::Result<serde_json::Value> {
+    std::fs::write(path, bytes).map_err(|e| {
+        service::Error::Internal(format!("{} : écriture impossible : {e}", path.display()))
+    })?;
+    Ok(serde_json::json!({ "written": path.display().to_string(), "bytes": bytes.len() }))
+}
+
+fn export(args: &ExportArgs) -> Result<ExitCode, Failure> {
+    let activity = &args.activity;
+    let (runtime, registre) = service_of(&activity.organisation.database)?;
+    let actor = Actor::command_line(&activity.organisation.author);
+    let people = runtime
+        .block_on(registre.allowed_subjects(
+            &actor,
+            &activity.organisation.organisation,
+            &activity.activity,
+            &args.choice,
+            Timestamp::now(),
+        ))
+        .map_err(service_failure)?;
+    match args.format {
+        ExportFormat::Json => print_json(&people)?,
+        ExportFormat::Csv => {
+            let csv = service::allowed_csv(&people)
+                .map_err(|e| Failure::Input(format!("registre: {e}")))?;
+            io::stdout().lock().write_all(&csv)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn service_of(database: &Database) -> Result<(tokio::runtime::Runtime, Registre), Failure> {
     let pack = load_pack(None).map_err(|e| Failure::Input(format!("registre: {e}")))?;
     let (runtime, store) = open(database)?;
@@ -251,22 +354,13 @@ fn print_json(value: &impl Serialize) -> Result<(), Failure> {
 }
 
 fn record(args: RecordArgs) -> Result<ExitCode, Failure> {
-    let evidence = match &args.scan {
-        Some(path) => {
-            let bytes = std::fs::read(path).map_err(|e| {
-                Failure::Input(format!(
-                    "registre: {} : lecture impossible : {e}",
-                    path.display()
-                ))
-            })?;
-            Some(consent::evidence(&bytes).map_err(|e| {
-                Failure::Input(format!(
-                    "registre: --scan {} : {}",
-                    path.display(),
-                    e.message
-                ))
-            })?)
-        }
+    let scan = match &args.scan {
+        Some(path) => Some(std::fs::read(path).map_err(|e| {
+            Failure::Input(format!(
+                "registre: {} : lecture impossible : {e}",
+                path.display()
+            ))
+        })?),
         None => None,
     };
     let identity = (args.name.is_some() || args.email.is_some())
@@ -278,7 +372,8 @@ fn record(args: RecordArgs) -> Result<ExitCode, Failure> {
         subject: args.subject.clone(),
         identity,
         channel: args.channel.into(),
-        evidence,
+        evidence: None,
+        scan,
         signed_on: args.signed_on.clone(),
         minor: args.minor,
         holders: args.holders,

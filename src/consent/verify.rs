@@ -140,6 +140,15 @@ pub enum HeadMismatch {
         "les {size} premiers événements ne donnent plus la racine publiée le {time} : le passé du registre a été réécrit"
     )]
     Rewritten { time: String, size: u64 },
+    #[error(
+        "la tête d'arbre du {new_time} ({new_size} événements) ne prolonge pas celle du {old_time} ({old_size} événements) : la preuve de cohérence ne tient pas"
+    )]
+    NotGrown {
+        old_time: String,
+        old_size: u64,
+        new_time: String,
+        new_size: u64,
+    },
 }
 
 /// Checks a tree head noted earlier against the ledger's tree: signed by `public_key`, and
@@ -167,4 +176,35 @@ pub fn head(
         }),
         Some(_) => Ok(()),
     }
+}
+
+/// Checks that the log only grew between two tree heads: both signed by `public_key`, and the
+/// consistency proof the ledger's tree gives from `older` to `newer` (RFC 9162 §2.1.4) ties
+/// their two roots.
+pub fn grew(
+    tree: &Tree,
+    older: &TreeHead,
+    newer: &TreeHead,
+    public_key: &str,
+) -> Result<(), HeadMismatch> {
+    let (old_root, new_root) = (
+        older.verified_root(public_key)?,
+        newer.verified_root(public_key)?,
+    );
+    let holds = tree
+        .consistency_proof(older.size, newer.size)
+        // The empty tree is a prefix of every tree, with an empty proof.
+        .or_else(|| (older.size == 0 && newer.size <= tree.size()).then(Vec::new))
+        .is_some_and(|proof| {
+            super::merkle::verify_consistency(older.size, &old_root, newer.size, &new_root, &proof)
+        });
+    if holds {
+        return Ok(());
+    }
+    Err(HeadMismatch::NotGrown {
+        old_time: older.time.clone(),
+        old_size: older.size,
+        new_time: newer.time.clone(),
+        new_size: newer.size,
+    })
 }

@@ -49,6 +49,37 @@ pub fn uppercase_first(text: &str) -> String {
     }
 }
 
+/// A recording time as a person reads it: « 7 décembre 2026 à 16 h 25 (UTC) ».
+pub fn moment(at: &str) -> String {
+    const MONTHS: [&str; 12] = [
+        "janvier",
+        "février",
+        "mars",
+        "avril",
+        "mai",
+        "juin",
+        "juillet",
+        "août",
+        "septembre",
+        "octobre",
+        "novembre",
+        "décembre",
+    ];
+    let Ok(time) = at.parse::<jiff::Timestamp>() else {
+        return at.to_owned();
+    };
+    let utc = jiff::tz::TimeZone::UTC.to_datetime(time);
+    let month = MONTHS[usize::try_from(utc.month() - 1).unwrap_or(0)];
+    format!(
+        "{}{} {month} {} à {} h {:02} (UTC)",
+        utc.day(),
+        if utc.day() == 1 { "er" } else { "" },
+        utc.year(),
+        utc.hour(),
+        utc.minute()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

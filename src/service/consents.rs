@@ -39,7 +39,11 @@ pub struct Recording {
     /// Who a new subject is (name, e-mail, the child): kept apart from the events.
     pub identity: Option<Value>,
     pub channel: Channel,
+    /// The hash of the scanned paper form, when only the hash is given.
     pub evidence: Option<Evidence>,
+    /// The scanned paper form itself (PDF, JPEG or PNG, 10 MB at most): kept, and its hash
+    /// put in the event.
+    pub scan: Option<Vec<u8>>,
     pub signed_on: Option<String>,
     pub minor: bool,
     /// For a minor: how many holders of parental authority sign (1 or 2), and whether the
@@ -68,6 +72,7 @@ impl Recording {
             identity: Some(identity),
             channel,
             evidence: None,
+            scan: None,
             signed_on: None,
             minor,
             holders: if minor { 2 } else { 0 },
@@ -92,6 +97,7 @@ impl Recording {
             identity: None,
             channel,
             evidence: None,
+            scan: None,
             signed_on: None,
             minor,
             holders: usize::from(minor),
@@ -166,6 +172,98 @@ pub struct Verification {
     /// What does not match, first the chain then each tree head given: empty when the
     /// ledger verifies.
     pub problems: Vec<String>,
+}
+
+/// How many people are in each state for each choice of an activity's form, now.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct ActivityCounts {
+    pub organisation: String,
+    pub activity: String,
+    pub choices: Vec<ChoiceCounts>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub struct ChoiceCounts {
+    pub choice: String,
+    pub label: String,
+    pub given: usize,
+    pub refused: usize,
+    pub withdrawn: usize,
+    pub expired: usize,
+    pub renewal_required: usize,
+    pub incomplete_parental: usize,
+}
+
+impl ChoiceCounts {
+    fn count(&mut self, status: consent::Status) {
+        let counter = match status {
+            consent::Status::Given => &mut self.given,
+            consent::Status::Refused => &mut self.refused,
+            consent::Status::Withdrawn => &mut self.withdrawn,
+            consent::Status::Expired => &mut self.expired,
+            consent::Status::RenewalRequired => &mut self.renewal_required,
+            consent::Status::IncompleteParental => &mut self.incomplete_parental,
+            // Nobody is counted who never answered.
+            consent::Status::NeverAsked => return,
+        };
+        *counter += 1;
+    }
+}
+
+/// A person whose consent allows a use now: who to write to, whose photo may be published.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Allowed {
+    pub subject: String,
+    /// The person's name (the holders' names for a child), unless erased.
+    pub name: Option<String>,
+    /// The child's name, for a consent given for a minor.
+    pub child: Option<String>,
+    pub email: Option<String>,
+    /// The event the consent rests on, and when it was recorded.
+    pub event: u64,
+    pub since: String,
+}
+
+/// The people a use is allowed for, as CSV (RFC 4180, UTF-8, a header line): for a mailing
+/// tool or the photo service.
+pub fn allowed_csv(people: &[Allowed]) -> std::result::Result<Vec<u8>, csv::Error> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record([
+        "personne",
+        "nom",
+        "enfant",
+        "courriel",
+        "evenement",
+        "depuis",
+    ])?;
+    for p in people {
+        let event = p.event.to_string();
+        out.write_record([
+            p.subject.as_str(),
+            p.name.as_deref().unwrap_or_default(),
+            p.child.as_deref().unwrap_or_default(),
+            p.email.as_deref().unwrap_or_default(),
+            event.as_str(),
+            p.since.as_str(),
+        ])?;
+    }
+    out.into_inner()
+        .map_err(|e| csv::Error::from(e.into_error()))
+}
+
+/// The names an identity holds, one string: « name », or « names » joined (the online form
+/// takes each holder of parental authority).
+fn names(identity: &Value, single: &str, several: &str) -> Option<String> {
+    let joined = match identity.get(several) {
+        Some(Value::Array(list)) => list
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => identity.get(single).and_then(Value::as_str)?.to_owned(),
+    };
+    (!joined.is_empty()).then_some(joined)
 }
 
 impl Registre {
@@ -253,7 +351,7 @@ impl Registre {
                     .clone()
                     .unwrap_or(Value::Object(Default::default()))
             });
-            drafts.push((draft, identity, at, recording.key.clone()));
+            drafts.push((draft, identity, at, recording.key, recording.scan));
         }
         let content = serde_json::to_value(&form).map_err(|e| Error::Internal(e.to_string()))?;
         let shown = Shown {
@@ -269,11 +367,12 @@ impl Registre {
         };
         let entries: Vec<Entry<'_>> = drafts
             .iter()
-            .map(|(draft, identity, at, key)| Entry {
+            .map(|(draft, identity, at, key, scan)| Entry {
                 draft,
                 identity: identity.as_ref(),
                 at: *at,
                 key: key.as_deref(),
+                scan: scan.as_deref(),
             })
             .collect();
         Ok(self.store.append_consents(org, &entries, &shown).await?)
@@ -366,6 +465,99 @@ impl Registre {
                     .get(subject)
                     .map_or_else(Check::never_asked, |c| c.check(&requirement, now));
                 (subject.clone(), check)
+            })
+            .collect())
+    }
+
+    /// How many people are in each state for each choice of `activity`, now.
+    pub async fn consent_counts(
+        &self,
+        actor: &Actor,
+        org: &str,
+        activity: &str,
+        now: Timestamp,
+    ) -> Result<ActivityCounts> {
+        actor.require(Need::Read, org)?;
+        let (register, form) = self.consent_form(org, activity).await?;
+        let found = find_activity(register.organisations[0].activities(), activity)?;
+        let scope = consent::scope(found);
+        let requirement = consent::requirement(found, &scope);
+        let mut choices: Vec<ChoiceCounts> = form
+            .groups
+            .iter()
+            .flat_map(|g| g.choices.iter())
+            .map(|c| ChoiceCounts {
+                choice: c.id.clone(),
+                label: c.label.clone(),
+                ..ChoiceCounts::default()
+            })
+            .collect();
+        for answered in self.store.activity_currents(org, activity).await? {
+            let status = answered.current.status(&requirement, now);
+            match choices.iter_mut().find(|c| c.choice == answered.choice) {
+                Some(counts) => counts.count(status),
+                // A choice the form no longer offers: its answers still count, under its id.
+                None => {
+                    let mut counts = ChoiceCounts {
+                        choice: answered.choice.clone(),
+                        label: answered.choice.clone(),
+                        ..ChoiceCounts::default()
+                    };
+                    counts.count(status);
+                    choices.push(counts);
+                }
+            }
+        }
+        Ok(ActivityCounts {
+            organisation: org.to_owned(),
+            activity: activity.to_owned(),
+            choices,
+        })
+    }
+
+    /// The people whose consent to `choice` of `activity` allows the use now, with who they
+    /// are: the list for the mailing or the photo service. Agents of the organisation only.
+    pub async fn allowed_subjects(
+        &self,
+        actor: &Actor,
+        org: &str,
+        activity: &str,
+        choice: &str,
+        now: Timestamp,
+    ) -> Result<Vec<Allowed>> {
+        actor.require(Need::RecordConsent, org)?;
+        let (register, form) = self.consent_form(org, activity).await?;
+        if !form.choice_ids().any(|c| c == choice) {
+            return Err(Error::invalid(
+                "choice",
+                format!(
+                    "le choix « {choice} » n'existe pas dans ce formulaire (choix possibles : {})",
+                    form.choice_ids().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+        let found = find_activity(register.organisations[0].activities(), activity)?;
+        let scope = consent::scope(found);
+        let requirement = consent::requirement(found, &scope);
+        Ok(self
+            .store
+            .activity_currents(org, activity)
+            .await?
+            .into_iter()
+            .filter(|a| a.choice == choice && a.current.check(&requirement, now).allowed)
+            .map(|a| {
+                let identity = a.identity.unwrap_or_default();
+                Allowed {
+                    subject: a.subject,
+                    name: names(&identity, "name", "names"),
+                    child: names(&identity, "child", "child"),
+                    email: identity
+                        .get("email")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    event: a.current.seq,
+                    since: a.current.at.to_string(),
+                }
             })
             .collect())
     }
@@ -471,22 +663,30 @@ impl Registre {
         })
     }
 
-    /// The receipt of one of the link's person's events.
+    /// The receipt of one of the link's person's events: JSON-LD, or a PDF when `pdf`.
     pub async fn receipt_by_link(
         &self,
         org: &str,
         token: &str,
         seq: u64,
         manage_url: String,
+        pdf: bool,
         now: Timestamp,
-    ) -> Result<Value> {
+    ) -> Result<Vec<u8>> {
         let subject = self.subject_by_link(org, token).await?;
         let event = self.store.consent_event(org, seq).await?;
         if event.is_none_or(|e| e.draft.subject != subject) {
             return Err(Error::NotFound(format!("reçu n° {seq} introuvable")));
         }
-        self.consent_receipt(None, org, seq, Some(manage_url), now)
-            .await
+        if pdf {
+            return self
+                .consent_receipt_pdf(None, org, seq, Some(manage_url), now)
+                .await;
+        }
+        let receipt = self
+            .consent_receipt(None, org, seq, Some(manage_url), now)
+            .await?;
+        Ok(receipt.to_string().into_bytes())
     }
 
     /// Withdraws `choices` of `activity` for the person of a management link, in one step:
@@ -569,6 +769,14 @@ impl Registre {
                     problems.push(mismatch.to_string());
                 }
             }
+            // Each head noted, against the next larger one: the log only grew between them.
+            let mut noted: Vec<&TreeHead> = noted.iter().collect();
+            noted.sort_by_key(|h| h.size);
+            for pair in noted.windows(2) {
+                if let Err(mismatch) = verify::grew(&tree, pair[0], pair[1], &public) {
+                    problems.push(mismatch.to_string());
+                }
+            }
         }
         Ok(Verification {
             organisation: org.to_owned(),
@@ -605,26 +813,13 @@ impl Registre {
         if let Some(actor) = actor {
             actor.require(Need::Read, org)?;
         }
-        let event = self
-            .store
-            .consent_event(org, seq)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("événement n° {seq} introuvable")))?;
+        let event = self.stored_event(org, seq).await?;
         let register = self
             .document_register(org, Some(&event.draft.activity))
             .await?;
         let organisation = &register.organisations[0];
         let activity = find_activity(organisation.activities(), &event.draft.activity)?;
-        let tree = match self.store.verify_consents(org).await? {
-            Ok(tree) => tree,
-            // A receipt never vouches for a broken ledger.
-            Err(broken) => return Err(Error::Internal(broken.to_string())),
-        };
-        let last = self.store.tree_heads(org).await?.pop();
-        let head = match last {
-            Some(head) if head.size > seq && head.size <= tree.size() => head,
-            _ => self.store.sign_tree_head(org, now).await?,
-        };
+        let (tree, head) = self.proving_head(org, seq + 1, now).await?;
         let proof = tree
             .inclusion_proof(seq, head.size)
             .ok_or_else(|| Error::Internal(format!("événement n° {seq} hors de l'arbre")))?;
@@ -694,7 +889,12 @@ fn draft(
         language: "fr".to_owned(),
         channel: recording.channel,
         agent: actor.map(|a| a.author.clone()),
-        evidence: recording.evidence.clone(),
+        evidence: match &recording.scan {
+            Some(scan) => {
+                Some(consent::evidence(scan).map_err(|e| Error::invalid("scan", e.message))?)
+            }
+            None => recording.evidence.clone(),
+        },
         signed_on: recording.signed_on.clone(),
         minor: recording.minor,
         signatories: signatories(subject, recording),

@@ -3,6 +3,7 @@
 //! the key that signs them. The ledger's rules are in `crate::consent`; this module only
 //! keeps what they produce, each append in one transaction.
 
+use base64::Engine as _;
 use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -25,6 +26,17 @@ pub struct Entry<'a> {
     pub at: Timestamp,
     /// The submission's idempotency key, when it comes from a form that may be sent twice.
     pub key: Option<&'a str>,
+    /// The scanned paper form itself, when uploaded (its hash is in the draft's evidence).
+    pub scan: Option<&'a [u8]>,
+}
+
+/// A subject's last answer to one choice, and who they are.
+#[derive(Debug, Clone)]
+pub struct Answered {
+    pub subject: String,
+    pub choice: String,
+    pub identity: Option<Value>,
+    pub current: Current,
 }
 
 /// The error an append raises when the chain moved since its head was read.
@@ -138,6 +150,7 @@ impl Store {
             identity,
             at: now,
             key: None,
+            scan: None,
         };
         let mut events = self.append_consents(organisation, &[entry], shown).await?;
         events
@@ -195,6 +208,13 @@ impl Store {
             if let Some(key) = entry.key {
                 row["submission"] = json!([organisation, key]);
             }
+            if let (Some(scan), Some(evidence)) = (entry.scan, &event.draft.evidence) {
+                row["scan"] = json!({
+                    "key": [organisation, evidence.sha256],
+                    "media_type": evidence.media_type,
+                    "content": base64::engine::general_purpose::STANDARD.encode(scan),
+                });
+            }
             rows.push(row);
             events.push(event);
         }
@@ -219,6 +239,13 @@ impl Store {
                  CREATE type::record('consent_event', $e.key) CONTENT $e.content;
                  IF $e.submission != NONE {{
                      CREATE type::record('consent_submission', $e.submission) CONTENT {{ seq: $e.content.seq }};
+                 }};
+                 IF $e.scan != NONE {{
+                     UPSERT type::record('consent_evidence', $e.scan.key) CONTENT {{
+                         organisation: $org, subject: $e.content.subject,
+                         media_type: $e.scan.media_type,
+                         content: encoding::base64::decode($e.scan.content),
+                         created_at: <datetime>$at }};
                  }};
              }};
              UPSERT type::record('consent_chain', $org) CONTENT {{ next: $next, prev: $last }};
@@ -354,7 +381,8 @@ impl Store {
                 "LET $found = (SELECT VALUE id FROM type::record('consent_subject', [$org, $subject]));
                  IF array::len($found) = 0 { THROW $missing };
                  UPDATE type::record('consent_subject', [$org, $subject]) SET identity = NONE, erased_at = <datetime>$at;
-                 DELETE consent_link WHERE organisation = $org AND subject = $subject;",
+                 DELETE consent_link WHERE organisation = $org AND subject = $subject;
+                 DELETE consent_evidence WHERE organisation = $org AND subject = $subject;",
             )
             .bind(("org", organisation.to_owned()))
             .bind(("subject", subject.to_owned()))
@@ -507,6 +535,73 @@ impl Store {
             .await?
             .take(0)?;
         Ok(rows)
+    }
+
+    /// A scanned paper form kept for `organisation`, by its SHA-256: its media type and bytes.
+    pub async fn consent_evidence(
+        &self,
+        organisation: &str,
+        sha256: &str,
+    ) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+        let rows: Vec<Value> = self
+            .db
+            .query(
+                "SELECT media_type, encoding::base64::encode(content) AS content
+                 FROM type::record('consent_evidence', [$org, $sha])",
+            )
+            .bind(("org", organisation.to_owned()))
+            .bind(("sha", sha256.to_owned()))
+            .await?
+            .take(0)?;
+        let Some(row) = rows.into_iter().next() else {
+            return Ok(None);
+        };
+        let text = |name: &str| row.get(name).and_then(Value::as_str).unwrap_or_default();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text("content"))
+            .map_err(corrupt)?;
+        Ok(Some((text("media_type").to_owned(), bytes)))
+    }
+
+    /// The last answers to `activity` of every subject, by choice then subject, with who each
+    /// subject is (`None` once erased).
+    pub async fn activity_currents(
+        &self,
+        organisation: &str,
+        activity: &str,
+    ) -> Result<Vec<Answered>, StoreError> {
+        let rows: Vec<Value> = self
+            .db
+            .query(
+                "SELECT *, type::record('consent_subject', [organisation, subject]).identity AS identity
+                 FROM consent_state WHERE organisation = $org AND activity = $activity
+                 ORDER BY choice, subject",
+            )
+            .bind(("org", organisation.to_owned()))
+            .bind(("activity", activity.to_owned()))
+            .await?
+            .take(0)?;
+        rows.into_iter()
+            .map(|mut row| {
+                let text = |name: &str| {
+                    row.get(name)
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                let (subject, choice) = (text("subject"), text("choice"));
+                let identity = row
+                    .as_object_mut()
+                    .and_then(|o| o.remove("identity"))
+                    .filter(|v| !v.is_null());
+                Ok(Answered {
+                    subject,
+                    choice,
+                    identity,
+                    current: current_of(row)?,
+                })
+            })
+            .collect()
     }
 
     /// Verifies `organisation`'s chain as stored, a page of events at a time (memory stays

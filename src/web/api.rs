@@ -33,7 +33,7 @@ use super::error::ApiResult;
 pub struct WithStatus<T>(pub Status, pub T);
 
 impl<T> WithStatus<T> {
-    fn created(body: T) -> Self {
+    pub(super) fn created(body: T) -> Self {
         WithStatus(Status::Created, body)
     }
 }
@@ -604,5 +604,12 @@ pub fn routes() -> Vec<rocket::Route> {
         super::consents::history,
         super::consents::verify,
         super::consents::head,
+        super::consents::record,
+        super::consents::withdraw,
+        super::consents::counts,
+        super::consents::allowed,
+        super::consents::proof,
+        super::consents::receipt,
+        super::consents::scan,
     ]
 }

@@ -197,6 +197,12 @@ organisation_guard!(
     Need::Audit
 );
 organisation_guard!(
+    /// May record consents and withdrawals for the route's organisation, and list who
+    /// consented (its agents, its DPO, an administrator).
+    Recorder,
+    Need::RecordConsent
+);
+organisation_guard!(
     /// May change the route's organisation's register (its DPO, an administrator).
     Editor,
     Need::Edit

@@ -14,7 +14,7 @@ use super::App;
 use super::pages::{ClientIp, Page, page, private_cookie};
 use crate::auth::random_secret;
 use crate::consent::Channel;
-use crate::service::{self, Act, Recording};
+use crate::service::{self, Recording};
 
 /// The cookie the form page sets; its value is the submission's idempotency key.
 pub const FORM_COOKIE: &str = "registre_formulaire";
@@ -190,19 +190,12 @@ pub async fn submit(
         "child": form.child.iter().map(|c| c.trim()).filter(|c| !c.is_empty()).collect::<Vec<_>>(),
         "email": email,
     });
+    let choices = form.choices.iter().map(|c| (*c).to_owned()).collect();
     let recording = Recording {
-        activity: activity.to_owned(),
-        act: Act::Answer,
-        choices: form.choices.iter().map(|c| (*c).to_owned()).collect(),
-        subject: None,
-        identity: Some(identity),
-        channel: Channel::EnLigne,
-        evidence: None,
-        signed_on: None,
-        minor,
         holders,
         child_signs,
         key: Some(key),
+        ..Recording::answer(activity, choices, identity, Channel::EnLigne, minor)
     };
     let now = Timestamp::now();
     let event = match app.registre.record_consent(None, org, recording, now).await {
@@ -240,41 +233,10 @@ pub async fn submit(
             "answers": answers,
             "event": event.id(),
             "at": event.at,
-            "when": in_words(&event.at),
+            "when": crate::render::typography::moment(&event.at),
             "link": link,
             "receipt": format!("{link}/recu/{}", event.seq),
         }),
-    )
-}
-
-/// A recording time as a person reads it: « 7 décembre 2026 à 16 h 25 (UTC) ».
-fn in_words(at: &str) -> String {
-    const MONTHS: [&str; 12] = [
-        "janvier",
-        "février",
-        "mars",
-        "avril",
-        "mai",
-        "juin",
-        "juillet",
-        "août",
-        "septembre",
-        "octobre",
-        "novembre",
-        "décembre",
-    ];
-    let Ok(time) = at.parse::<Timestamp>() else {
-        return at.to_owned();
-    };
-    let utc = jiff::tz::TimeZone::UTC.to_datetime(time);
-    let month = MONTHS[usize::try_from(utc.month() - 1).unwrap_or(0)];
-    format!(
-        "{}{} {month} {} à {} h {:02} (UTC)",
-        utc.day(),
-        if utc.day() == 1 { "er" } else { "" },
-        utc.year(),
-        utc.hour(),
-        utc.minute()
     )
 }
 
@@ -351,7 +313,7 @@ pub async fn withdraw(
             let withdrawn = json!({
                 "event": event.id(),
                 "at": event.at,
-                "when": in_words(&event.at),
+                "when": crate::render::typography::moment(&event.at),
                 "receipt": format!("{back}/recu/{}", event.seq),
             });
             link_page(app, org, token, view, withdrawn)
@@ -360,33 +322,46 @@ pub async fn withdraw(
     }
 }
 
-/// A receipt of the link's person, in JSON-LD.
-#[get("/o/<org>/mes-consentements/<token>/recu/<seq>")]
+/// A receipt of the link's person: JSON-LD, or a PDF with `?format=pdf`.
+#[get("/o/<org>/mes-consentements/<token>/recu/<seq>?<format>")]
 pub async fn receipt(
     app: &State<App>,
     org: &str,
     token: &str,
     seq: u64,
-) -> (Status, (ContentType, String)) {
-    let json = ContentType::new("application", "ld+json");
+    format: Option<&str>,
+) -> (Status, (ContentType, Vec<u8>)) {
+    let pdf = match format {
+        None | Some("json") => false,
+        Some("pdf") => true,
+        Some(other) => {
+            let message = format!("format inconnu `{other}` : json ou pdf");
+            return (
+                Status::BadRequest,
+                (ContentType::JSON, error_body(&message)),
+            );
+        }
+    };
     let link = format!("/o/{org}/mes-consentements/{token}");
     match app
         .registre
-        .receipt_by_link(org, token, seq, link, Timestamp::now())
+        .receipt_by_link(org, token, seq, link, pdf, Timestamp::now())
         .await
     {
-        Ok(receipt) => (Status::Ok, (json, receipt.to_string())),
+        Ok(bytes) if pdf => (Status::Ok, (ContentType::PDF, bytes)),
+        Ok(bytes) => (
+            Status::Ok,
+            (ContentType::new("application", "ld+json"), bytes),
+        ),
         Err(e) => {
             let (status, messages) = messages_of(&e);
-            (
-                status,
-                (
-                    ContentType::JSON,
-                    json!({ "error": messages.join(" ") }).to_string(),
-                ),
-            )
+            (status, (ContentType::JSON, error_body(&messages.join(" "))))
         }
     }
+}
+
+fn error_body(message: &str) -> Vec<u8> {
+    json!({ "error": message }).to_string().into_bytes()
 }
 
 pub fn routes() -> Vec<rocket::Route> {

@@ -10,12 +10,14 @@ use super::answers::{
     ActivityList, CreatedToken, DocumentVersions, History, Me, OrganisationList, TokenList,
     UserList,
 };
-use super::consents::{BatchAnswer, BatchCheck};
+use super::consents::{BatchAnswer, BatchCheck, PaperConsent, PaperWithdrawal};
 use crate::audit::Report;
-use crate::consent::Check;
+use crate::consent::{Check, Event};
 use crate::model::{Activity, Organisation, Register};
 use crate::notice::{ConsentForm, Notice};
-use crate::service::{History as ConsentHistory, SignedHead, Verification};
+use crate::service::{
+    ActivityCounts, Allowed, History as ConsentHistory, ProofBundle, SignedHead, Verification,
+};
 use crate::store::{DocumentVersion, ImportSummary};
 
 /// Who may call a route.
@@ -25,6 +27,7 @@ enum Access {
     Any,
     Read,
     Audit,
+    Record,
     Edit,
     Admin,
 }
@@ -36,6 +39,7 @@ impl Access {
             Access::Any => "Tout utilisateur authentifié.",
             Access::Read => "Tout rôle sur l'organisme (admin, dpo, agent, auditor).",
             Access::Audit => "Rôle auditor ou dpo sur l'organisme, ou admin.",
+            Access::Record => "Rôle agent ou dpo sur l'organisme, ou admin.",
             Access::Edit => "Rôle dpo sur l'organisme, ou admin.",
             Access::Admin => "Administrateurs.",
         }
@@ -50,7 +54,8 @@ enum Body {
     Activity,
     RegisterFile,
     Token,
-    BatchCheck,
+    /// A JSON body of this schema.
+    Json(Schema),
 }
 
 /// The schema of a body, registered among the document's components by the generator.
@@ -71,6 +76,10 @@ pub enum Answer {
     RegisterFile,
     /// A document: its content as JSON (this schema), or as HTML, PDF or text.
     Document(Schema),
+    /// JSON of this schema by default, or with `format=` this other type (`pdf`, `csv`).
+    Download(Schema, &'static str),
+    /// A file of this media type.
+    File(&'static str),
     /// This document.
     OpenApi,
 }
@@ -342,7 +351,7 @@ pub const ROUTES: &[Route] = &[
         "/organisations/{org}/consents/check",
         "La même question pour 10 000 personnes au plus, dans l'ordre donné",
         Access::Read,
-        Body::BatchCheck,
+        Body::Json(schema::<BatchCheck>),
         Answer::Json(200, schema::<BatchAnswer>),
     ),
     route(
@@ -370,6 +379,62 @@ pub const ROUTES: &[Route] = &[
         Answer::Json(200, schema::<SignedHead>),
     ),
     route(
+        "post",
+        "/organisations/{org}/consents",
+        "Enregistre un consentement reçu par un agent (papier au guichet, courrier, courriel, téléphone), avec le formulaire signé numérisé (scan, base64) ou son empreinte ; 201 et l'événement",
+        Access::Record,
+        Body::Json(schema::<PaperConsent>),
+        Answer::Json(201, schema::<Event>),
+    ),
+    route(
+        "post",
+        "/organisations/{org}/consents/withdrawals",
+        "Enregistre un retrait reçu par un agent ; il vaut aussitôt pour les vérifications",
+        Access::Record,
+        Body::Json(schema::<PaperWithdrawal>),
+        Answer::Json(201, schema::<Event>),
+    ),
+    route(
+        "get",
+        "/organisations/{org}/consents/activities/{activity}/counts",
+        "Nombre de personnes par état (accordé, refusé, retiré, expiré, à renouveler, incomplet) pour chaque choix du formulaire",
+        Access::Read,
+        Body::None,
+        Answer::Json(200, schema::<ActivityCounts>),
+    ),
+    route(
+        "get",
+        "/organisations/{org}/consents/activities/{activity}/allowed",
+        "Les personnes dont le consentement permet l'usage (paramètre choice), maintenant : pour l'envoi d'une lettre ou la publication de photos (format=csv)",
+        Access::Record,
+        Body::None,
+        Answer::Download(schema::<Vec<Allowed>>, "csv"),
+    ),
+    route(
+        "get",
+        "/organisations/{org}/consents/subjects/{subject}/proof",
+        "Preuve des consentements d'une personne : chaque événement, les versions des formulaires vues, les preuves d'inclusion et la tête d'arbre signée (format=pdf pour l'imprimer)",
+        Access::Read,
+        Body::None,
+        Answer::Download(schema::<ProofBundle>, "pdf"),
+    ),
+    route(
+        "get",
+        "/organisations/{org}/consents/events/{seq}/receipt",
+        "Reçu d'un événement (ISO/IEC TS 27560, JSON-LD) avec sa preuve d'inclusion (format=pdf pour l'imprimer)",
+        Access::Read,
+        Body::None,
+        Answer::Download(schema::<Value>, "pdf"),
+    ),
+    route(
+        "get",
+        "/organisations/{org}/consents/scans/{sha256}",
+        "Un formulaire papier numérisé, par l'empreinte que donne son événement",
+        Access::Read,
+        Body::None,
+        Answer::File("application/octet-stream"),
+    ),
+    route(
         "get",
         "/openapi.json",
         "Ce document",
@@ -378,6 +443,14 @@ pub const ROUTES: &[Route] = &[
         Answer::OpenApi,
     ),
 ];
+
+fn media_type(format: &str) -> &'static str {
+    match format {
+        "pdf" => "application/pdf",
+        "csv" => "text/csv",
+        _ => "application/octet-stream",
+    }
+}
 
 fn error_response(description: &str) -> Value {
     json!({ "description": description, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } })
@@ -410,6 +483,17 @@ fn success(answer: Answer, generator: &mut SchemaGenerator) -> (u16, Value) {
                 "application/pdf": { "schema": { "type": "string", "contentMediaType": "application/pdf" } },
                 "text/plain": { "schema": { "type": "string" } },
             } }),
+        ),
+        Answer::Download(schema, other) => (
+            200,
+            json!({ "description": format!("JSON par défaut ; format={other} pour le fichier"), "content": {
+                "application/json": { "schema": schema(generator) },
+                media_type(other): { "schema": { "type": "string" } },
+            } }),
+        ),
+        Answer::File(media) => (
+            200,
+            json!({ "description": "Le fichier", "content": { media: { "schema": { "type": "string" } } } }),
         ),
         Answer::OpenApi => (
             200,
@@ -454,7 +538,7 @@ fn operation(r: &Route, generator: &mut SchemaGenerator) -> Value {
             "application/yaml": { "schema": { "type": "string", "description": "registre au format registre/v1" } },
             "application/json": { "schema": schema::<Register>(generator) },
         })),
-        Body::BatchCheck => Some(json_content(schema::<BatchCheck>(generator))),
+        Body::Json(schema) => Some(json_content(schema(generator))),
         Body::Token => Some(
             json!({ "application/json": { "schema": { "$ref": "#/components/schemas/TokenRequest" } } }),
         ),
