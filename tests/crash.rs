@@ -201,3 +201,147 @@ fn every_acknowledged_write_survives_a_sigkill() {
     let report: Value = serde_json::from_str(&report).unwrap();
     assert_eq!(report["activities"], WRITES);
 }
+
+const SUBMISSIONS: usize = 2_000;
+const CLIENTS: usize = 4;
+const DEMO_ORG: &str = "saint-aubin";
+const PHOTO_CHOICE: &str = "communication.publication-images:site-internet-de-la-commune";
+
+/// A paper consent of the demo commune's photo form, under its idempotency key.
+fn submission(key: &str) -> String {
+    json!({
+        "activity": "photos",
+        "choices": [PHOTO_CHOICE],
+        "channel": "guichet",
+        "name": format!("Famille {key}"),
+        "minor": true,
+        "holders": 2,
+        "idempotency_key": key,
+    })
+    .to_string()
+}
+
+/// Sends `keys` until the server stops answering; gives the event number of each answered 2xx.
+fn submit(port: u16, token: &str, keys: &[String], acked: &AtomicUsize) -> Vec<(String, u64)> {
+    let auth = format!("Bearer {token}");
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    let mut done = Vec::new();
+    for key in keys {
+        let path = format!("/api/v1/organisations/{DEMO_ORG}/consents");
+        match common::http(port, "POST", &path, &headers, Some(&submission(key))) {
+            Ok((status, answer)) if (200..300).contains(&status) => {
+                let event: Value = serde_json::from_str(&answer).unwrap();
+                done.push((key.clone(), event["seq"].as_u64().unwrap()));
+                acked.fetch_add(1, Ordering::SeqCst);
+            }
+            Ok((status, answer)) => panic!("submission {key}: {status} {answer}"),
+            Err(_) => break,
+        }
+    }
+    done
+}
+
+fn keys_of(client: usize) -> Vec<String> {
+    (0..SUBMISSIONS / CLIENTS)
+        .map(|i| format!("client-{client}-{i:04}"))
+        .collect()
+}
+
+#[test]
+fn every_acknowledged_consent_is_in_the_ledger_once_after_a_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("surrealkv://{}", dir.path().join("db").display());
+    let log = dir.path().join("serve.log");
+    let mut service = common::Service::start(&database, &log, &[]);
+    let password = service.first_admin_password();
+    let token = common::api_token(
+        service.port,
+        "admin@registre.invalid",
+        &password,
+        r#"{"name": "crash", "role": "admin"}"#,
+    );
+    let auth = format!("Bearer {token}");
+    let headers = [("Authorization", auth.as_str())];
+    let verify = |port: u16| -> Value {
+        let path = format!("/api/v1/organisations/{DEMO_ORG}/consents/verify");
+        let (status, answer) = common::http(port, "GET", &path, &headers, None).unwrap();
+        assert_eq!(status, 200, "{answer}");
+        serde_json::from_str(&answer).unwrap()
+    };
+    let before = verify(service.port)["events"].as_u64().unwrap();
+
+    let seed: u64 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let kill_after = rng.random_range(50..SUBMISSIONS / 2);
+    let delay = std::time::Duration::from_micros(rng.random_range(0..20_000));
+    println!("seed {seed}: SIGKILL after {kill_after} acknowledged submissions + {delay:?}");
+    let acked = Arc::new(AtomicUsize::new(0));
+    let port = service.port;
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|client| {
+            let (acked, token) = (acked.clone(), token.clone());
+            std::thread::spawn(move || submit(port, &token, &keys_of(client), &acked))
+        })
+        .collect();
+    while acked.load(Ordering::SeqCst) < kill_after && clients.iter().any(|c| !c.is_finished()) {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    std::thread::sleep(delay);
+    service.kill();
+    let done: Vec<(String, u64)> = clients
+        .into_iter()
+        .flat_map(|c| c.join().unwrap())
+        .collect();
+    assert!(
+        done.len() >= kill_after && done.len() < SUBMISSIONS,
+        "{} submissions acknowledged",
+        done.len()
+    );
+
+    // After the restart each acknowledged submission is there, under its event: sent again,
+    // it answers with the same event and records nothing.
+    let service = common::Service::start(&database, &log, &[]);
+    assert_eq!(
+        verify(service.port)["problems"],
+        json!([]),
+        "the chain verifies after the kill"
+    );
+    let started = std::time::Instant::now();
+    let mut again: Vec<(String, u64)> = Vec::new();
+    let everything: Vec<String> = (0..CLIENTS).flat_map(keys_of).collect();
+    for chunk in everything.chunks(SUBMISSIONS / CLIENTS) {
+        let sent = submit(service.port, &token, chunk, &AtomicUsize::new(0));
+        assert_eq!(sent.len(), chunk.len());
+        again.extend(sent);
+    }
+    println!(
+        "{} submissions (again) in {:?}",
+        again.len(),
+        started.elapsed()
+    );
+    let seq_of: std::collections::HashMap<&str, u64> =
+        again.iter().map(|(k, s)| (k.as_str(), *s)).collect();
+    for (key, seq) in &done {
+        assert_eq!(
+            seq_of[key.as_str()],
+            *seq,
+            "acknowledged submission {key} moved or doubled"
+        );
+    }
+    let distinct: std::collections::HashSet<u64> = again.iter().map(|(_, s)| *s).collect();
+    assert_eq!(distinct.len(), SUBMISSIONS, "one event per submission");
+
+    let verified = verify(service.port);
+    assert_eq!(verified["problems"], json!([]));
+    assert_eq!(
+        verified["events"].as_u64().unwrap(),
+        before + SUBMISSIONS as u64,
+        "every submission recorded exactly once"
+    );
+}
