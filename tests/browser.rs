@@ -54,6 +54,11 @@ fn every_page_passes_axe_without_javascript_and_under_30_kb() {
         ("/organisations/saint-aubin".to_owned(), 200),
         ("/organisations/hostile".to_owned(), 200),
         ("/o/inconnu/registre".to_owned(), 404),
+        ("/o/saint-aubin/registre-des-consentements".to_owned(), 200),
+        (
+            "/o/ccas-saint-aubin/registre-des-consentements".to_owned(),
+            200,
+        ),
     ];
     let mut pdfs = Vec::new();
     for org in ["saint-aubin", "ccas-saint-aubin", "hostile"] {

@@ -143,7 +143,7 @@ async fn a_person_consents_online_gets_a_link_and_withdraws_in_as_many_steps() {
 
     // The receipt, through the link.
     let receipt = client
-        .get(href(&confirmation, "Télécharger mon reçu"))
+        .get(href(&confirmation, "reçu vérifiable (JSON)"))
         .dispatch()
         .await;
     assert_eq!(receipt.status(), Status::Ok);
@@ -151,6 +151,43 @@ async fn a_person_consents_online_gets_a_link_and_withdraws_in_as_many_steps() {
         serde_json::from_str(&receipt.into_string().await.unwrap()).unwrap();
     let key = receipt["proof"]["public_key"].as_str().unwrap().to_owned();
     assert!(registre::consent::receipt::verify(&receipt, &key).is_ok());
+    let printed = client
+        .get(href(&confirmation, "reçu à imprimer (PDF)"))
+        .dispatch()
+        .await;
+    assert_eq!(printed.content_type(), Some(ContentType::PDF));
+    let text = common::pdf_text(&printed.into_bytes().await.unwrap());
+    assert!(text.contains("Reçu de consentement"), "{text}");
+    assert!(
+        text.contains(&key),
+        "the receipt gives the public key: {text}"
+    );
+
+    // The head the receipt rests on is published, with the same key, for anyone to note.
+    let ledger = href(
+        &confirmation,
+        "la clé publique et la dernière tête signée du registre des consentements",
+    );
+    let page = client
+        .get(&ledger)
+        .dispatch()
+        .await
+        .into_string()
+        .await
+        .unwrap();
+    assert!(page.contains(&key), "{page}");
+    let published: serde_json::Value = serde_json::from_str(
+        &client
+            .get(format!("{ledger}?format=json"))
+            .dispatch()
+            .await
+            .into_string()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(published["public_key"], key.as_str());
+    assert_eq!(published["head"], receipt["proof"]["tree_head"]);
 
     // Withdraw: the link's page, then one submission — no more steps than consenting.
     let mine = client

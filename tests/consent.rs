@@ -901,3 +901,48 @@ async fn the_private_link_withdraws_in_one_step_and_the_check_follows_at_once() 
         .unwrap();
     assert!(registre.subject_by_link(ORG, &token).await.is_err());
 }
+
+#[tokio::test]
+async fn a_grown_ledger_gets_a_head_at_least_daily_and_noted_heads_prove_it_only_grew() {
+    let (store, registre) = service().await;
+    let activity = photos();
+    for i in 0..3 {
+        let d = draft(&activity, &format!("s{i}"), EventKind::Given);
+        record(&store, &d, "2026-03-02T10:00:00Z").await;
+    }
+    let due = async |now: &str| registre.sign_due_heads(at(now)).await.unwrap();
+    assert_eq!(due("2026-03-02T12:00:00Z").await, 1, "the first head");
+    assert_eq!(due("2026-03-02T18:00:00Z").await, 0, "not a day later");
+    for i in 3..5 {
+        let d = draft(&activity, &format!("s{i}"), EventKind::Given);
+        record(&store, &d, "2026-03-02T20:00:00Z").await;
+    }
+    assert_eq!(due("2026-03-02T21:00:00Z").await, 0, "grown, but not a day later");
+    assert_eq!(due("2026-03-03T12:00:00Z").await, 1, "grown, a day later");
+    assert_eq!(due("2026-03-06T12:00:00Z").await, 0, "a ledger that did not grow");
+    let heads = store.tree_heads(ORG).await.unwrap();
+    let sizes: Vec<u64> = heads.iter().map(|h| h.size).collect();
+    assert_eq!(sizes, [3, 5]);
+
+    // Both heads noted by someone outside: the newer one extends the older.
+    let auditor = registre::auth::Actor::command_line("auditeur");
+    let now = at("2026-03-06T12:00:00Z");
+    let verified = registre
+        .verify_consents(&auditor, ORG, &heads, now)
+        .await
+        .unwrap();
+    assert_eq!(verified.problems, Vec::<String>::new());
+
+    // A newer head over another history does not.
+    let key = store.ledger_key(now).await.unwrap();
+    let forged = key.sign(ORG, 5, &[7u8; 32], now);
+    let verified = registre
+        .verify_consents(&auditor, ORG, &[heads[0].clone(), forged], now)
+        .await
+        .unwrap();
+    assert!(
+        verified.problems.iter().any(|p| p.contains("ne prolonge pas")),
+        "{:?}",
+        verified.problems
+    );
+}

@@ -135,8 +135,10 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode, Failure> {
         let store = Store::open(&url, Database::credentials().as_ref())
             .await
             .map_err(store_failure)?;
-        first_start(&Registre::new(store.clone(), pack.clone()), args.no_demo).await?;
+        let registre = Registre::new(store.clone(), pack.clone());
+        first_start(&registre, args.no_demo).await?;
         store.prune(Timestamp::now()).await.map_err(store_failure)?;
+        tokio::spawn(publish_heads(registre));
         // One key for every server of a shared database.
         let secret = store
             .setting_or_init("secret_key", new_secret_key())
@@ -161,6 +163,19 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode, Failure> {
             .map(|_| ExitCode::SUCCESS)
             .map_err(|e| Failure::Input(format!("registre: démarrage impossible : {e}")))
     })
+}
+
+/// Signs the tree heads that are due, now and every hour, for as long as the server runs.
+async fn publish_heads(registre: Registre) {
+    let mut hourly = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        hourly.tick().await;
+        match registre.sign_due_heads(Timestamp::now()).await {
+            Ok(0) => {}
+            Ok(signed) => tracing::info!("{signed} têtes d'arbre des consentements signées"),
+            Err(e) => tracing::error!("têtes d'arbre des consentements non signées : {e}"),
+        }
+    }
 }
 
 /// 512 random bits, base64: the key that signs and encrypts session cookies.

@@ -799,6 +799,45 @@ impl Registre {
         Ok(SignedHead { head, public_key })
     }
 
+    /// The last tree head `org` signed and its public key, as published for anyone to note:
+    /// `None` before the first one.
+    pub async fn published_head(&self, org: &str, now: Timestamp) -> Result<Option<SignedHead>> {
+        if self.store.organisation(org).await?.is_none() {
+            return Err(unknown_organisation(org).into());
+        }
+        let Some(head) = self.store.tree_heads(org).await?.pop() else {
+            return Ok(None);
+        };
+        let public_key = self.store.ledger_key(now).await?.public_hex();
+        Ok(Some(SignedHead { head, public_key }))
+    }
+
+    /// Signs a tree head for each organisation whose ledger grew since its last head and whose
+    /// last head is a day old (or that has none): `registre serve` runs it every hour, so a
+    /// head is published at least daily. The number signed.
+    pub async fn sign_due_heads(&self, now: Timestamp) -> Result<usize> {
+        let mut signed = 0;
+        for org in self.store.organisation_ids().await? {
+            let size = self.store.chain_head(&org).await?.next;
+            let last = self.store.tree_heads(&org).await?.pop();
+            let due = match &last {
+                None => size > 0,
+                Some(head) => {
+                    let old = head
+                        .time
+                        .parse::<Timestamp>()
+                        .is_ok_and(|t| now.duration_since(t) >= HEAD_EVERY);
+                    head.size < size && old
+                }
+            };
+            if due {
+                self.store.sign_tree_head(&org, now).await?;
+                signed += 1;
+            }
+        }
+        Ok(signed)
+    }
+
     /// The receipt of event `seq` of `org` (ISO/IEC TS 27560, JSON-LD) with its proof: a tree
     /// head including it is signed when the last one does not. `actor` is an agent of the
     /// organisation, or `None` for the person on the confirmation page.
@@ -851,6 +890,9 @@ impl Registre {
         Ok(self.store.rebuild_consent_state(org).await?)
     }
 }
+
+/// How often a grown ledger gets a new signed tree head.
+pub const HEAD_EVERY: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
 
 /// The most subjects one batch check asks about.
 pub const MAX_BATCH: usize = 10_000;

@@ -364,6 +364,50 @@ fn error_body(message: &str) -> Vec<u8> {
     json!({ "error": message }).to_string().into_bytes()
 }
 
+/// The organisation's last signed tree head, for anyone to note: a page, or JSON with
+/// `?format=json`.
+#[get("/o/<org>/registre-des-consentements?<format>")]
+pub async fn ledger(
+    app: &State<App>,
+    org: &str,
+    format: Option<&str>,
+) -> Result<Result<Page, (ContentType, String)>, Status> {
+    let head = match app.registre.published_head(org, Timestamp::now()).await {
+        Ok(head) => head,
+        Err(service::Error::NotFound(_)) => return Err(Status::NotFound),
+        Err(e) => {
+            tracing::error!("tête d'arbre illisible : {e}");
+            return Err(Status::InternalServerError);
+        }
+    };
+    match format {
+        Some("json") => {
+            let body = serde_json::to_string_pretty(&head).unwrap_or_default();
+            return Ok(Err((ContentType::JSON, body)));
+        }
+        None | Some("html") => {}
+        Some(_) => return Err(Status::BadRequest),
+    }
+    let name = match app.registre.store.organisation(org).await {
+        Ok(Some(found)) => found.name,
+        _ => return Err(Status::NotFound),
+    };
+    let when = head
+        .as_ref()
+        .map(|h| crate::render::typography::moment(&h.head.time));
+    Ok(Ok(page(
+        app,
+        Status::Ok,
+        "notice/ledger",
+        json!({
+            "title": "Registre des consentements",
+            "organisation": { "id": org, "name": name },
+            "head": head,
+            "when": when,
+        }),
+    )))
+}
+
 pub fn routes() -> Vec<rocket::Route> {
-    rocket::routes![submit, mine, withdraw, receipt]
+    rocket::routes![submit, mine, withdraw, receipt, ledger]
 }
