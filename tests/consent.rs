@@ -917,9 +917,17 @@ async fn a_grown_ledger_gets_a_head_at_least_daily_and_noted_heads_prove_it_only
         let d = draft(&activity, &format!("s{i}"), EventKind::Given);
         record(&store, &d, "2026-03-02T20:00:00Z").await;
     }
-    assert_eq!(due("2026-03-02T21:00:00Z").await, 0, "grown, but not a day later");
+    assert_eq!(
+        due("2026-03-02T21:00:00Z").await,
+        0,
+        "grown, but not a day later"
+    );
     assert_eq!(due("2026-03-03T12:00:00Z").await, 1, "grown, a day later");
-    assert_eq!(due("2026-03-06T12:00:00Z").await, 0, "a ledger that did not grow");
+    assert_eq!(
+        due("2026-03-06T12:00:00Z").await,
+        0,
+        "a ledger that did not grow"
+    );
     let heads = store.tree_heads(ORG).await.unwrap();
     let sizes: Vec<u64> = heads.iter().map(|h| h.size).collect();
     assert_eq!(sizes, [3, 5]);
@@ -941,7 +949,10 @@ async fn a_grown_ledger_gets_a_head_at_least_daily_and_noted_heads_prove_it_only
         .await
         .unwrap();
     assert!(
-        verified.problems.iter().any(|p| p.contains("ne prolonge pas")),
+        verified
+            .problems
+            .iter()
+            .any(|p| p.contains("ne prolonge pas")),
         "{:?}",
         verified.problems
     );

@@ -34,6 +34,20 @@ fn activity(i: usize) -> Value {
     activity
 }
 
+/// When to kill: after a random number (in `range`) of acknowledged writes, plus up to 20 ms;
+/// the seed is printed so that a failure can be replayed.
+fn kill_plan(range: std::ops::Range<usize>) -> (usize, std::time::Duration) {
+    let seed: u64 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let kill_after = rng.random_range(range);
+    let delay = std::time::Duration::from_micros(rng.random_range(0..20_000));
+    println!("seed {seed}: SIGKILL after {kill_after} acknowledged writes + {delay:?}");
+    (kill_after, delay)
+}
+
 /// Writes activities `range` until the server stops answering; returns those answered 2xx.
 fn write(port: u16, token: &str, range: std::ops::Range<usize>, acked: &AtomicUsize) -> Vec<usize> {
     let auth = format!("Bearer {token}");
@@ -94,14 +108,7 @@ fn every_acknowledged_write_survives_a_sigkill() {
     assert_eq!(status, 201, "{answer}");
 
     // The kill lands after a random number of acknowledged writes, while writes are in flight.
-    let seed: u64 = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let kill_after = rng.random_range(20..WRITES / 2);
-    let delay = std::time::Duration::from_micros(rng.random_range(0..20_000));
-    println!("seed {seed}: SIGKILL after {kill_after} acknowledged writes + {delay:?}");
+    let (kill_after, delay) = kill_plan(20..WRITES / 2);
     let acked = Arc::new(AtomicUsize::new(0));
     let port = service.port;
     let writer = {
@@ -273,14 +280,7 @@ fn every_acknowledged_consent_is_in_the_ledger_once_after_a_sigkill() {
     };
     let before = verify(service.port)["events"].as_u64().unwrap();
 
-    let seed: u64 = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let kill_after = rng.random_range(50..SUBMISSIONS / 2);
-    let delay = std::time::Duration::from_micros(rng.random_range(0..20_000));
-    println!("seed {seed}: SIGKILL after {kill_after} acknowledged submissions + {delay:?}");
+    let (kill_after, delay) = kill_plan(50..SUBMISSIONS / 2);
     let acked = Arc::new(AtomicUsize::new(0));
     let port = service.port;
     let clients: Vec<_> = (0..CLIENTS)
