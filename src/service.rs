@@ -35,6 +35,7 @@ pub struct Registre {
     pub store: Store,
     pub pack: Arc<PolicyPack>,
     pub accounts: Accounts,
+    forms: Arc<consents::Forms>,
 }
 
 impl Registre {
@@ -43,6 +44,7 @@ impl Registre {
             accounts: Accounts::new(store.clone()),
             store,
             pack,
+            forms: Arc::default(),
         }
     }
 }

@@ -664,7 +664,7 @@ const CHOICE_SITE: &str = "communication.publication-images:site-internet-de-la-
 
 #[tokio::test]
 async fn a_new_recipient_requires_renewal_and_a_new_security_measure_does_not() {
-    let (store, registre) = service().await;
+    let (_, registre) = service().await;
     let admin = registre::auth::Actor::command_line("dpo");
     let event = registre
         .record_consent(None, ORG, online(2, json!({})), at("2026-03-02T10:00:00Z"))
@@ -681,14 +681,15 @@ async fn a_new_recipient_requires_renewal_and_a_new_security_measure_does_not() 
     };
     assert_eq!(status().await, Status::Given);
     let mut photos = photos();
+    // Through the service, as the API and the workspace write: checks see it at once.
     let save = async |activity: &Activity| {
-        store
-            .save_activity(
+        registre
+            .write_activity(
+                &admin,
                 ORG,
-                activity,
+                Some(&activity.id),
+                serde_json::to_value(activity).unwrap(),
                 registre::store::WriteMode::Update,
-                "dpo",
-                now,
             )
             .await
             .unwrap();
@@ -956,4 +957,33 @@ async fn a_grown_ledger_gets_a_head_at_least_daily_and_noted_heads_prove_it_only
         "{:?}",
         verified.problems
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_recordings_share_commits_and_a_double_submission_records_once() {
+    let (store, registre) = service().await;
+    let now = at("2026-03-02T10:00:00Z");
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let registre = registre.clone();
+            tokio::spawn(async move {
+                // Submissions 0 and 1 are the same form sent twice.
+                let key = format!("envoi-{}", i.max(1));
+                let recording = registre::service::Recording {
+                    key: Some(key),
+                    ..online(2, json!({ "name": format!("Famille {i}") }))
+                };
+                registre.record_consent(None, ORG, recording, now).await
+            })
+        })
+        .collect();
+    let mut events = Vec::new();
+    for task in tasks {
+        events.push(task.await.unwrap().unwrap());
+    }
+    assert_eq!(events[0].seq, events[1].seq, "sent twice, recorded once");
+    let distinct: std::collections::BTreeSet<u64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(distinct.len(), 19);
+    assert_eq!(store.consent_events(ORG).await.unwrap().len(), 19);
+    assert!(store.verify_consents(ORG).await.unwrap().is_ok());
 }

@@ -127,10 +127,7 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode, Failure> {
     let pack =
         Arc::new(PolicyPack::builtin().map_err(|e| Failure::Input(format!("registre: {e}")))?);
     let templates = Templates::builtin().map_err(|e| Failure::Input(format!("registre: {e}")))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::Input(format!("registre: {e}")))?;
+    let runtime = super::store::runtime()?;
     runtime.block_on(async {
         let store = Store::open(&url, Database::credentials().as_ref())
             .await

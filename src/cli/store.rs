@@ -100,8 +100,14 @@ pub fn restore(args: &FileArgs) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
-    tokio::runtime::Runtime::new().map_err(|e| Failure::Input(format!("registre: {e}")))
+/// The runtime of every command: the embedded database evaluates queries on the worker's
+/// stack, deeply in a debug build, so workers get room to spare over the 2 MiB default.
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(8 * 1024 * 1024)
+        .build()
+        .map_err(|e| Failure::Input(format!("registre: {e}")))
 }
 
 pub(super) fn open(database: &Database) -> Result<(tokio::runtime::Runtime, Store), Failure> {

@@ -2,6 +2,8 @@
 //! to the activity's consent form as the register gives it now, recorded with the version of
 //! the form, checked against the register of the day, verified against the tree heads.
 
+use std::sync::Arc;
+
 use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
@@ -14,7 +16,7 @@ use crate::consent::{
 };
 use crate::model::{Activity, Register};
 use crate::notice::{ConsentForm, Context, Versioned};
-use crate::store::{Entry, Rendering, Shown};
+use crate::store::{Entry, Rendering, Shown, StoreError};
 
 /// What the person does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +106,58 @@ impl Recording {
             child_signs: false,
             key: None,
         }
+    }
+}
+
+/// How long a computed consent form serves checks and recordings before the register is read
+/// again.
+pub const FORM_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// An activity's consent form as the register gave it, with what checks need of it.
+pub struct FormOf {
+    /// The register of the organisation, reduced to the activity and what it refers to.
+    pub register: Register,
+    pub form: ConsentForm,
+    /// The form's model as stored with the events, and its SHA-256.
+    content: Value,
+    content_sha256: String,
+    /// What consent to the activity covers now (see [`consent::scope`]).
+    pub scope: String,
+    index: usize,
+}
+
+impl FormOf {
+    pub fn activity(&self) -> &Activity {
+        &self.register.organisations[0].activities()[self.index]
+    }
+
+    pub fn requirement(&self) -> consent::Requirement<'_> {
+        consent::requirement(self.activity(), &self.scope)
+    }
+}
+
+/// An organisation's id and an activity's.
+type ActivityKey = (String, String);
+
+/// The consent forms computed lately, by organisation and activity, with when.
+#[derive(Default)]
+pub struct Forms(
+    std::sync::Mutex<std::collections::HashMap<ActivityKey, (std::time::Instant, Arc<FormOf>)>>,
+);
+
+impl Forms {
+    fn get(&self, key: &(String, String)) -> Option<Arc<FormOf>> {
+        let forms = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        forms
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < FORM_TTL)
+            .map(|(_, form)| form.clone())
+    }
+
+    fn put(&self, key: (String, String), form: Arc<FormOf>) {
+        let mut forms = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        forms.retain(|_, (at, _)| at.elapsed() < FORM_TTL);
+        forms.insert(key, (std::time::Instant::now(), form));
     }
 }
 
@@ -267,12 +321,15 @@ fn names(identity: &Value, single: &str, several: &str) -> Option<String> {
 }
 
 impl Registre {
-    /// The activity's consent form as the register gives it now, with the register.
-    pub(super) async fn consent_form(
-        &self,
-        org: &str,
-        activity: &str,
-    ) -> Result<(Register, ConsentForm)> {
+    /// The activity's consent form as the register gives it, with the register: computed at
+    /// most once every [`FORM_TTL`] per activity and process, so that checks and recordings
+    /// under load do not rebuild the notice each time. A register change is seen within that
+    /// delay.
+    pub(super) async fn consent_form(&self, org: &str, activity: &str) -> Result<Arc<FormOf>> {
+        let key = (org.to_owned(), activity.to_owned());
+        if let Some(fresh) = self.forms.get(&key) {
+            return Ok(fresh);
+        }
         let register = self.document_register(org, Some(activity)).await?;
         let organisation = &register.organisations[0];
         let found = find_activity(organisation.activities(), activity)?;
@@ -284,7 +341,34 @@ impl Registre {
         };
         let form = crate::notice::consent_form(&context, organisation, found)
             .map_err(|e| Error::invalid("activity", e.to_string()))?;
-        Ok((register, form))
+        let scope = consent::scope(found);
+        let index = organisation
+            .activities()
+            .iter()
+            .position(|a| a.id == activity)
+            .unwrap_or_default();
+        let content = serde_json::to_value(&form).map_err(|e| Error::Internal(e.to_string()))?;
+        let content_sha256 = crate::digest::sha256_hex(content.to_string().as_bytes());
+        let computed = Arc::new(FormOf {
+            register,
+            form,
+            content,
+            content_sha256,
+            scope,
+            index,
+        });
+        self.forms.put(key, computed.clone());
+        Ok(computed)
+    }
+
+    /// Forgets the consent forms computed from the register: this process sees its own
+    /// changes at once (other servers within [`FORM_TTL`]).
+    pub(super) fn register_changed(&self) {
+        self.forms
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     /// Records a consent or a withdrawal. `actor` is the agent who took it, `None` for the
@@ -320,8 +404,8 @@ impl Registre {
             actor.require(Need::RecordConsent, org)?;
         }
         let activity_id = first.activity.clone();
-        let (register, form) = self.consent_form(org, &activity_id).await?;
-        let activity = find_activity(register.organisations[0].activities(), &activity_id)?;
+        let computed = self.consent_form(org, &activity_id).await?;
+        let (activity, form) = (computed.activity(), &computed.form);
         let choices: Vec<&str> = form.choice_ids().collect();
         let version = form.version().clone();
         let mut drafts = Vec::with_capacity(recordings.len());
@@ -351,31 +435,40 @@ impl Registre {
                     .clone()
                     .unwrap_or(Value::Object(Default::default()))
             });
-            drafts.push((draft, identity, at, recording.key, recording.scan));
+            drafts.push(Entry {
+                draft,
+                identity,
+                at,
+                key: recording.key,
+                scan: recording.scan,
+            });
         }
-        let content = serde_json::to_value(&form).map_err(|e| Error::Internal(e.to_string()))?;
         let shown = Shown {
             kind: "consent-form",
             organisation: org,
             activity: Some(&activity.id),
             version: &version,
-            content: &content,
+            content: &computed.content,
             rendering: Rendering {
                 format: "json".to_owned(),
-                sha256: crate::digest::sha256_hex(content.to_string().as_bytes()),
+                sha256: computed.content_sha256.clone(),
             },
         };
-        let entries: Vec<Entry<'_>> = drafts
-            .iter()
-            .map(|(draft, identity, at, key, scan)| Entry {
-                draft,
-                identity: identity.as_ref(),
-                at: *at,
-                key: key.as_deref(),
-                scan: scan.as_deref(),
-            })
-            .collect();
-        Ok(self.store.append_consents(org, &entries, &shown).await?)
+        let single_key = match drafts.as_slice() {
+            [one] => one.key.clone(),
+            _ => None,
+        };
+        match self.store.append_consents(org, drafts, &shown).await {
+            // The same form sent twice at once: the other one was recorded first.
+            Err(StoreError::Conflict(_)) if single_key.is_some() => {
+                let key = single_key.unwrap_or_default();
+                match self.store.submission(org, &key).await? {
+                    Some(event) => Ok(vec![event]),
+                    None => Err(Error::Conflict("envoi déjà enregistré".to_owned())),
+                }
+            }
+            other => Ok(other?),
+        }
     }
 
     /// The subject a recording is about: the one it names, which must exist, or a new one.
@@ -446,14 +539,8 @@ impl Registre {
                 ),
             ));
         }
-        let organisation = self
-            .store
-            .organisation_with_activities(org)
-            .await?
-            .ok_or_else(|| unknown_organisation(org))?;
-        let found = find_activity(organisation.activities(), activity)?;
-        let scope = consent::scope(found);
-        let requirement = consent::requirement(found, &scope);
+        let computed = self.consent_form(org, activity).await?;
+        let requirement = computed.requirement();
         let currents = self
             .store
             .consent_currents(org, activity, choice, subjects)
@@ -478,11 +565,10 @@ impl Registre {
         now: Timestamp,
     ) -> Result<ActivityCounts> {
         actor.require(Need::Read, org)?;
-        let (register, form) = self.consent_form(org, activity).await?;
-        let found = find_activity(register.organisations[0].activities(), activity)?;
-        let scope = consent::scope(found);
-        let requirement = consent::requirement(found, &scope);
-        let mut choices: Vec<ChoiceCounts> = form
+        let computed = self.consent_form(org, activity).await?;
+        let requirement = computed.requirement();
+        let mut choices: Vec<ChoiceCounts> = computed
+            .form
             .groups
             .iter()
             .flat_map(|g| g.choices.iter())
@@ -526,7 +612,8 @@ impl Registre {
         now: Timestamp,
     ) -> Result<Vec<Allowed>> {
         actor.require(Need::RecordConsent, org)?;
-        let (register, form) = self.consent_form(org, activity).await?;
+        let computed = self.consent_form(org, activity).await?;
+        let form = &computed.form;
         if !form.choice_ids().any(|c| c == choice) {
             return Err(Error::invalid(
                 "choice",
@@ -536,9 +623,7 @@ impl Registre {
                 ),
             ));
         }
-        let found = find_activity(register.organisations[0].activities(), activity)?;
-        let scope = consent::scope(found);
-        let requirement = consent::requirement(found, &scope);
+        let requirement = computed.requirement();
         Ok(self
             .store
             .activity_currents(org, activity)
@@ -591,17 +676,13 @@ impl Registre {
 
     /// The consent form of a published activity, as the public page shows it.
     pub async fn public_consent_form(&self, org: &str, activity: &str) -> Result<ConsentForm> {
-        let (register, form) = self.consent_form(org, activity).await?;
-        let published = register.organisations[0]
-            .activities()
-            .iter()
-            .any(|a| a.id == activity && a.public == Some(true));
-        if !published {
+        let computed = self.consent_form(org, activity).await?;
+        if computed.activity().public != Some(true) {
             return Err(Error::NotFound(format!(
                 "activité `{activity}` introuvable"
             )));
         }
-        Ok(form)
+        Ok(computed.form.clone())
     }
 
     /// What the person of a management link sees: each choice they answered, and its status
@@ -630,10 +711,10 @@ impl Registre {
             if answered.is_empty() {
                 continue;
             }
-            let scope = consent::scope(activity);
-            let requirement = consent::requirement(activity, &scope);
-            let (_, form) = self.consent_form(org, &activity.id).await?;
-            let mut choices: Vec<LinkChoice> = form
+            let computed = self.consent_form(org, &activity.id).await?;
+            let requirement = computed.requirement();
+            let mut choices: Vec<LinkChoice> = computed
+                .form
                 .groups
                 .iter()
                 .flat_map(|g| g.choices.iter())

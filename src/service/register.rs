@@ -31,6 +31,7 @@ impl Registre {
         self.store
             .save_organisation(&org, WriteMode::Create, &actor.author, Timestamp::now())
             .await?;
+        self.register_changed();
         Ok(org)
     }
 
@@ -52,6 +53,7 @@ impl Registre {
         self.store
             .save_organisation(&updated, WriteMode::Update, &actor.author, Timestamp::now())
             .await?;
+        self.register_changed();
         Ok(updated)
     }
 
@@ -62,7 +64,9 @@ impl Registre {
         self.store
             .delete_organisation(org, &actor.author, Timestamp::now())
             .await
-            .map_err(|e| in_use_message(e, actor))
+            .map_err(|e| in_use_message(e, actor))?;
+        self.register_changed();
+        Ok(())
     }
 
     /// Checks an activity body for `org` and writes it (`id`: the one of the address, for an
@@ -136,6 +140,7 @@ impl Registre {
             .store
             .save_activity(org, &activity, mode, &actor.author, Timestamp::now())
             .await?;
+        self.register_changed();
         Ok((outcome, activity))
     }
 
@@ -145,7 +150,9 @@ impl Registre {
         self.store
             .delete_activity(org, id, &actor.author, Timestamp::now())
             .await
-            .map_err(|e| in_use_message(e, actor))
+            .map_err(|e| in_use_message(e, actor))?;
+        self.register_changed();
+        Ok(())
     }
 
     /// Imports a register file, all or nothing: administrators create organisations, a DPO
@@ -187,10 +194,13 @@ impl Registre {
                 )));
             }
         }
-        self.store
+        let summary = self
+            .store
             .import(&register, &actor.author, Timestamp::now())
             .await
-            .map_err(|e| in_use_message(e, actor))
+            .map_err(|e| in_use_message(e, actor))?;
+        self.register_changed();
+        Ok(summary)
     }
 
     /// The stored activities an imported file may take data from without holding their

@@ -91,7 +91,7 @@ async fn demo_consents(registre: &Registre, now: Timestamp) -> Result<()> {
         let choices: Vec<String> = registre
             .consent_form(DEMO_COMMUNE, activity)
             .await?
-            .1
+            .form
             .choice_ids()
             .map(str::to_owned)
             .collect();
@@ -169,12 +169,12 @@ impl Registre {
     ) -> Result<usize> {
         const BATCH: usize = 1_000;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let (register, form) = self.consent_form(org, activity).await?;
-        let minor = register.organisations[0]
-            .activities()
-            .iter()
-            .find(|a| a.id == activity)
-            .and_then(|a| a.consent.as_ref())
+        let computed = self.consent_form(org, activity).await?;
+        let form = &computed.form;
+        let minor = computed
+            .activity()
+            .consent
+            .as_ref()
             .and_then(|c| c.parental_consent)
             .is_some();
         let choices: Vec<String> = form.choice_ids().map(str::to_owned).collect();

@@ -14,21 +14,80 @@ use crate::consent::{
     self, ChainHead, Current, Draft, Event, EventKind, LedgerKey, State, TreeHead, merkle::Tree,
 };
 
-/// The lock of each organisation's chain, within one process.
-pub(super) type Appending = std::sync::Arc<
-    std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
->;
+/// The appends waiting for each organisation's chain, within one process.
+pub(super) type Appending =
+    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Chain>>>>;
+
+/// One organisation's chain in this process: its turn, and the appends waiting for it. The
+/// append that gets the turn writes every waiting one with the same document in one
+/// transaction (one commit, one flush to disk), so that concurrent recordings share it.
+#[derive(Default)]
+pub(super) struct Chain {
+    turn: tokio::sync::Mutex<()>,
+    waiting: std::sync::Mutex<Vec<Pending>>,
+    next_id: std::sync::atomic::AtomicU64,
+}
+
+struct Pending {
+    id: u64,
+    entries: Vec<Entry>,
+    document: Document,
+    reply: tokio::sync::oneshot::Sender<Result<Vec<Event>, StoreError>>,
+}
+
+/// Takes an append out of the waiting list if its caller gave up before its turn.
+struct Waiting<'c> {
+    chain: &'c Chain,
+    id: u64,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        let mut waiting = self.chain.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        waiting.retain(|p| p.id != self.id);
+    }
+}
+
+/// The document version an append records, as bound in its transaction.
+#[derive(Clone)]
+struct Document {
+    sha256: String,
+    kind: String,
+    activity: Option<String>,
+    version: String,
+    content: Value,
+    rendering: Value,
+}
+
+impl Document {
+    fn of(shown: &Shown<'_>) -> Result<Self, StoreError> {
+        Ok(Document {
+            sha256: shown.version.sha256.clone(),
+            kind: shown.kind.to_owned(),
+            activity: shown.activity.map(str::to_owned),
+            version: shown.version.id.clone(),
+            content: shown.content.clone(),
+            rendering: serde_json::to_value(&shown.rendering).map_err(corrupt)?,
+        })
+    }
+}
 
 /// One event to append: what happened, who a new subject is, when.
-pub struct Entry<'a> {
-    pub draft: &'a Draft,
-    pub identity: Option<&'a Value>,
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub draft: Draft,
+    pub identity: Option<Value>,
     pub at: Timestamp,
     /// The submission's idempotency key, when it comes from a form that may be sent twice.
-    pub key: Option<&'a str>,
+    pub key: Option<String>,
     /// The scanned paper form itself, when uploaded (its hash is in the draft's evidence).
-    pub scan: Option<&'a [u8]>,
+    pub scan: Option<Vec<u8>>,
 }
+
+/// The error an append raises when the chain moved since its head was read.
+const MOVED: &str = "registre:chain-moved";
+/// The error an append raises when a submission with its idempotency key is already recorded.
+const DUPLICATE: &str = "registre:duplicate-submission";
 
 /// A subject's last answer to one choice, and who they are.
 #[derive(Debug, Clone)]
@@ -38,9 +97,6 @@ pub struct Answered {
     pub identity: Option<Value>,
     pub current: Current,
 }
-
-/// The error an append raises when the chain moved since its head was read.
-const MOVED: &str = "registre:chain-moved";
 
 #[derive(Deserialize)]
 struct StoredHead {
@@ -146,39 +202,104 @@ impl Store {
         now: Timestamp,
     ) -> Result<Event, StoreError> {
         let entry = Entry {
-            draft,
-            identity,
+            draft: draft.clone(),
+            identity: identity.cloned(),
             at: now,
             key: None,
             scan: None,
         };
-        let mut events = self.append_consents(organisation, &[entry], shown).await?;
+        let mut events = self
+            .append_consents(organisation, vec![entry], shown)
+            .await?;
         events
             .pop()
             .ok_or_else(|| StoreError::Database("aucun événement enregistré".to_owned()))
     }
 
     /// Appends several events made from the same document version, in order, in one
-    /// transaction (demo data, imports of paper campaigns).
+    /// transaction (a recording, demo data, a campaign of paper forms). Appends that wait for
+    /// the chain meanwhile are written with it, each keeping its own answer: when the
+    /// transaction of all fails, each is tried alone, so one refused append never refuses
+    /// another.
     pub async fn append_consents(
         &self,
         organisation: &str,
-        entries: &[Entry<'_>],
+        entries: Vec<Entry>,
         shown: &Shown<'_>,
     ) -> Result<Vec<Event>, StoreError> {
-        let lock = {
-            let mut locks = self.appending.lock().unwrap_or_else(|e| e.into_inner());
-            locks.entry(organisation.to_owned()).or_default().clone()
+        let chain = {
+            let mut chains = self.appending.lock().unwrap_or_else(|e| e.into_inner());
+            chains.entry(organisation.to_owned()).or_default().clone()
         };
-        let _turn = lock.lock().await;
-        retrying(move || self.append_once(organisation, entries, shown)).await
+        let (reply, mut answer) = tokio::sync::oneshot::channel();
+        let id = chain
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        chain
+            .waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Pending {
+                id,
+                entries,
+                document: Document::of(shown)?,
+                reply,
+            });
+        let _waiting = Waiting { chain: &chain, id };
+        let turn = chain.turn.lock().await;
+        // The append that had the turn before may have written this one.
+        if let Ok(done) = answer.try_recv() {
+            return done;
+        }
+        let mut batch: Vec<Pending> =
+            std::mem::take(&mut *chain.waiting.lock().unwrap_or_else(|e| e.into_inner()));
+        while !batch.is_empty() {
+            let sha = batch[0].document.sha256.clone();
+            let (same, rest): (Vec<Pending>, Vec<Pending>) =
+                batch.into_iter().partition(|p| p.document.sha256 == sha);
+            batch = rest;
+            self.append_together(organisation, same).await;
+        }
+        drop(turn);
+        answer
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Database("écriture abandonnée".to_owned())))
+    }
+
+    /// Writes `appends` (one document) in one transaction, or each alone when that fails.
+    async fn append_together(&self, organisation: &str, appends: Vec<Pending>) {
+        let document = appends[0].document.clone();
+        let entries: Vec<&Entry> = appends.iter().flat_map(|p| &p.entries).collect();
+        let together = retrying(|| self.append_once(organisation, &entries, &document)).await;
+        match together {
+            Ok(mut events) => {
+                for pending in appends.into_iter().rev() {
+                    let own = events.split_off(events.len() - pending.entries.len());
+                    let _ = pending.reply.send(Ok(own));
+                }
+            }
+            Err(error) if appends.len() == 1 => {
+                if let Some(pending) = appends.into_iter().next() {
+                    let _ = pending.reply.send(Err(error));
+                }
+            }
+            Err(_) => {
+                for pending in appends {
+                    let entries: Vec<&Entry> = pending.entries.iter().collect();
+                    let alone =
+                        retrying(|| self.append_once(organisation, &entries, &pending.document))
+                            .await;
+                    let _ = pending.reply.send(alone);
+                }
+            }
+        }
     }
 
     async fn append_once(
         &self,
         organisation: &str,
-        entries: &[Entry<'_>],
-        shown: &Shown<'_>,
+        entries: &[&Entry],
+        document: &Document,
     ) -> Result<Vec<Event>, StoreError> {
         let start = self.chain_head(organisation).await?;
         let mut head = start.clone();
@@ -202,13 +323,13 @@ impl Store {
                 },
             });
             // Absent, not null: SurrealQL tells NONE from NULL.
-            if let Some(identity) = entry.identity {
+            if let Some(identity) = &entry.identity {
                 row["identity"] = identity.clone();
             }
-            if let Some(key) = entry.key {
+            if let Some(key) = &entry.key {
                 row["submission"] = json!([organisation, key]);
             }
-            if let (Some(scan), Some(evidence)) = (entry.scan, &event.draft.evidence) {
+            if let (Some(scan), Some(evidence)) = (&entry.scan, &event.draft.evidence) {
                 row["scan"] = json!({
                     "key": [organisation, evidence.sha256],
                     "media_type": evidence.media_type,
@@ -238,6 +359,9 @@ impl Store {
                  }};
                  CREATE type::record('consent_event', $e.key) CONTENT $e.content;
                  IF $e.submission != NONE {{
+                     IF (SELECT VALUE seq FROM ONLY type::record('consent_submission', $e.submission)) != NONE {{
+                         THROW $duplicate
+                     }};
                      CREATE type::record('consent_submission', $e.submission) CONTENT {{ seq: $e.content.seq }};
                  }};
                  IF $e.scan != NONE {{
@@ -253,7 +377,6 @@ impl Store {
              FOR $s IN $states {{ UPSERT type::record('consent_state', $s.key) CONTENT $s.content; }};
              COMMIT TRANSACTION;"
         );
-        let rendering = serde_json::to_value(&shown.rendering).map_err(corrupt)?;
         let at = entries.last().map_or_else(Timestamp::now, |e| e.at);
         let mut response = self
             .db
@@ -263,23 +386,27 @@ impl Store {
             .bind(("prev", start.prev.clone()))
             .bind(("genesis", consent::GENESIS))
             .bind(("moved", MOVED))
+            .bind(("duplicate", DUPLICATE))
             .bind(("events", Value::Array(rows)))
             .bind(("next", head.next))
             .bind(("last", head.prev.clone()))
             .bind(("states", Value::Array(states)))
-            .bind(("sha", shown.version.sha256.clone()))
-            .bind(("kind", shown.kind.to_owned()))
-            .bind(("doc_activity", shown.activity.map(str::to_owned)))
-            .bind(("version", shown.version.id.clone()))
-            .bind(("content", shown.content.clone()))
+            .bind(("sha", document.sha256.clone()))
+            .bind(("kind", document.kind.clone()))
+            .bind(("doc_activity", document.activity.clone()))
+            .bind(("version", document.version.clone()))
+            .bind(("content", document.content.clone()))
             .bind(("at", at.to_string()))
-            .bind(("rendering", rendering))
+            .bind(("rendering", document.rendering.clone()))
             .await
             .map_err(StoreError::from)?;
         match check_errors(&mut response) {
             Err(StoreError::Database(message)) if message.contains(MOVED) => {
                 Err(StoreError::Retryable(message))
             }
+            Err(StoreError::Database(message)) if message.contains(DUPLICATE) => Err(
+                StoreError::Conflict("envoi déjà enregistré (même clé d'idempotence)".to_owned()),
+            ),
             // Two appends on the same head: one creates the event, the other finds it there.
             Err(StoreError::Database(message)) if message.contains("already exists") => {
                 Err(StoreError::Retryable(message))
