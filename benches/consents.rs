@@ -1,0 +1,265 @@
+//! Benchmark of the consent ledger (release build, embedded surrealkv database, demo commune
+//! with `CONSENT_EVENTS` synthetic events, 1 000 000 by default): generating them, then with
+//! `registre serve` on that database, `wrk -t2 -c16` on loopback for 10 s on the single check
+//! (random subjects among 1 000) and on recording paper consents over HTTP, the batch check of
+//! 10 000 subjects, the server's resident memory; and `registre consent verify` of the whole
+//! ledger. Targets (issue 11): check ≥ 10 000 requests/s with p99 < 5 ms, batch < 100 ms,
+//! recording ≥ 500 consents/s, verify < 10 s, server memory < 300 MB.
+//! Run with `cargo bench --bench consents` (needs `wrk`: `apt-get install wrk`).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "benchmark code"
+)]
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const ORG: &str = "saint-aubin";
+const CHOICE: &str = "communication.publication-images:site-internet-de-la-commune";
+
+fn rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .unwrap()
+        / 1024.0
+}
+
+/// `wrk`'s latency figure (`1.23ms`, `850.00us`, `1.02s`) in milliseconds.
+fn millis(text: &str) -> f64 {
+    let (number, factor) = if let Some(n) = text.strip_suffix("us") {
+        (n, 0.001)
+    } else if let Some(n) = text.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1000.0)
+    } else {
+        (text, 1.0)
+    };
+    number.parse::<f64>().unwrap() * factor
+}
+
+/// Runs `wrk` with `script` on `url`: requests per second, p99 in ms, whether all were 2xx.
+fn wrk(script: &std::path::Path, url: &str) -> (f64, f64, bool) {
+    let output = Command::new("wrk")
+        .args(["-t2", "-c16", "-d10s", "--latency", "-s"])
+        .arg(script)
+        .arg(url)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&output.stdout).into_owned();
+    println!("{report}");
+    let requests: f64 = report
+        .lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .map(|v| v.trim().parse().unwrap())
+        .expect("wrk prints Requests/sec");
+    let p99 = report
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("99%"))
+        .map(|v| millis(v.trim()))
+        .expect("wrk prints the 99th percentile");
+    (requests, p99, !report.contains("Non-2xx"))
+}
+
+/// A command of the release binary on `database`, timed, with its peak memory in MB.
+fn timed(database: &str, args: &[&str]) -> (Duration, f64, String) {
+    let start = Instant::now();
+    let output = Command::new("/usr/bin/time")
+        .args(["-f", "%M"])
+        .arg(env!("CARGO_BIN_EXE_registre"))
+        .args(args)
+        .args(["--database", database])
+        .output()
+        .unwrap();
+    let elapsed = start.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{args:?}: {stderr}");
+    let peak_kb: f64 = stderr
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap();
+    (
+        elapsed,
+        peak_kb / 1024.0,
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+fn main() {
+    if Command::new("wrk").arg("--version").output().is_err() {
+        eprintln!("wrk is needed for this benchmark: apt-get install wrk");
+        std::process::exit(2);
+    }
+    let events: usize = std::env::var("CONSENT_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("surrealkv://{}", dir.path().join("db").display());
+    let log = dir.path().join("serve.log");
+
+    // The demo commune and its key, then the synthetic events.
+    let mut service = common::Service::start(&database, &log, &[]);
+    let password = service.first_admin_password();
+    let token = common::api_token(
+        service.port,
+        "admin@registre.invalid",
+        &password,
+        r#"{"name": "bench", "role": "admin"}"#,
+    );
+    service.kill();
+    let count = events.to_string();
+    let (generated, generated_mb, _) = timed(
+        &database,
+        &[
+            "demo",
+            "consents",
+            "--organisation",
+            ORG,
+            "--activity",
+            "photos",
+            "--events",
+            &count,
+        ],
+    );
+    let (_, _, allowed) = timed(
+        &database,
+        &[
+            "consent",
+            "export",
+            "--organisation",
+            ORG,
+            "--activity",
+            "photos",
+            "--choice",
+            CHOICE,
+        ],
+    );
+    let subjects: Vec<String> = allowed
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').next().map(str::to_owned))
+        .collect();
+    assert!(
+        subjects.len() >= 10_000,
+        "{} subjects allowed",
+        subjects.len()
+    );
+
+    service = common::Service::start(&database, &log, &[]);
+    let port = service.port;
+    let started_mb = rss_mb(service.pid());
+    let auth = format!("Bearer {token}");
+
+    // Single checks, each on one of 1 000 subjects drawn at random.
+    let sample: Vec<String> = subjects
+        .iter()
+        .step_by(subjects.len() / 1_000)
+        .take(1_000)
+        .map(|s| format!("\"{s}\""))
+        .collect();
+    let check = dir.path().join("check.lua");
+    std::fs::write(
+        &check,
+        format!(
+            "local subjects = {{{}}}\n\
+             wrk.headers[\"Authorization\"] = \"{auth}\"\n\
+             request = function()\n\
+               local s = subjects[math.random(#subjects)]\n\
+               return wrk.format(\"GET\", \"/api/v1/organisations/{ORG}/consents/check?activity=photos&choice={CHOICE}&subject=\" .. s)\n\
+             end\n",
+            sample.join(",")
+        ),
+    )
+    .unwrap();
+    let (checks, check_p99, checks_ok) = wrk(&check, &format!("http://127.0.0.1:{port}/"));
+
+    // Batches of 10 000 subjects.
+    let body = serde_json::json!({ "activity": "photos", "choice": CHOICE, "subjects": &subjects[..10_000] })
+        .to_string();
+    let mut batches: Vec<Duration> = (0..10)
+        .map(|_| {
+            let start = Instant::now();
+            let (status, answer) = common::http(
+                port,
+                "POST",
+                &format!("/api/v1/organisations/{ORG}/consents/check"),
+                &[
+                    ("Authorization", &auth),
+                    ("Content-Type", "application/json"),
+                ],
+                Some(&body),
+            )
+            .unwrap();
+            assert_eq!(status, 200, "{answer}");
+            start.elapsed()
+        })
+        .collect();
+    batches.sort();
+
+    // Recording paper consents over HTTP, each committed to disk before its answer.
+    let record = dir.path().join("record.lua");
+    let paper = serde_json::json!({
+        "activity": "photos", "choices": [CHOICE], "channel": "guichet",
+        "name": "Famille Banc", "minor": true, "holders": 2,
+    })
+    .to_string()
+    .replace('"', "\\\"");
+    std::fs::write(
+        &record,
+        format!(
+            "wrk.method = \"POST\"\n\
+             wrk.headers[\"Authorization\"] = \"{auth}\"\n\
+             wrk.headers[\"Content-Type\"] = \"application/json\"\n\
+             wrk.body = \"{paper}\"\n"
+        ),
+    )
+    .unwrap();
+    let (recorded, record_p99, recorded_ok) = wrk(
+        &record,
+        &format!("http://127.0.0.1:{port}/api/v1/organisations/{ORG}/consents"),
+    );
+    let loaded_mb = rss_mb(service.pid());
+    service.kill();
+
+    let (verified, verify_mb, verification) =
+        timed(&database, &["consent", "verify", "--organisation", ORG]);
+    let verification: serde_json::Value = serde_json::from_str(&verification).unwrap();
+    assert_eq!(verification["problems"], serde_json::json!([]));
+
+    println!(
+        "{events} events generated in {:.1} s ({:.0} events/s), peak {generated_mb:.0} MB",
+        generated.as_secs_f64(),
+        events as f64 / generated.as_secs_f64()
+    );
+    println!(
+        "single check: {checks:.0} requests/s, p99 {check_p99:.2} ms (targets ≥ 10 000 /s, < 5 ms)"
+    );
+    println!(
+        "batch of 10 000 subjects: median {:.0} ms, slowest {:.0} ms (target < 100 ms)",
+        batches[batches.len() / 2].as_secs_f64() * 1000.0,
+        batches[batches.len() - 1].as_secs_f64() * 1000.0
+    );
+    println!(
+        "recording over HTTP: {recorded:.0} consents/s, p99 {record_p99:.1} ms (target ≥ 500 /s)"
+    );
+    println!(
+        "server memory: {started_mb:.0} MB after start, {loaded_mb:.0} MB after the load (target < 300 MB)"
+    );
+    println!(
+        "verify of {} events: {:.1} s, peak {verify_mb:.0} MB (target < 10 s)",
+        verification["events"],
+        verified.as_secs_f64()
+    );
+    assert!(checks_ok && recorded_ok, "every request must succeed");
+}
