@@ -118,7 +118,6 @@ struct StoredState {
     scope: String,
     minor: bool,
     holders: usize,
-    organisation: String,
 }
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
@@ -588,7 +587,10 @@ impl Store {
             .bind(("choice", choice.to_owned()))
             .await?
             .take(0)?;
-        rows.into_iter().next().map(current_of).transpose()
+        rows.into_iter()
+            .next()
+            .map(|row| current_of(organisation, row))
+            .transpose()
     }
 
     /// The last answers of many subjects to `choice` of `activity`, by subject.
@@ -599,26 +601,35 @@ impl Store {
         choice: &str,
         subjects: &[String],
     ) -> Result<std::collections::HashMap<String, Current>, StoreError> {
-        let keys: Vec<Value> = subjects
-            .iter()
-            .map(|s| json!([organisation, activity, s, choice]))
-            .collect();
-        let rows: Vec<Value> = self
-            .db
-            .query("SELECT * FROM $keys.map(|$k| type::record('consent_state', $k))")
-            .bind(("keys", Value::Array(keys)))
-            .await?
-            .take(0)?;
-        rows.into_iter()
-            .map(|row| {
-                let subject = row
-                    .get("subject")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned();
-                Ok((subject, current_of(row)?))
-            })
-            .collect()
+        // A large batch in parts read at once: the embedded engine then uses every core.
+        const PART: usize = 1_000;
+        let keys = |part: &[String]| -> Vec<Value> {
+            part.iter()
+                .map(|s| json!([organisation, activity, s, choice]))
+                .collect()
+        };
+        let mut rows: Vec<Vec<Value>> = Vec::new();
+        if subjects.len() <= PART {
+            rows.push(read_states(self.db.clone(), keys(subjects)).await?);
+        } else {
+            let mut parts = tokio::task::JoinSet::new();
+            for part in subjects.chunks(PART) {
+                parts.spawn(read_states(self.db.clone(), keys(part)));
+            }
+            while let Some(part) = parts.join_next().await {
+                rows.push(part.map_err(|e| StoreError::Database(e.to_string()))??);
+            }
+        }
+        let mut currents = std::collections::HashMap::with_capacity(subjects.len());
+        for row in rows.into_iter().flatten() {
+            let subject = row
+                .get("subject")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            currents.insert(subject, current_of(organisation, row)?);
+        }
+        Ok(currents)
     }
 
     /// Rebuilds `organisation`'s read model from its events; gives the number of answers.
@@ -725,47 +736,77 @@ impl Store {
                     subject,
                     choice,
                     identity,
-                    current: current_of(row)?,
+                    current: current_of(organisation, row)?,
                 })
             })
             .collect()
     }
 
     /// Verifies `organisation`'s chain as stored, a page of events at a time (memory stays
-    /// bounded however long the chain); its tree when every event matches.
+    /// bounded however long the chain); its tree when every event matches. Each page is
+    /// decoded and hashed on every core while the next one is read.
     pub async fn verify_consents(
         &self,
         organisation: &str,
     ) -> Result<Result<Tree, consent::verify::Broken>, StoreError> {
-        const PAGE: u64 = 5_000;
+        const PAGE: usize = 5_000;
         let mut verifier = consent::verify::Verifier::new(organisation);
-        let mut after: Option<u64> = None;
+        let mut rows = self.event_page(organisation, None, PAGE).await?;
         loop {
             // By the order of the stored places, so that a gap or a move shows.
-            let rows: Vec<Value> = self
-                .db
-                .query(
-                    "SELECT seq, event FROM consent_event WHERE organisation = $org AND seq > $after
-                     ORDER BY seq LIMIT $page",
-                )
-                .bind(("org", organisation.to_owned()))
-                .bind(("after", after.map_or(-1, |a| a as i64)))
-                .bind(("page", PAGE))
-                .await?
-                .take(0)?;
-            let count = rows.len() as u64;
-            for row in rows {
-                let event: Event = decode(row.get("event").cloned().unwrap_or_default())?;
-                let seq = row.get("seq").and_then(Value::as_u64);
-                if let Err(broken) = verifier.push(&event) {
+            let last = rows
+                .last()
+                .and_then(|r| r.get("seq"))
+                .and_then(Value::as_u64);
+            let full = rows.len() == PAGE;
+            let hashing = tokio::task::spawn_blocking(move || {
+                use rayon::prelude::*;
+                rows.into_par_iter()
+                    .map(|row| {
+                        let event: Event = decode(row.get("event").cloned().unwrap_or_default())?;
+                        let hash = event.computed_hash();
+                        Ok((event, hash))
+                    })
+                    .collect::<Result<Vec<(Event, consent::merkle::Hash)>, StoreError>>()
+            });
+            let next = async {
+                match (full, last) {
+                    (true, Some(_)) => self.event_page(organisation, last, PAGE).await.map(Some),
+                    _ => Ok(None),
+                }
+            };
+            let (hashed, next) = tokio::join!(hashing, next);
+            let hashed = hashed.map_err(|e| StoreError::Database(e.to_string()))??;
+            for (event, hash) in &hashed {
+                if let Err(broken) = verifier.push_hashed(event, *hash) {
                     return Ok(Err(broken));
                 }
-                after = seq.or(after);
             }
-            if count < PAGE {
-                return Ok(Ok(verifier.finish()));
+            match next? {
+                Some(page) => rows = page,
+                None => return Ok(Ok(verifier.finish())),
             }
         }
+    }
+
+    /// The events of `organisation` stored after place `after`, by place, at most `page`.
+    async fn event_page(
+        &self,
+        organisation: &str,
+        after: Option<u64>,
+        page: usize,
+    ) -> Result<Vec<Value>, StoreError> {
+        Ok(self
+            .db
+            .query(
+                "SELECT seq, event FROM consent_event WHERE organisation = $org AND seq > $after
+                 ORDER BY seq LIMIT $page",
+            )
+            .bind(("org", organisation.to_owned()))
+            .bind(("after", after.map_or(-1, |a| a as i64)))
+            .bind(("page", page))
+            .await?
+            .take(0)?)
     }
 
     /// Signs and keeps the head of `organisation`'s tree as it stands.
@@ -809,12 +850,27 @@ impl Store {
     }
 }
 
-fn current_of(row: Value) -> Result<Current, StoreError> {
+/// The current answers at `keys` ([organisation, activity, subject, choice]).
+async fn read_states(
+    db: surrealdb::Surreal<surrealdb::engine::any::Any>,
+    keys: Vec<Value>,
+) -> Result<Vec<Value>, StoreError> {
+    Ok(db
+        .query(
+            "SELECT subject, kind, accepted, seq, at, scope, minor, holders
+             FROM $keys.map(|$k| type::record('consent_state', $k))",
+        )
+        .bind(("keys", Value::Array(keys)))
+        .await?
+        .take(0)?)
+}
+
+fn current_of(organisation: &str, row: Value) -> Result<Current, StoreError> {
     let stored: StoredState = decode(row)?;
     Ok(Current {
         kind: stored.kind,
         accepted: stored.accepted,
-        id: format!("{}-{}", stored.organisation, stored.seq),
+        id: format!("{organisation}-{}", stored.seq),
         seq: stored.seq,
         at: stored.at.parse().map_err(corrupt)?,
         scope: stored.scope,
