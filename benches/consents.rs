@@ -72,6 +72,13 @@ fn wrk(script: &std::path::Path, url: &str) -> (f64, f64, bool) {
 
 /// A command of the release binary on `database`, timed, with its peak memory in MB.
 fn timed(database: &str, args: &[&str]) -> (Duration, f64, String) {
+    let (elapsed, peak, out, ok, stderr) = timed_status(database, args);
+    assert!(ok, "{args:?}: {stderr}");
+    (elapsed, peak, out)
+}
+
+/// [`timed`], with whether the command succeeded and what it wrote on stderr.
+fn timed_status(database: &str, args: &[&str]) -> (Duration, f64, String, bool, String) {
     let start = Instant::now();
     let output = Command::new("/usr/bin/time")
         .args(["-f", "%M"])
@@ -81,8 +88,7 @@ fn timed(database: &str, args: &[&str]) -> (Duration, f64, String) {
         .output()
         .unwrap();
     let elapsed = start.elapsed();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{args:?}: {stderr}");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     let peak_kb: f64 = stderr
         .lines()
         .last()
@@ -92,6 +98,8 @@ fn timed(database: &str, args: &[&str]) -> (Duration, f64, String) {
         elapsed,
         peak_kb / 1024.0,
         String::from_utf8_lossy(&output.stdout).into_owned(),
+        output.status.success(),
+        stderr,
     )
 }
 
@@ -131,6 +139,11 @@ fn main() {
             "--events",
             &count,
         ],
+    );
+    println!(
+        "{events} events generated in {:.1} s ({:.0} events/s), peak {generated_mb:.0} MB",
+        generated.as_secs_f64(),
+        events as f64 / generated.as_secs_f64()
     );
     let (_, _, allowed) = timed(
         &database,
@@ -183,6 +196,9 @@ fn main() {
     )
     .unwrap();
     let (checks, check_p99, checks_ok) = wrk(&check, &format!("http://127.0.0.1:{port}/"));
+    println!(
+        "single check: {checks:.0} requests/s, p99 {check_p99:.2} ms (targets ≥ 10 000 /s, < 5 ms)"
+    );
 
     // Batches of 10 000 subjects.
     let body = serde_json::json!({ "activity": "photos", "choice": CHOICE, "subjects": &subjects[..10_000] })
@@ -206,6 +222,11 @@ fn main() {
         })
         .collect();
     batches.sort();
+    println!(
+        "batch of 10 000 subjects: median {:.0} ms, slowest {:.0} ms (target < 100 ms)",
+        batches[batches.len() / 2].as_secs_f64() * 1000.0,
+        batches[batches.len() - 1].as_secs_f64() * 1000.0
+    );
 
     // Recording paper consents over HTTP, each committed to disk before its answer.
     let record = dir.path().join("record.lua");
@@ -229,37 +250,28 @@ fn main() {
         &record,
         &format!("http://127.0.0.1:{port}/api/v1/organisations/{ORG}/consents"),
     );
-    let loaded_mb = rss_mb(service.pid());
-    service.kill();
-
-    let (verified, verify_mb, verification) =
-        timed(&database, &["consent", "verify", "--organisation", ORG]);
-    let verification: serde_json::Value = serde_json::from_str(&verification).unwrap();
-    assert_eq!(verification["problems"], serde_json::json!([]));
-
-    println!(
-        "{events} events generated in {:.1} s ({:.0} events/s), peak {generated_mb:.0} MB",
-        generated.as_secs_f64(),
-        events as f64 / generated.as_secs_f64()
-    );
-    println!(
-        "single check: {checks:.0} requests/s, p99 {check_p99:.2} ms (targets ≥ 10 000 /s, < 5 ms)"
-    );
-    println!(
-        "batch of 10 000 subjects: median {:.0} ms, slowest {:.0} ms (target < 100 ms)",
-        batches[batches.len() / 2].as_secs_f64() * 1000.0,
-        batches[batches.len() - 1].as_secs_f64() * 1000.0
-    );
     println!(
         "recording over HTTP: {recorded:.0} consents/s, p99 {record_p99:.1} ms (target ≥ 500 /s)"
     );
+    let loaded_mb = rss_mb(service.pid());
     println!(
         "server memory: {started_mb:.0} MB after start, {loaded_mb:.0} MB after the load (target < 300 MB)"
     );
+    service.kill();
+
+    let (verified, verify_mb, verification, _, stderr) =
+        timed_status(&database, &["consent", "verify", "--organisation", ORG]);
+    let verification: serde_json::Value = serde_json::from_str(&verification).unwrap();
     println!(
-        "verify of {} events: {:.1} s, peak {verify_mb:.0} MB (target < 10 s)",
+        "verify of {} events: {:.1} s, peak {verify_mb:.0} MB (target < 10 s), problems: {}",
         verification["events"],
-        verified.as_secs_f64()
+        verified.as_secs_f64(),
+        verification["problems"]
     );
     assert!(checks_ok && recorded_ok, "every request must succeed");
+    assert_eq!(
+        verification["problems"],
+        serde_json::json!([]),
+        "the ledger verifies: {stderr}"
+    );
 }
