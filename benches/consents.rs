@@ -23,30 +23,6 @@ use std::time::{Duration, Instant};
 const ORG: &str = "saint-aubin";
 const CHOICE: &str = "communication.publication-images:site-internet-de-la-commune";
 
-fn rss_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .unwrap()
-        / 1024.0
-}
-
-/// `wrk`'s latency figure (`1.23ms`, `850.00us`, `1.02s`) in milliseconds.
-fn millis(text: &str) -> f64 {
-    let (number, factor) = if let Some(n) = text.strip_suffix("us") {
-        (n, 0.001)
-    } else if let Some(n) = text.strip_suffix("ms") {
-        (n, 1.0)
-    } else if let Some(n) = text.strip_suffix('s') {
-        (n, 1000.0)
-    } else {
-        (text, 1.0)
-    };
-    number.parse::<f64>().unwrap() * factor
-}
-
 /// Runs `wrk` with `script` on `url`: requests per second, p99 in ms, whether all were 2xx.
 fn wrk(script: &std::path::Path, url: &str) -> (f64, f64, bool) {
     let output = Command::new("wrk")
@@ -65,7 +41,7 @@ fn wrk(script: &std::path::Path, url: &str) -> (f64, f64, bool) {
     let p99 = report
         .lines()
         .find_map(|l| l.trim().strip_prefix("99%"))
-        .map(|v| millis(v.trim()))
+        .map(|v| common::wrk_millis(v.trim()))
         .expect("wrk prints the 99th percentile");
     (requests, p99, !report.contains("Non-2xx"))
 }
@@ -118,13 +94,7 @@ fn main() {
 
     // The demo commune and its key, then the synthetic events.
     let mut service = common::Service::start(&database, &log, &[]);
-    let password = service.first_admin_password();
-    let token = common::api_token(
-        service.port,
-        "admin@registre.invalid",
-        &password,
-        r#"{"name": "bench", "role": "admin"}"#,
-    );
+    let token = service.admin_token("bench");
     service.kill();
     let count = events.to_string();
     let (generated, generated_mb, _) = timed(
@@ -171,7 +141,7 @@ fn main() {
 
     service = common::Service::start(&database, &log, &[]);
     let port = service.port;
-    let started_mb = rss_mb(service.pid());
+    let started_mb = common::proc_mb(service.pid(), "VmRSS:");
     let auth = format!("Bearer {token}");
 
     // Single checks, each on one of 1 000 subjects drawn at random.
@@ -253,7 +223,7 @@ fn main() {
     println!(
         "recording over HTTP: {recorded:.0} consents/s, p99 {record_p99:.1} ms (target ≥ 500 /s)"
     );
-    let loaded_mb = rss_mb(service.pid());
+    let loaded_mb = common::proc_mb(service.pid(), "VmRSS:");
     println!(
         "server memory: {started_mb:.0} MB after start, {loaded_mb:.0} MB after the load (target < 300 MB)"
     );

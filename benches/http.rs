@@ -33,47 +33,14 @@ fn read_activity(port: u16, token: &str) {
 /// Resident memory of a process in MB: total, anonymous (the heap and stacks: the server's
 /// own), and file-backed (pages of the executable mapped in).
 fn rss_mb(pid: u32) -> (f64, f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let field = |name: &str| -> f64 {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .unwrap()
-            / 1024.0
-    };
+    let field = |name: &str| common::proc_mb(pid, name);
     (field("VmRSS:"), field("RssAnon:"), field("RssFile:"))
-}
-
-/// The most resident memory the process has held, in MB.
-fn peak_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .unwrap()
-        / 1024.0
 }
 
 fn memory(label: &str, (total, anon, file): (f64, f64, f64)) {
     println!(
         "{label}: {total:.1} MB resident ({anon:.1} MB anonymous, {file:.1} MB of mapped executable) (target < 60 MB)"
     );
-}
-
-/// `wrk`'s latency figure (`1.23ms`, `850.00us`, `1.02s`) in milliseconds.
-fn millis(text: &str) -> f64 {
-    let (number, factor) = if let Some(n) = text.strip_suffix("us") {
-        (n, 0.001)
-    } else if let Some(n) = text.strip_suffix("ms") {
-        (n, 1.0)
-    } else if let Some(n) = text.strip_suffix('s') {
-        (n, 1000.0)
-    } else {
-        (text, 1.0)
-    };
-    number.parse::<f64>().unwrap() * factor
 }
 
 fn main() {
@@ -85,13 +52,7 @@ fn main() {
     let database = format!("surrealkv://{}", dir.path().join("db").display());
     let log = dir.path().join("serve.log");
     let mut service = common::Service::start(&database, &log, &[]);
-    let password = service.first_admin_password();
-    let token = common::api_token(
-        service.port,
-        "admin@registre.invalid",
-        &password,
-        r#"{"name": "bench", "role": "admin"}"#,
-    );
+    let token = service.admin_token("bench");
     let auth = format!("Authorization: Bearer {token}");
     let url = format!("http://127.0.0.1:{}{ACTIVITY}", service.port);
     read_activity(service.port, &token);
@@ -124,7 +85,7 @@ fn main() {
     let p99 = report
         .lines()
         .find_map(|l| l.trim().strip_prefix("99%"))
-        .map(|v| millis(v.trim()))
+        .map(|v| common::wrk_millis(v.trim()))
         .expect("wrk prints the 99th percentile");
     let non_2xx = report.contains("Non-2xx");
     let loaded = rss_mb(service.pid());
@@ -172,7 +133,7 @@ fn main() {
     println!(
         "import of 28 000 activities through the API: {:.1} s (target < 60 s), server peak {:.0} MB: {answer}",
         import.as_secs_f64(),
-        peak_mb(service.pid())
+        common::proc_mb(service.pid(), "VmHWM:")
     );
     assert!(!non_2xx, "every request must succeed");
 }

@@ -83,13 +83,7 @@ fn every_acknowledged_write_survives_a_sigkill() {
     let database = format!("surrealkv://{}", dir.path().join("db").display());
     let log = dir.path().join("serve.log");
     let mut service = common::Service::start(&database, &log, &["--no-demo"]);
-    let password = service.first_admin_password();
-    let token = common::api_token(
-        service.port,
-        "admin@registre.invalid",
-        &password,
-        r#"{"name": "crash", "role": "admin"}"#,
-    );
+    let token = service.admin_token("crash");
     let auth = format!("Bearer {token}");
     let mut org = serde_json::to_value(&common::load(DEMO).organisations[0]).unwrap();
     org["id"] = json!(ORG);
@@ -263,13 +257,7 @@ fn every_acknowledged_consent_is_in_the_ledger_once_after_a_sigkill() {
     let database = format!("surrealkv://{}", dir.path().join("db").display());
     let log = dir.path().join("serve.log");
     let mut service = common::Service::start(&database, &log, &[]);
-    let password = service.first_admin_password();
-    let token = common::api_token(
-        service.port,
-        "admin@registre.invalid",
-        &password,
-        r#"{"name": "crash", "role": "admin"}"#,
-    );
+    let token = service.admin_token("crash");
     let auth = format!("Bearer {token}");
     let headers = [("Authorization", auth.as_str())];
     let verify = |port: u16| -> Value {

@@ -339,6 +339,17 @@ impl Service {
             .to_owned()
     }
 
+    /// An API token of the first administrator (signed in with the printed password).
+    pub fn admin_token(&self, name: &str) -> String {
+        let body = format!(r#"{{"name": "{name}", "role": "admin"}}"#);
+        api_token(
+            self.port,
+            "admin@registre.invalid",
+            &self.first_admin_password(),
+            &body,
+        )
+    }
+
     /// SIGKILL, as a crash or a power cut would stop it.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
@@ -497,4 +508,29 @@ pub fn sign_in(port: u16, login: &str, password: &str) -> String {
     .unwrap();
     assert_eq!(answer.status, 303, "sign-in refused");
     cookies(&answer).join("; ")
+}
+
+/// A field of `/proc/PID/status` in kB (`VmRSS:`, `VmHWM:`, `RssAnon:`…), in MB.
+pub fn proc_mb(pid: u32, field: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .unwrap()
+        / 1024.0
+}
+
+/// `wrk`'s latency figure (`1.23ms`, `850.00us`, `1.02s`) in milliseconds.
+pub fn wrk_millis(text: &str) -> f64 {
+    let (number, factor) = if let Some(n) = text.strip_suffix("us") {
+        (n, 0.001)
+    } else if let Some(n) = text.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1000.0)
+    } else {
+        (text, 1.0)
+    };
+    number.parse::<f64>().unwrap() * factor
 }
