@@ -614,15 +614,8 @@ impl Registre {
         actor.require(Need::RecordConsent, org)?;
         let computed = self.consent_form(org, activity).await?;
         let form = &computed.form;
-        if !form.choice_ids().any(|c| c == choice) {
-            return Err(Error::invalid(
-                "choice",
-                format!(
-                    "le choix « {choice} » n'existe pas dans ce formulaire (choix possibles : {})",
-                    form.choice_ids().collect::<Vec<_>>().join(", ")
-                ),
-            ));
-        }
+        let choices: Vec<&str> = form.choice_ids().collect();
+        known_choice("choice", choice, &choices)?;
         let requirement = computed.requirement();
         Ok(self
             .store
@@ -988,15 +981,7 @@ fn draft(
     recording: &Recording,
 ) -> Result<Draft> {
     for choice in &recording.choices {
-        if !choices.contains(&choice.as_str()) {
-            return Err(Error::invalid(
-                "choices",
-                format!(
-                    "le choix « {choice} » n'existe pas dans ce formulaire (choix possibles : {})",
-                    choices.join(", ")
-                ),
-            ));
-        }
+        known_choice("choices", choice, choices)?;
     }
     let (kind, answers) = answers(recording, choices);
     let draft = Draft {
@@ -1026,6 +1011,20 @@ fn draft(
         .check(activity, choices)
         .map_err(|e| Error::invalid(&e.field, e.message))?;
     Ok(draft)
+}
+
+/// `choice` is one of the form's `choices`, or `field` is refused naming them.
+fn known_choice(field: &str, choice: &str, choices: &[&str]) -> Result<()> {
+    if choices.contains(&choice) {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        field,
+        format!(
+            "le choix « {choice} » n'existe pas dans ce formulaire (choix possibles : {})",
+            choices.join(", ")
+        ),
+    ))
 }
 
 fn find_activity<'a>(activities: &'a [Activity], id: &str) -> Result<&'a Activity> {

@@ -194,7 +194,7 @@ impl Registre {
     ) -> Result<Vec<u8>> {
         let organisation = self
             .store
-            .organisation_with_activities(&bundle.organisation)
+            .organisation(&bundle.organisation)
             .await?
             .ok_or_else(|| unknown_organisation(&bundle.organisation))?;
         let proven: Vec<Proven<'_>> = bundle
