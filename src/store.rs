@@ -37,7 +37,7 @@ const NAMESPACE: &str = "registre";
 const DATABASE: &str = "registre";
 
 /// Schema migrations, applied in order, each once, each in one transaction.
-pub const MIGRATIONS: [(&str, &str); 8] = [
+pub const MIGRATIONS: [(&str, &str); 9] = [
     (
         "001-register",
         include_str!("store/schema/001-register.surql"),
@@ -60,6 +60,10 @@ pub const MIGRATIONS: [(&str, &str); 8] = [
     (
         "008-consent-evidence",
         include_str!("store/schema/008-consent-evidence.surql"),
+    ),
+    (
+        "009-consent-tree",
+        include_str!("store/schema/009-consent-tree.surql"),
     ),
 ];
 

@@ -254,9 +254,24 @@ async fn an_inserted_event_is_named() {
         .check()
         .unwrap();
     let b = broken(&store).await;
-    // The forged one fits; the genuine event after it bears another place.
-    assert_eq!(b.position, 4);
-    assert_eq!(b.problem, Problem::OutOfPlace { seq: 3 });
+    // The forged one is filed nowhere in the chain; the genuine event it pushed on is.
+    assert_eq!(b.position, 3);
+    assert_eq!(b.problem, Problem::OutOfPlace { seq: 4 });
+}
+
+#[tokio::test]
+async fn the_last_events_deleted_are_named_against_the_chain_head() {
+    let store = ledger(6).await;
+    run(&store, "DELETE consent_event WHERE seq >= 4").await;
+    let b = broken(&store).await;
+    assert_eq!(
+        (b.position, b.problem.clone()),
+        (4, Problem::Truncated { stands: 6 })
+    );
+    assert_eq!(
+        b.to_string(),
+        "les événements n° 4 à 5 manquent : la chaîne en compte 6"
+    );
 }
 
 #[tokio::test]
@@ -986,4 +1001,95 @@ async fn concurrent_recordings_share_commits_and_a_double_submission_records_onc
     assert_eq!(distinct.len(), 19);
     assert_eq!(store.consent_events(ORG).await.unwrap().len(), 19);
     assert!(store.verify_consents(ORG).await.unwrap().is_ok());
+}
+
+#[tokio::test]
+async fn proofs_from_the_kept_tree_are_those_of_the_whole_ledger() {
+    let store = ledger(200).await;
+    let tree = store.verify_consents(ORG).await.unwrap().unwrap();
+    assert_eq!(
+        store.tree_root(ORG).await.unwrap(),
+        (200, tree.root(200).unwrap())
+    );
+    for size in [1u64, 63, 64, 65, 128, 130, 200] {
+        for index in (0..size).step_by(9).chain([size - 1]) {
+            assert_eq!(
+                store.inclusion_proof(ORG, index, size).await.unwrap(),
+                tree.inclusion_proof(index, size).unwrap(),
+                "event {index} in the tree of {size}"
+            );
+        }
+    }
+    assert_eq!(store.tree_fault(ORG, &tree).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_chain_recorded_before_the_tree_was_kept_gets_it_at_first_use() {
+    let store = ledger(150).await;
+    let tree = store.verify_consents(ORG).await.unwrap().unwrap();
+    run(
+        &store,
+        "UPDATE consent_chain UNSET frontier; DELETE consent_node;",
+    )
+    .await;
+    assert_eq!(
+        store.tree_root(ORG).await.unwrap(),
+        (150, tree.root(150).unwrap())
+    );
+    assert_eq!(store.tree_fault(ORG, &tree).await.unwrap(), None);
+    // Appending goes on from the rebuilt tree.
+    run(
+        &store,
+        "UPDATE consent_chain UNSET frontier; DELETE consent_node;",
+    )
+    .await;
+    let d = draft(&photos(), "s150", EventKind::Given);
+    record(&store, &d, "2026-03-03T10:00:00Z").await;
+    let tree = store.verify_consents(ORG).await.unwrap().unwrap();
+    assert_eq!(tree.size(), 151);
+    assert_eq!(store.tree_fault(ORG, &tree).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn an_altered_kept_subtree_is_named_and_no_receipt_is_proven_from_it() {
+    let store = ledger(140).await;
+    let pack = std::sync::Arc::new(registre::audit::PolicyPack::builtin().unwrap());
+    let registre = registre::service::Registre::new(store.clone(), pack);
+    store
+        .import(&common::load(DEMO), "test", at("2026-03-01T00:00:00Z"))
+        .await
+        .unwrap();
+    let now = at("2026-03-05T00:00:00Z");
+    // Events 64 to 127 are kept as one subtree; event 3's proof uses it.
+    registre
+        .consent_receipt(None, ORG, 3, None, now)
+        .await
+        .unwrap();
+    run(
+        &store,
+        &format!(
+            "UPDATE type::record('consent_node', ['{ORG}', 6, 1]) SET hash = '{}'",
+            "ab".repeat(32)
+        ),
+    )
+    .await;
+    let tree = store.verify_consents(ORG).await.unwrap().unwrap();
+    let fault = store.tree_fault(ORG, &tree).await.unwrap().unwrap();
+    assert_eq!(
+        fault.to_string(),
+        "le sous-arbre des événements n° 64 à 127 enregistré ne correspond pas aux événements"
+    );
+    let refused = registre
+        .consent_receipt(None, ORG, 3, None, now)
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("ne se prouve pas"),
+        "{refused}"
+    );
+    // An event whose proof does not use it is still proven.
+    registre
+        .consent_receipt(None, ORG, 130, None, now)
+        .await
+        .unwrap();
 }

@@ -35,12 +35,125 @@ fn split(n: u64) -> u64 {
     1 << (63 - (n - 1).leading_zeros())
 }
 
+/// A complete subtree: the leaves `index·2^level .. (index+1)·2^level`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Span {
+    pub level: u32,
+    pub index: u64,
+}
+
+impl Span {
+    /// The first leaf of the subtree and the one after its last.
+    pub fn leaves(self) -> (u64, u64) {
+        (self.index << self.level, (self.index + 1) << self.level)
+    }
+}
+
+/// Where the hashes of complete subtrees come from: a whole tree in memory, or the few a
+/// proof needs, read from the store.
+pub trait Subtrees {
+    /// The hash of the complete subtree `span`.
+    fn subtree(&self, span: Span) -> Hash;
+}
+
+/// The tree hash of leaves `start..end` (RFC 9162 MTH), from complete subtrees.
+fn range(nodes: &impl Subtrees, start: u64, end: u64) -> Hash {
+    let n = end - start;
+    if n == 0 {
+        return empty_root();
+    }
+    if n.is_power_of_two() && start.is_multiple_of(n) {
+        return nodes.subtree(Span {
+            level: n.trailing_zeros(),
+            index: start / n,
+        });
+    }
+    let k = split(n);
+    node_hash(
+        &range(nodes, start, start + k),
+        &range(nodes, start + k, end),
+    )
+}
+
+/// RFC 9162 §2.1.3.1 PATH of leaf `index` in leaves `start..end`.
+fn path(nodes: &impl Subtrees, index: u64, start: u64, end: u64, proof: &mut Vec<Hash>) {
+    let n = end - start;
+    if n <= 1 {
+        return;
+    }
+    let k = split(n);
+    if index < k {
+        path(nodes, index, start, start + k, proof);
+        proof.push(range(nodes, start + k, end));
+    } else {
+        path(nodes, index - k, start + k, end, proof);
+        proof.push(range(nodes, start, start + k));
+    }
+}
+
+/// RFC 9162 §2.1.4.1 SUBPROOF of the first `m` leaves of `start..end`.
+fn subproof(
+    nodes: &impl Subtrees,
+    m: u64,
+    start: u64,
+    end: u64,
+    complete: bool,
+    proof: &mut Vec<Hash>,
+) {
+    let n = end - start;
+    if m == n {
+        if !complete {
+            proof.push(range(nodes, start, end));
+        }
+        return;
+    }
+    let k = split(n);
+    if m <= k {
+        subproof(nodes, m, start, start + k, complete, proof);
+        proof.push(range(nodes, start + k, end));
+    } else {
+        subproof(nodes, m - k, start + k, end, false, proof);
+        proof.push(range(nodes, start, start + k));
+    }
+}
+
+/// The inclusion proof of leaf `index` in the tree of `size` leaves, from `nodes`.
+pub fn inclusion_proof(nodes: &impl Subtrees, index: u64, size: u64) -> Vec<Hash> {
+    let mut proof = Vec::new();
+    path(nodes, index, 0, size, &mut proof);
+    proof
+}
+
+/// The complete subtrees whose hashes the inclusion proof of leaf `index` in the tree of
+/// `size` leaves is made of: what to read from the store to give it.
+pub fn inclusion_spans(index: u64, size: u64) -> Vec<Span> {
+    /// Notes what is asked instead of answering.
+    struct Asked(std::cell::RefCell<Vec<Span>>);
+    impl Subtrees for Asked {
+        fn subtree(&self, span: Span) -> Hash {
+            self.0.borrow_mut().push(span);
+            [0; 32]
+        }
+    }
+    let asked = Asked(std::cell::RefCell::new(Vec::new()));
+    if index < size {
+        inclusion_proof(&asked, index, size);
+    }
+    asked.0.into_inner()
+}
+
 /// A tree over leaf hashes, with the hash of every complete subtree kept, so that the root
 /// and the proofs of any past size take a few dozen hashes instead of one per leaf.
 #[derive(Debug, Clone, Default)]
 pub struct Tree {
     /// `levels[k][i]`: the hash of the complete subtree of leaves `i·2^k .. (i+1)·2^k`.
     levels: Vec<Vec<Hash>>,
+}
+
+impl Subtrees for Tree {
+    fn subtree(&self, span: Span) -> Hash {
+        self.levels[span.level as usize][span.index as usize]
+    }
 }
 
 impl Tree {
@@ -72,47 +185,37 @@ impl Tree {
         }
     }
 
-    /// The tree hash of leaves `start..end` (RFC 9162 MTH), `end` ≤ the size.
-    fn range(&self, start: u64, end: u64) -> Hash {
-        let n = end - start;
-        if n == 0 {
-            return empty_root();
-        }
-        if n.is_power_of_two() && start.is_multiple_of(n) {
-            return self.levels[n.trailing_zeros() as usize][(start / n) as usize];
-        }
-        let k = split(n);
-        node_hash(&self.range(start, start + k), &self.range(start + k, end))
+    /// Every complete subtree of `level` and above, in order of level then place.
+    pub fn spans_from(&self, level: u32) -> impl Iterator<Item = (Span, Hash)> + '_ {
+        self.levels
+            .iter()
+            .enumerate()
+            .skip(level as usize)
+            .flat_map(|(level, nodes)| {
+                nodes.iter().enumerate().map(move |(index, hash)| {
+                    let span = Span {
+                        level: level as u32,
+                        index: index as u64,
+                    };
+                    (span, *hash)
+                })
+            })
     }
 
     /// The root of the tree of the first `size` leaves; `None` past the current size.
     pub fn root(&self, size: u64) -> Option<Hash> {
-        (size <= self.size()).then(|| self.range(0, size))
+        (size <= self.size()).then(|| range(self, 0, size))
+    }
+
+    /// The tree hash of the leaves `start..end`; `None` past the current size.
+    pub fn range_hash(&self, start: u64, end: u64) -> Option<Hash> {
+        (start <= end && end <= self.size()).then(|| range(self, start, end))
     }
 
     /// The inclusion proof of leaf `index` in the tree of the first `size` leaves
     /// (RFC 9162 §2.1.3.1, PATH); `None` when the leaf is not in that tree.
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Option<Vec<Hash>> {
-        (index < size && size <= self.size()).then(|| {
-            let mut proof = Vec::new();
-            self.path(index, 0, size, &mut proof);
-            proof
-        })
-    }
-
-    fn path(&self, index: u64, start: u64, end: u64, proof: &mut Vec<Hash>) {
-        let n = end - start;
-        if n <= 1 {
-            return;
-        }
-        let k = split(n);
-        if index < k {
-            self.path(index, start, start + k, proof);
-            proof.push(self.range(start + k, end));
-        } else {
-            self.path(index - k, start + k, end, proof);
-            proof.push(self.range(start, start + k));
-        }
+        (index < size && size <= self.size()).then(|| inclusion_proof(self, index, size))
     }
 
     /// The proof that the tree of the first `old` leaves is a prefix of the tree of the
@@ -120,27 +223,76 @@ impl Tree {
     pub fn consistency_proof(&self, old: u64, new: u64) -> Option<Vec<Hash>> {
         (0 < old && old <= new && new <= self.size()).then(|| {
             let mut proof = Vec::new();
-            self.subproof(old, 0, new, true, &mut proof);
+            subproof(self, old, 0, new, true, &mut proof);
             proof
         })
     }
+}
 
-    fn subproof(&self, m: u64, start: u64, end: u64, complete: bool, proof: &mut Vec<Hash>) {
-        let n = end - start;
-        if m == n {
-            if !complete {
-                proof.push(self.range(start, end));
-            }
-            return;
+/// The right edge of a tree: the hash of each complete subtree its leaves split into,
+/// largest first (one per bit set in its size). Enough to append to the tree, and to give its
+/// root, without its leaves.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Frontier {
+    size: u64,
+    hashes: Vec<Hash>,
+}
+
+impl Frontier {
+    pub fn new() -> Self {
+        Frontier::default()
+    }
+
+    /// The frontier of a tree of `size` leaves; `None` unless there is one hash per bit set.
+    pub fn of(size: u64, hashes: Vec<Hash>) -> Option<Self> {
+        (hashes.len() == size.count_ones() as usize).then_some(Frontier { size, hashes })
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    pub fn hashes(&self) -> &[Hash] {
+        &self.hashes
+    }
+
+    /// Appends a leaf hash; gives each complete subtree it completes, the leaf first.
+    pub fn push(&mut self, leaf: Hash) -> Vec<(Span, Hash)> {
+        let place = self.size;
+        let mut hash = leaf;
+        let mut completed = vec![(
+            Span {
+                level: 0,
+                index: place,
+            },
+            hash,
+        )];
+        let mut level = 0;
+        // Each bit set from the lowest is a subtree of that level waiting for its sibling.
+        while (self.size >> level) & 1 == 1 {
+            let Some(left) = self.hashes.pop() else { break };
+            hash = node_hash(&left, &hash);
+            level += 1;
+            completed.push((
+                Span {
+                    level,
+                    index: place >> level,
+                },
+                hash,
+            ));
         }
-        let k = split(n);
-        if m <= k {
-            self.subproof(m, start, start + k, complete, proof);
-            proof.push(self.range(start + k, end));
-        } else {
-            self.subproof(m - k, start + k, end, false, proof);
-            proof.push(self.range(start, start + k));
-        }
+        self.hashes.push(hash);
+        self.size += 1;
+        completed
+    }
+
+    /// The root of the tree (RFC 9162 MTH).
+    pub fn root(&self) -> Hash {
+        let mut hashes = self.hashes.iter().rev();
+        let Some(last) = hashes.next() else {
+            return empty_root();
+        };
+        hashes.fold(*last, |right, left| node_hash(left, &right))
     }
 }
 
@@ -342,6 +494,51 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_frontier_gives_the_root_and_the_subtrees_of_the_whole_tree() {
+        let tree = tree(70);
+        let mut frontier = Frontier::new();
+        let mut completed = Vec::new();
+        for (size, leaf) in tree.levels[0].iter().enumerate() {
+            assert_eq!(
+                frontier.root(),
+                tree.root(size as u64).unwrap(),
+                "size {size}"
+            );
+            completed.extend(frontier.push(*leaf));
+        }
+        assert_eq!(frontier.root(), tree.root(70).unwrap());
+        // Each complete subtree once, with the tree's hash.
+        completed.sort();
+        let all: Vec<(Span, Hash)> = tree.spans_from(0).collect();
+        assert_eq!(completed, all);
+        let again = Frontier::of(70, frontier.hashes().to_vec()).unwrap();
+        assert_eq!(again, frontier);
+        assert_eq!(Frontier::of(71, frontier.hashes().to_vec()), None);
+    }
+
+    #[test]
+    fn a_proof_from_the_subtrees_it_names_is_the_proof_from_the_whole_tree() {
+        struct Only(std::collections::HashMap<Span, Hash>);
+        impl Subtrees for Only {
+            fn subtree(&self, span: Span) -> Hash {
+                self.0[&span]
+            }
+        }
+        let tree = tree(45);
+        for size in 1..=45u64 {
+            for index in 0..size {
+                let spans = inclusion_spans(index, size);
+                let only = Only(spans.iter().map(|s| (*s, tree.subtree(*s))).collect());
+                assert_eq!(
+                    Some(inclusion_proof(&only, index, size)),
+                    tree.inclusion_proof(index, size)
+                );
+            }
+        }
+        assert!(inclusion_spans(5, 5).is_empty());
     }
 
     #[test]

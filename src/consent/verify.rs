@@ -19,6 +19,8 @@ pub enum Problem {
     OutOfPlace { seq: u64 },
     /// It belongs to another organisation's chain.
     OtherOrganisation { organisation: String },
+    /// It is missing, and every one after it, though the chain's head counts `stands`.
+    Truncated { stands: u64 },
 }
 
 /// The first event of a chain that does not match.
@@ -53,6 +55,15 @@ impl fmt::Display for Broken {
                 f,
                 "l'événement n° {position} ({id}) appartient à l'organisme « {organisation} »"
             ),
+            Problem::Truncated { stands } if *stands == position + 1 => write!(
+                f,
+                "l'événement n° {position}, le dernier, manque : la chaîne en compte {stands}"
+            ),
+            Problem::Truncated { stands } => write!(
+                f,
+                "les événements n° {position} à {} manquent : la chaîne en compte {stands}",
+                stands - 1
+            ),
         }
     }
 }
@@ -67,7 +78,7 @@ pub fn chain<'e>(
     for event in events {
         verifier.push(event)?;
     }
-    Ok(verifier.finish())
+    verifier.finish(0)
 }
 
 /// A chain checked event after event, so that a long one is read a page at a time.
@@ -124,10 +135,51 @@ impl<'o> Verifier<'o> {
         Ok(())
     }
 
-    /// The tree of every event checked.
-    pub fn finish(self) -> Tree {
-        self.tree
+    /// [`Verifier::push_hashed`] for an event the store files at place `filed`: a place
+    /// changed in the store shows, even where the event itself is intact.
+    pub fn push_filed(
+        &mut self,
+        event: &Event,
+        hash: merkle::Hash,
+        filed: u64,
+    ) -> Result<(), Broken> {
+        if filed != event.seq {
+            return Err(Broken {
+                position: self.tree.size(),
+                id: event.id(),
+                problem: Problem::OutOfPlace { seq: filed },
+            });
+        }
+        self.push_hashed(event, hash)
     }
+
+    /// The tree of every event checked, when they are at least the `stands` events the
+    /// chain's head counted before the reading began; else where the missing ones start.
+    pub fn finish(self, stands: u64) -> Result<Tree, Broken> {
+        let position = self.tree.size();
+        if position < stands {
+            return Err(Broken {
+                position,
+                id: String::new(),
+                problem: Problem::Truncated { stands },
+            });
+        }
+        Ok(self.tree)
+    }
+}
+
+/// What is wrong with the tree the store keeps beside the events (the subtrees and the right
+/// edge receipts are proven from): proofs made from it would not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TreeFault {
+    #[error("le bord de l'arbre enregistré (taille {size}) ne correspond pas aux événements")]
+    Frontier { size: u64 },
+    #[error("le sous-arbre des événements n° {} à {} enregistré ne correspond pas aux événements", .0.leaves().0, .0.leaves().1 - 1)]
+    Altered(merkle::Span),
+    #[error("le sous-arbre des événements n° {} à {} manque à l'arbre enregistré", .0.leaves().0, .0.leaves().1 - 1)]
+    Missing(merkle::Span),
+    #[error("l'arbre enregistré couvre des événements n° {} et suivants que la chaîne n'a pas", .0.leaves().0)]
+    Beyond(merkle::Span),
 }
 
 /// Why a published tree head does not fit the ledger.

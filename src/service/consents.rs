@@ -838,6 +838,9 @@ impl Registre {
             Err(broken) => (consent::merkle::Tree::new(), vec![broken.to_string()]),
         };
         if problems.is_empty() {
+            if let Some(fault) = self.store.tree_fault(org, &tree).await? {
+                problems.push(fault.to_string());
+            }
             for head in &heads {
                 if let Err(mismatch) = verify::head(org, &tree, head, &public) {
                     problems.push(mismatch.to_string());
@@ -932,10 +935,8 @@ impl Registre {
             .await?;
         let organisation = &register.organisations[0];
         let activity = find_activity(organisation.activities(), &event.draft.activity)?;
-        let (tree, head) = self.proving_head(org, seq + 1, now).await?;
-        let proof = tree
-            .inclusion_proof(seq, head.size)
-            .ok_or_else(|| Error::Internal(format!("événement n° {seq} hors de l'arbre")))?;
+        let head = self.proving_head(org, seq + 1, now).await?;
+        let proof = self.inclusion_of(&event, &head).await?;
         let public_key = self.store.ledger_key(now).await?.public_hex();
         let context = Context {
             vocabulary: &self.pack.vocabulary,

@@ -8,7 +8,8 @@ use serde_json::Value;
 
 use super::{Error, Registre, Result};
 use crate::auth::{Actor, Need, unknown_organisation};
-use crate::consent::{Event, TreeHead, merkle::Tree};
+use crate::consent::merkle::{self, Hash};
+use crate::consent::{Event, TreeHead};
 use crate::notice::{Papers, Proven};
 use crate::store::DocumentVersion;
 
@@ -44,25 +45,43 @@ pub struct Scan {
 }
 
 impl Registre {
-    /// The verified tree of `org` and a signed head covering its first `needed` events: the
-    /// last head signed when it does, a new one otherwise. Never for a broken ledger.
+    /// A signed head of `org`'s tree covering its first `needed` events: the last one signed
+    /// when it does, a new one otherwise.
     pub(super) async fn proving_head(
         &self,
         org: &str,
         needed: u64,
         now: Timestamp,
-    ) -> Result<(Tree, TreeHead)> {
-        let tree = match self.store.verify_consents(org).await? {
-            Ok(tree) => tree,
-            // A proof never vouches for a broken ledger.
-            Err(broken) => return Err(Error::Internal(broken.to_string())),
-        };
+    ) -> Result<TreeHead> {
+        let (size, _) = self.store.tree_root(org).await?;
         let last = self.store.tree_heads(org).await?.pop();
-        let head = match last {
-            Some(head) if head.size >= needed && head.size <= tree.size() => head,
+        Ok(match last {
+            Some(head) if head.size >= needed && head.size <= size => head,
             _ => self.store.sign_tree_head(org, now).await?,
-        };
-        Ok((tree, head))
+        })
+    }
+
+    /// The inclusion proof of `event` in the tree of `head`, checked against it: a proof that
+    /// does not verify is never given (the ledger or its tree was altered).
+    pub(super) async fn inclusion_of(&self, event: &Event, head: &TreeHead) -> Result<Vec<Hash>> {
+        let proof = self
+            .store
+            .inclusion_proof(&event.organisation, event.seq, head.size)
+            .await?;
+        let leaf = hex::decode(&event.hash)
+            .map(|hash| merkle::leaf_hash(&hash))
+            .unwrap_or_default();
+        let root: Hash = hex::decode(&head.root)
+            .ok()
+            .and_then(|r| r.try_into().ok())
+            .unwrap_or_default();
+        if !merkle::verify_inclusion(&leaf, event.seq, head.size, &proof, &root) {
+            return Err(Error::Internal(format!(
+                "l'événement n° {} ne se prouve pas dans l'arbre de {} événements : vérifier le registre des consentements (registre consent verify)",
+                event.seq, head.size
+            )));
+        }
+        Ok(proof)
     }
 
     /// Event `seq` of `org`, or not found.
@@ -150,7 +169,7 @@ impl Registre {
         now: Timestamp,
     ) -> Result<ProofBundle> {
         let needed = events.iter().map(|e| e.seq + 1).max().unwrap_or(0);
-        let (tree, head) = self.proving_head(org, needed, now).await?;
+        let head = self.proving_head(org, needed, now).await?;
         let mut documents: Vec<DocumentVersion> = Vec::new();
         for event in &events {
             let sha = &event.draft.document.sha256;
@@ -161,23 +180,19 @@ impl Registre {
                 documents.push(version);
             }
         }
-        let events = events
-            .into_iter()
-            .map(|event| {
-                let inclusion = tree.inclusion_proof(event.seq, head.size).ok_or_else(|| {
-                    Error::Internal(format!("événement n° {} hors de l'arbre", event.seq))
-                })?;
-                Ok(ProvenEvent {
-                    event,
-                    inclusion: inclusion.iter().map(hex::encode).collect(),
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let mut proven = Vec::with_capacity(events.len());
+        for event in events {
+            let inclusion = self.inclusion_of(&event, &head).await?;
+            proven.push(ProvenEvent {
+                event,
+                inclusion: inclusion.iter().map(hex::encode).collect(),
+            });
+        }
         Ok(ProofBundle {
             organisation: org.to_owned(),
             subject: subject.to_owned(),
             identity: self.store.consent_subject(org, subject).await?.flatten(),
-            events,
+            events: proven,
             documents,
             head,
             public_key: self.store.ledger_key(now).await?.public_hex(),

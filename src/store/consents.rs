@@ -10,9 +10,14 @@ use serde_json::{Value, json};
 
 use super::documents::{Shown, UPSERT_DOCUMENT};
 use super::{Store, StoreError, check_errors, decode, retrying};
+use crate::consent::merkle::{self, Frontier, Hash, Span, Subtrees, Tree};
 use crate::consent::{
-    self, ChainHead, Current, Draft, Event, EventKind, LedgerKey, State, TreeHead, merkle::Tree,
+    self, ChainHead, Current, Draft, Event, EventKind, LedgerKey, State, TreeHead,
 };
+
+/// The lowest level of the tree whose subtrees are kept: below it, a subtree is hashed again
+/// from its at most 64 events, which keeps one node for every 32 events.
+const KEPT_LEVEL: u32 = 6;
 
 /// The appends waiting for each organisation's chain, within one process.
 pub(super) type Appending =
@@ -102,6 +107,25 @@ pub struct Answered {
 struct StoredHead {
     next: u64,
     prev: String,
+    frontier: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+struct StoredNode {
+    level: u32,
+    index: u64,
+    hash: String,
+}
+
+/// The subtrees a proof needs, as read from the store.
+#[derive(Default)]
+struct Known(std::collections::HashMap<Span, Hash>);
+
+impl Subtrees for Known {
+    fn subtree(&self, span: Span) -> Hash {
+        // A missing one gives a proof that does not verify, which the caller refuses.
+        self.0.get(&span).copied().unwrap_or_default()
+    }
 }
 
 #[derive(Deserialize)]
@@ -122,6 +146,37 @@ struct StoredState {
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
+}
+
+/// A hash as stored, hexadecimal.
+fn hash_of(hex: &str) -> Result<Hash, StoreError> {
+    hex::decode(hex)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| corrupt(format!("empreinte illisible « {hex} »")))
+}
+
+/// The leaf of the tree for an event's hash.
+fn leaf_of(event_hash: &str) -> Result<Hash, StoreError> {
+    Ok(merkle::leaf_hash(&hash_of(event_hash)?))
+}
+
+/// The records of the subtrees in `completed` that the store keeps.
+fn kept_nodes(organisation: &str, completed: Vec<(Span, Hash)>) -> impl Iterator<Item = Value> {
+    let organisation = organisation.to_owned();
+    completed
+        .into_iter()
+        .filter(|(span, _)| span.level >= KEPT_LEVEL)
+        .map(move |(span, hash)| {
+            json!({
+                "key": [organisation, span.level, span.index],
+                "content": { "level": span.level, "index": span.index, "hash": hex::encode(hash) },
+            })
+        })
+}
+
+fn frontier_hexes(frontier: &Frontier) -> Vec<String> {
+    frontier.hashes().iter().map(hex::encode).collect()
 }
 
 impl Store {
@@ -167,22 +222,202 @@ impl Store {
 
     /// Where `organisation`'s chain stands.
     pub async fn chain_head(&self, organisation: &str) -> Result<ChainHead, StoreError> {
+        Ok(self.chain_state(organisation).await?.0)
+    }
+
+    /// Where `organisation`'s chain stands, and the right edge of its tree; the tree of a
+    /// chain written before it was kept is built first.
+    async fn chain_state(&self, organisation: &str) -> Result<(ChainHead, Frontier), StoreError> {
+        if let Some(state) = self.stored_chain_state(organisation).await? {
+            return Ok(state);
+        }
+        self.rebuild_consent_tree(organisation).await?;
+        self.stored_chain_state(organisation)
+            .await?
+            .ok_or_else(|| corrupt("arbre du registre des consentements introuvable"))
+    }
+
+    /// The chain's head and frontier as stored; `None` for a chain without its tree.
+    async fn stored_chain_state(
+        &self,
+        organisation: &str,
+    ) -> Result<Option<(ChainHead, Frontier)>, StoreError> {
         let rows: Vec<Value> = self
             .db
-            .query("SELECT next, prev FROM type::record('consent_chain', $org)")
+            .query("SELECT next, prev, frontier FROM type::record('consent_chain', $org)")
             .bind(("org", organisation.to_owned()))
             .await?
             .take(0)?;
-        Ok(match rows.into_iter().next() {
-            Some(row) => {
-                let head: StoredHead = decode(row)?;
-                ChainHead {
-                    next: head.next,
-                    prev: head.prev,
+        let Some(row) = rows.into_iter().next() else {
+            return Ok(Some((ChainHead::default(), Frontier::new())));
+        };
+        let stored: StoredHead = decode(row)?;
+        let Some(hexes) = stored.frontier else {
+            return Ok(None);
+        };
+        let hashes = hexes.iter().map(|h| hash_of(h)).collect::<Result<_, _>>()?;
+        let frontier = Frontier::of(stored.next, hashes)
+            .ok_or_else(|| corrupt("bord de l'arbre du registre des consentements illisible"))?;
+        let head = ChainHead {
+            next: stored.next,
+            prev: stored.prev,
+        };
+        Ok(Some((head, frontier)))
+    }
+
+    /// Builds the kept subtrees and the frontier of `organisation`'s chain from its events as
+    /// stored (a chain recorded before the tree was kept).
+    async fn rebuild_consent_tree(&self, organisation: &str) -> Result<(), StoreError> {
+        const PAGE: u64 = 5_000;
+        let mut frontier = Frontier::new();
+        loop {
+            let from = frontier.size();
+            let hashes: Vec<String> = self
+                .db
+                .query("SELECT VALUE hash FROM consent_event:[$org, $from]..[$org, $to]")
+                .bind(("org", organisation.to_owned()))
+                .bind(("from", from))
+                .bind(("to", from + PAGE))
+                .await?
+                .take(0)?;
+            let mut nodes = Vec::new();
+            for hash in &hashes {
+                nodes.extend(kept_nodes(organisation, frontier.push(leaf_of(hash)?)));
+            }
+            self.db
+                .query("FOR $n IN $nodes { UPSERT type::record('consent_node', $n.key) CONTENT $n.content; };")
+                .bind(("nodes", Value::Array(nodes)))
+                .await
+                .and_then(|r| r.check())?;
+            if (hashes.len() as u64) < PAGE {
+                break;
+            }
+        }
+        let stored = frontier_hexes(&frontier);
+        // Only where the chain still stands where it was read.
+        self.db
+            .query(
+                "BEGIN TRANSACTION;
+                 IF (SELECT VALUE next FROM ONLY type::record('consent_chain', $org)) != $size {
+                     THROW $moved };
+                 UPDATE type::record('consent_chain', $org) SET frontier = $frontier;
+                 COMMIT TRANSACTION;",
+            )
+            .bind(("org", organisation.to_owned()))
+            .bind(("size", frontier.size()))
+            .bind(("frontier", stored))
+            .bind(("moved", MOVED))
+            .await
+            .and_then(|r| r.check())
+            .map_err(|e| StoreError::Retryable(e.to_string()))?;
+        Ok(())
+    }
+
+    /// The size and root of `organisation`'s tree as it stands.
+    pub async fn tree_root(&self, organisation: &str) -> Result<(u64, Hash), StoreError> {
+        let (_, frontier) = self.chain_state(organisation).await?;
+        Ok((frontier.size(), frontier.root()))
+    }
+
+    /// The inclusion proof of event `index` in the tree of the first `size` events, from the
+    /// kept subtrees and the events of at most two blocks of 64. Not checked here: the caller
+    /// holds it against the head it gives it with.
+    pub async fn inclusion_proof(
+        &self,
+        organisation: &str,
+        index: u64,
+        size: u64,
+    ) -> Result<Vec<Hash>, StoreError> {
+        let spans = merkle::inclusion_spans(index, size);
+        let (kept, small): (Vec<Span>, Vec<Span>) =
+            spans.into_iter().partition(|s| s.level >= KEPT_LEVEL);
+        let mut known = Known::default();
+        let keys: Vec<Value> = kept
+            .iter()
+            .map(|s| json!([organisation, s.level, s.index]))
+            .collect();
+        let hashes: Vec<Option<String>> = self
+            .db
+            .query("RETURN $keys.map(|$k| type::record('consent_node', $k).hash)")
+            .bind(("keys", Value::Array(keys)))
+            .await?
+            .take(0)?;
+        for (span, hash) in kept.iter().zip(hashes) {
+            if let Some(hash) = hash {
+                known.0.insert(*span, hash_of(&hash)?);
+            }
+        }
+        let mut blocks: Vec<u64> = small
+            .iter()
+            .map(|s| s.index >> (KEPT_LEVEL - s.level))
+            .collect();
+        blocks.dedup();
+        for block in blocks {
+            let from = block << KEPT_LEVEL;
+            let to = size.min((block + 1) << KEPT_LEVEL);
+            let hashes: Vec<String> = self
+                .db
+                .query("SELECT VALUE hash FROM consent_event:[$org, $from]..[$org, $to]")
+                .bind(("org", organisation.to_owned()))
+                .bind(("from", from))
+                .bind(("to", to))
+                .await?
+                .take(0)?;
+            let mut tree = Tree::new();
+            for hash in &hashes {
+                tree.push(leaf_of(hash)?);
+            }
+            for span in small
+                .iter()
+                .filter(|s| s.index >> (KEPT_LEVEL - s.level) == block)
+            {
+                let (start, end) = span.leaves();
+                if let Some(hash) = tree.range_hash(start - from, end - from) {
+                    known.0.insert(*span, hash);
                 }
             }
-            None => ChainHead::default(),
-        })
+        }
+        Ok(merkle::inclusion_proof(&known, index, size))
+    }
+
+    /// The first kept subtree of `organisation`'s tree, or its frontier, that does not
+    /// match `tree` (recomputed from the events): proofs made from it would not verify.
+    pub async fn tree_fault(
+        &self,
+        organisation: &str,
+        tree: &Tree,
+    ) -> Result<Option<consent::verify::TreeFault>, StoreError> {
+        use consent::verify::TreeFault;
+        let (_, frontier) = self.chain_state(organisation).await?;
+        if frontier.size() < tree.size() || tree.root(frontier.size()) != Some(frontier.root()) {
+            return Ok(Some(TreeFault::Frontier {
+                size: frontier.size(),
+            }));
+        }
+        let rows: Vec<Value> = self
+            .db
+            .query("SELECT level, index, hash FROM consent_node:[$org, 0, 0]..[$org, 64, 0]")
+            .bind(("org", organisation.to_owned()))
+            .await?
+            .take(0)?;
+        let mut stored = std::collections::HashMap::with_capacity(rows.len());
+        for row in rows {
+            let node: StoredNode = decode(row)?;
+            let span = Span {
+                level: node.level,
+                index: node.index,
+            };
+            stored.insert(span, hash_of(&node.hash)?);
+        }
+        for (span, hash) in tree.spans_from(KEPT_LEVEL) {
+            match stored.remove(&span) {
+                Some(kept) if kept == hash => {}
+                Some(_) => return Ok(Some(TreeFault::Altered(span))),
+                None => return Ok(Some(TreeFault::Missing(span))),
+            }
+        }
+        // What is left covers events the chain does not hold.
+        Ok(stored.into_keys().min().map(TreeFault::Beyond))
     }
 
     /// Appends `draft` to `organisation`'s chain, with the version of the document the person
@@ -300,15 +535,20 @@ impl Store {
         entries: &[&Entry],
         document: &Document,
     ) -> Result<Vec<Event>, StoreError> {
-        let start = self.chain_head(organisation).await?;
+        let (start, mut frontier) = self.chain_state(organisation).await?;
         let mut head = start.clone();
         let mut events = Vec::with_capacity(entries.len());
         let mut rows = Vec::with_capacity(entries.len());
+        let mut nodes = Vec::new();
         let mut state = State::new();
         for entry in entries {
             let (event, next) = head.append(organisation, entry.at, entry.draft.clone());
             head = next;
             state.apply(&event);
+            nodes.extend(kept_nodes(
+                organisation,
+                frontier.push(leaf_of(&event.hash)?),
+            ));
             let mut row = json!({
                 "key": [organisation, event.seq],
                 "subject_key": [organisation, event.draft.subject],
@@ -371,7 +611,8 @@ impl Store {
                          created_at: <datetime>$at }};
                  }};
              }};
-             UPSERT type::record('consent_chain', $org) CONTENT {{ next: $next, prev: $last }};
+             UPSERT type::record('consent_chain', $org) CONTENT {{ next: $next, prev: $last, frontier: $frontier }};
+             FOR $n IN $nodes {{ UPSERT type::record('consent_node', $n.key) CONTENT $n.content; }};
              {UPSERT_DOCUMENT}
              FOR $s IN $states {{ UPSERT type::record('consent_state', $s.key) CONTENT $s.content; }};
              COMMIT TRANSACTION;"
@@ -390,6 +631,8 @@ impl Store {
             .bind(("next", head.next))
             .bind(("last", head.prev.clone()))
             .bind(("states", Value::Array(states)))
+            .bind(("frontier", frontier_hexes(&frontier)))
+            .bind(("nodes", Value::Array(nodes)))
             .bind(("sha", document.sha256.clone()))
             .bind(("kind", document.kind.clone()))
             .bind(("doc_activity", document.activity.clone()))
@@ -750,61 +993,61 @@ impl Store {
         organisation: &str,
     ) -> Result<Result<Tree, consent::verify::Broken>, StoreError> {
         const PAGE: usize = 5_000;
+        // Read first: events appended while verifying come after it.
+        let stands = self.chain_head(organisation).await?.next;
         let mut verifier = consent::verify::Verifier::new(organisation);
-        let mut rows = self.event_page(organisation, None, PAGE).await?;
+        let mut from = 0;
+        let mut rows = self.event_page(organisation, from, PAGE).await?;
         loop {
-            // By the order of the stored places, so that a gap or a move shows.
-            let last = rows
-                .last()
-                .and_then(|r| r.get("seq"))
-                .and_then(Value::as_u64);
-            let full = rows.len() == PAGE;
+            from += PAGE as u64;
+            // A full page, or places the head counts not read yet: there is more to read.
+            let more = rows.len() == PAGE || from < stands;
             let hashing = tokio::task::spawn_blocking(move || {
                 use rayon::prelude::*;
                 rows.into_par_iter()
                     .map(|row| {
+                        let filed = row.get("seq").and_then(Value::as_u64).unwrap_or(u64::MAX);
                         let event: Event = decode(row.get("event").cloned().unwrap_or_default())?;
                         let hash = event.computed_hash();
-                        Ok((event, hash))
+                        Ok((event, hash, filed))
                     })
-                    .collect::<Result<Vec<(Event, consent::merkle::Hash)>, StoreError>>()
+                    .collect::<Result<Vec<(Event, consent::merkle::Hash, u64)>, StoreError>>()
             });
             let next = async {
-                match (full, last) {
-                    (true, Some(_)) => self.event_page(organisation, last, PAGE).await.map(Some),
-                    _ => Ok(None),
+                if more {
+                    self.event_page(organisation, from, PAGE).await.map(Some)
+                } else {
+                    Ok(None)
                 }
             };
             let (hashed, next) = tokio::join!(hashing, next);
             let hashed = hashed.map_err(|e| StoreError::Database(e.to_string()))??;
-            for (event, hash) in &hashed {
-                if let Err(broken) = verifier.push_hashed(event, *hash) {
+            for (event, hash, filed) in &hashed {
+                if let Err(broken) = verifier.push_filed(event, *hash, *filed) {
                     return Ok(Err(broken));
                 }
             }
             match next? {
                 Some(page) => rows = page,
-                None => return Ok(Ok(verifier.finish())),
+                None => return Ok(verifier.finish(stands)),
             }
         }
     }
 
-    /// The events of `organisation` stored after place `after`, by place, at most `page`.
+    /// The events of `organisation` stored at the `page` places from `from`, by place: read
+    /// by the records' own keys, not through an index, so that what is missing shows.
     async fn event_page(
         &self,
         organisation: &str,
-        after: Option<u64>,
+        from: u64,
         page: usize,
     ) -> Result<Vec<Value>, StoreError> {
         Ok(self
             .db
-            .query(
-                "SELECT seq, event FROM consent_event WHERE organisation = $org AND seq > $after
-                 ORDER BY seq LIMIT $page",
-            )
+            .query("SELECT seq, event FROM consent_event:[$org, $from]..[$org, $to]")
             .bind(("org", organisation.to_owned()))
-            .bind(("after", after.map_or(-1, |a| a as i64)))
-            .bind(("page", page))
+            .bind(("from", from))
+            .bind(("to", from + page as u64))
             .await?
             .take(0)?)
     }
@@ -816,13 +1059,9 @@ impl Store {
         now: Timestamp,
     ) -> Result<TreeHead, StoreError> {
         let key = self.ledger_key(now).await?;
-        let tree = match self.verify_consents(organisation).await? {
-            Ok(tree) => tree,
-            // A broken chain is never signed over: the break is what must be seen.
-            Err(broken) => return Err(StoreError::Corrupt(broken.to_string())),
-        };
-        let size = tree.size();
-        let root = tree.root(size).unwrap_or_default();
+        // The root kept as events were appended: what was recorded, whatever became of the
+        // events since (verification holds them against it).
+        let (size, root) = self.tree_root(organisation).await?;
         let head = key.sign(organisation, size, &root, now);
         self.db
             .query(
