@@ -1093,3 +1093,34 @@ async fn an_altered_kept_subtree_is_named_and_no_receipt_is_proven_from_it() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn the_answers_of_an_activity_are_read_a_page_at_a_time_each_once() {
+    let store = ledger(10).await;
+    // An answer to another activity, whose key sorts right after this one's.
+    let mut other = draft(&photos(), "s3", EventKind::Given);
+    other.activity = "photos-2".to_owned();
+    record(&store, &other, "2026-03-02T11:00:00Z").await;
+    let mut seen = Vec::new();
+    let mut after: Option<(String, String)> = None;
+    loop {
+        let page = store
+            .activity_currents(
+                ORG,
+                "photos",
+                after.as_ref().map(|(s, c)| (s.as_str(), c.as_str())),
+                3,
+                false,
+            )
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().map(|a| (a.subject.clone(), a.choice.clone()));
+        seen.extend(page.into_iter().map(|a| a.subject));
+    }
+    let mut expected: Vec<String> = (0..10).map(|i| format!("s{i}")).collect();
+    expected.sort();
+    assert_eq!(seen, expected);
+}

@@ -16,7 +16,7 @@ use crate::consent::{
 };
 use crate::model::{Activity, Register};
 use crate::notice::{ConsentForm, Context, Versioned};
-use crate::store::{Entry, Rendering, Shown, StoreError};
+use crate::store::{Answered, Entry, Rendering, Shown, StoreError};
 
 /// What the person does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -578,7 +578,7 @@ impl Registre {
                 ..ChoiceCounts::default()
             })
             .collect();
-        for answered in self.store.activity_currents(org, activity).await? {
+        self.each_current(org, activity, false, |answered| {
             let status = answered.current.status(&requirement, now);
             match choices.iter_mut().find(|c| c.choice == answered.choice) {
                 Some(counts) => counts.count(status),
@@ -593,7 +593,8 @@ impl Registre {
                     choices.push(counts);
                 }
             }
-        }
+        })
+        .await?;
         Ok(ActivityCounts {
             organisation: org.to_owned(),
             activity: activity.to_owned(),
@@ -617,27 +618,57 @@ impl Registre {
         let choices: Vec<&str> = form.choice_ids().collect();
         known_choice("choice", choice, &choices)?;
         let requirement = computed.requirement();
-        Ok(self
-            .store
-            .activity_currents(org, activity)
-            .await?
-            .into_iter()
-            .filter(|a| a.choice == choice && a.current.check(&requirement, now).allowed)
-            .map(|a| {
-                let identity = a.identity.unwrap_or_default();
-                Allowed {
-                    subject: a.subject,
-                    name: names(&identity, "name", "names"),
-                    child: names(&identity, "child", "child"),
-                    email: identity
-                        .get("email")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
-                    event: a.current.seq,
-                    since: a.current.at.to_string(),
-                }
-            })
-            .collect())
+        let mut allowed = Vec::new();
+        self.each_current(org, activity, true, |a| {
+            if a.choice != choice || !a.current.check(&requirement, now).allowed {
+                return;
+            }
+            let identity = a.identity.unwrap_or_default();
+            allowed.push(Allowed {
+                subject: a.subject,
+                name: names(&identity, "name", "names"),
+                child: names(&identity, "child", "child"),
+                email: identity
+                    .get("email")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                event: a.current.seq,
+                since: a.current.at.to_string(),
+            });
+        })
+        .await?;
+        Ok(allowed)
+    }
+
+    /// Calls `each` on every last answer to `activity`, by subject then choice, a page at a
+    /// time: memory holds one page, however many people answered.
+    async fn each_current(
+        &self,
+        org: &str,
+        activity: &str,
+        identities: bool,
+        mut each: impl FnMut(Answered),
+    ) -> Result<()> {
+        const PAGE: usize = 5_000;
+        let mut after: Option<(String, String)> = None;
+        loop {
+            let page = self
+                .store
+                .activity_currents(
+                    org,
+                    activity,
+                    after.as_ref().map(|(s, c)| (s.as_str(), c.as_str())),
+                    PAGE,
+                    identities,
+                )
+                .await?;
+            let full = page.len() == PAGE;
+            after = page.last().map(|a| (a.subject.clone(), a.choice.clone()));
+            page.into_iter().for_each(&mut each);
+            if !full {
+                return Ok(());
+            }
+        }
     }
 
     /// A new private link to `subject`'s consents: the token to put in the link (only its

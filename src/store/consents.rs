@@ -944,22 +944,39 @@ impl Store {
         Ok(Some((text("media_type").to_owned(), bytes)))
     }
 
-    /// The last answers to `activity` of every subject, by choice then subject, with who each
-    /// subject is (`None` once erased).
+    /// A page of at most `page` last answers to `activity`, by subject then choice, after
+    /// the subject and choice `after` (the last of the page before); with who each subject
+    /// is when `identities` (`None` once erased). Read by the records' keys: each page costs
+    /// its own rows, however many there are.
     pub async fn activity_currents(
         &self,
         organisation: &str,
         activity: &str,
+        after: Option<(&str, &str)>,
+        page: usize,
+        identities: bool,
     ) -> Result<Vec<Answered>, StoreError> {
+        let identity = if identities {
+            ", type::record('consent_subject', [organisation, subject]).identity AS identity"
+        } else {
+            ""
+        };
+        let from = match after {
+            Some(_) => "[$org, $activity, $subject, $choice]>",
+            None => "[$org, $activity, NONE]",
+        };
+        let (subject, choice) = after.unwrap_or_default();
         let rows: Vec<Value> = self
             .db
-            .query(
-                "SELECT *, type::record('consent_subject', [organisation, subject]).identity AS identity
-                 FROM consent_state WHERE organisation = $org AND activity = $activity
-                 ORDER BY choice, subject",
-            )
+            .query(format!(
+                "SELECT subject, choice, kind, accepted, seq, at, scope, minor, holders{identity}
+                 FROM consent_state:{from}..[$org, $activity, {{}}] LIMIT $page"
+            ))
             .bind(("org", organisation.to_owned()))
             .bind(("activity", activity.to_owned()))
+            .bind(("subject", subject.to_owned()))
+            .bind(("choice", choice.to_owned()))
+            .bind(("page", page))
             .await?
             .take(0)?;
         rows.into_iter()
