@@ -144,11 +144,12 @@ fn main() {
     let started_mb = common::proc_mb(service.pid(), "VmRSS:");
     let auth = format!("Bearer {token}");
 
-    // Single checks, each on one of 1 000 subjects drawn at random.
+    // Single checks, each on a subject drawn at random among 100 000 spread over the ledger
+    // (or all of a smaller one): few are asked twice, as a mailing would ask.
     let sample: Vec<String> = subjects
         .iter()
-        .step_by(subjects.len() / 1_000)
-        .take(1_000)
+        .step_by((subjects.len() / 100_000).max(1))
+        .take(100_000)
         .map(|s| format!("\"{s}\""))
         .collect();
     let check = dir.path().join("check.lua");
@@ -173,25 +174,18 @@ fn main() {
     // Batches of 10 000 subjects.
     let body = serde_json::json!({ "activity": "photos", "choice": CHOICE, "subjects": &subjects[..10_000] })
         .to_string();
-    let mut batches: Vec<Duration> = (0..10)
-        .map(|_| {
-            let start = Instant::now();
-            let (status, answer) = common::http(
-                port,
-                "POST",
-                &format!("/api/v1/organisations/{ORG}/consents/check"),
-                &[
-                    ("Authorization", &auth),
-                    ("Content-Type", "application/json"),
-                ],
-                Some(&body),
-            )
-            .unwrap();
-            assert_eq!(status, 200, "{answer}");
-            start.elapsed()
-        })
-        .collect();
-    batches.sort();
+    let batches = timed_requests(10, |_| {
+        common::http(
+            port,
+            "POST",
+            &format!("/api/v1/organisations/{ORG}/consents/check"),
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/json"),
+            ],
+            Some(&body),
+        )
+    });
     println!(
         "batch of 10 000 subjects: median {:.0} ms, slowest {:.0} ms (target < 100 ms)",
         batches[batches.len() / 2].as_secs_f64() * 1000.0,
@@ -223,6 +217,29 @@ fn main() {
     println!(
         "recording over HTTP: {recorded:.0} consents/s, p99 {record_p99:.1} ms (target ≥ 500 /s)"
     );
+    // Receipts of events recorded last: a proof from the tree the ledger keeps.
+    let (last, signing) = signed_head(port, &auth);
+    println!(
+        "tree head of {last} events signed in {:.1} ms",
+        signing.as_secs_f64() * 1000.0
+    );
+    let receipts = timed_requests(20, |n| {
+        common::http(
+            port,
+            "GET",
+            &format!(
+                "/api/v1/organisations/{ORG}/consents/events/{}/receipt",
+                last - 1 - n * 997
+            ),
+            &[("Authorization", &auth)],
+            None,
+        )
+    });
+    println!(
+        "receipt with its inclusion proof: median {:.1} ms, slowest {:.1} ms",
+        receipts[receipts.len() / 2].as_secs_f64() * 1000.0,
+        receipts[receipts.len() - 1].as_secs_f64() * 1000.0
+    );
     let loaded_mb = common::proc_mb(service.pid(), "VmRSS:");
     println!(
         "server memory: {started_mb:.0} MB after start, {loaded_mb:.0} MB after the load (target < 300 MB)"
@@ -238,10 +255,48 @@ fn main() {
         verified.as_secs_f64(),
         verification["problems"]
     );
+    if std::env::var_os("CONSENT_KEEP").is_some() {
+        println!("database kept at {}", dir.keep().display());
+    }
     assert!(checks_ok && recorded_ok, "every request must succeed");
     assert_eq!(
         verification["problems"],
         serde_json::json!([]),
         "the ledger verifies: {stderr}"
     );
+}
+
+/// `count` requests made by `request` (given their number), each timed and required to
+/// succeed: their durations, fastest first.
+fn timed_requests<E: std::fmt::Debug>(
+    count: u64,
+    request: impl Fn(u64) -> Result<(u16, String), E>,
+) -> Vec<Duration> {
+    let mut durations: Vec<Duration> = (0..count)
+        .map(|n| {
+            let start = Instant::now();
+            let (status, answer) = request(n).unwrap();
+            assert_eq!(status, 200, "{answer}");
+            start.elapsed()
+        })
+        .collect();
+    durations.sort();
+    durations
+}
+
+/// A tree head signed by the server: the number of events it covers, and how long it took.
+fn signed_head(port: u16, auth: &str) -> (u64, Duration) {
+    let start = Instant::now();
+    let (status, answer) = common::http(
+        port,
+        "POST",
+        &format!("/api/v1/organisations/{ORG}/consents/head"),
+        &[("Authorization", auth)],
+        None,
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{answer}");
+    let took = start.elapsed();
+    let head: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    (head["head"]["size"].as_u64().unwrap(), took)
 }
