@@ -1,11 +1,12 @@
 //! Benchmark of the consent ledger (release build, embedded surrealkv database, demo commune
 //! with `CONSENT_EVENTS` synthetic events, 1 000 000 by default): generating them, then with
 //! `registre serve` on that database, `wrk -t2 -c16` on loopback for 10 s on the single check
-//! (random subjects among 1 000) and on recording paper consents over HTTP, the batch check of
+//! (random subjects among 100 000 spread over the ledger) and on recording paper consents over HTTP, the batch check of
 //! 10 000 subjects, the server's resident memory; and `registre consent verify` of the whole
 //! ledger. Targets (issue 11): check ≥ 10 000 requests/s with p99 < 5 ms, batch < 100 ms,
 //! recording ≥ 500 consents/s, verify < 10 s, server memory < 300 MB.
-//! Run with `cargo bench --bench consents` (needs `wrk`: `apt-get install wrk`).
+//! Run with `cargo bench --bench consents` (needs `wrk`: `apt-get install wrk`);
+//! `CONSENT_KEEP=1` keeps the database and `CONSENT_DATABASE=DIR` measures a kept one again.
 
 #![allow(
     clippy::unwrap_used,
@@ -88,34 +89,18 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
+    // A database kept by an earlier run (`CONSENT_KEEP=1`) is measured again as it is, e.g.
+    // with the server in a memory-limited container (scripts/with-memory-limit.sh).
+    let kept = std::env::var_os("CONSENT_DATABASE").map(std::path::PathBuf::from);
     let dir = tempfile::tempdir().unwrap();
-    let database = format!("surrealkv://{}", dir.path().join("db").display());
+    let root = kept.clone().unwrap_or_else(|| dir.path().to_owned());
+    let database = format!("surrealkv://{}", root.join("db").display());
     let log = dir.path().join("serve.log");
-
-    // The demo commune and its key, then the synthetic events.
-    let mut service = common::Service::start(&database, &log, &[]);
-    let token = service.admin_token("bench");
-    service.kill();
-    let count = events.to_string();
-    let (generated, generated_mb, _) = timed(
-        &database,
-        &[
-            "demo",
-            "consents",
-            "--organisation",
-            ORG,
-            "--activity",
-            "photos",
-            "--events",
-            &count,
-        ],
-    );
-    println!(
-        "{events} events generated in {:.1} s ({:.0} events/s), peak {generated_mb:.0} MB",
-        generated.as_secs_f64(),
-        events as f64 / generated.as_secs_f64()
-    );
-    let (_, _, allowed) = timed(
+    let token = match &kept {
+        Some(root) => std::fs::read_to_string(root.join("token")).unwrap(),
+        None => generate(&database, &log, events),
+    };
+    let (exported, exported_mb, allowed) = timed(
         &database,
         &[
             "consent",
@@ -138,8 +123,13 @@ fn main() {
         "{} subjects allowed",
         subjects.len()
     );
+    println!(
+        "allowed list of {} people (consent export): {:.1} s, peak {exported_mb:.0} MB",
+        subjects.len(),
+        exported.as_secs_f64()
+    );
 
-    service = common::Service::start(&database, &log, &[]);
+    let mut service = common::Service::start(&database, &log, &[]);
     let port = service.port;
     let started_mb = common::proc_mb(service.pid(), "VmRSS:");
     let auth = format!("Bearer {token}");
@@ -255,8 +245,9 @@ fn main() {
         verified.as_secs_f64(),
         verification["problems"]
     );
-    if std::env::var_os("CONSENT_KEEP").is_some() {
-        println!("database kept at {}", dir.keep().display());
+    if kept.is_none() && std::env::var_os("CONSENT_KEEP").is_some() {
+        std::fs::write(dir.path().join("token"), &token).unwrap();
+        println!("database kept: CONSENT_DATABASE={}", dir.keep().display());
     }
     assert!(checks_ok && recorded_ok, "every request must succeed");
     assert_eq!(
@@ -264,6 +255,34 @@ fn main() {
         serde_json::json!([]),
         "the ledger verifies: {stderr}"
     );
+}
+
+/// A new database with the demo commune and `events` synthetic events: an administrator's
+/// API token on it.
+fn generate(database: &str, log: &std::path::Path, events: usize) -> String {
+    let mut service = common::Service::start(database, log, &[]);
+    let token = service.admin_token("bench");
+    service.kill();
+    let count = events.to_string();
+    let (generated, generated_mb, _) = timed(
+        database,
+        &[
+            "demo",
+            "consents",
+            "--organisation",
+            ORG,
+            "--activity",
+            "photos",
+            "--events",
+            &count,
+        ],
+    );
+    println!(
+        "{events} events generated in {:.1} s ({:.0} events/s), peak {generated_mb:.0} MB",
+        generated.as_secs_f64(),
+        events as f64 / generated.as_secs_f64()
+    );
+    token
 }
 
 /// `count` requests made by `request` (given their number), each timed and required to

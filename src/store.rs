@@ -25,7 +25,7 @@ use surrealdb::opt::auth::Root;
 use thiserror::Error;
 
 pub use access::{EVENT_RETENTION_DAYS, Event, Token};
-pub use consents::{Answered, Entry};
+pub use consents::{Answered, Entry, SubjectRange};
 pub use documents::{DocumentVersion, Rendering, Shown};
 pub use history::{Change, FieldChange, Operation};
 pub use records::{Dependent, SourceLink, WriteMode, Written};

@@ -18,7 +18,7 @@ use registre::consent::{
 };
 use registre::model::Activity;
 use registre::notice::Version;
-use registre::store::{Rendering, Shown, Store};
+use registre::store::{Rendering, Shown, Store, SubjectRange};
 use serde_json::json;
 
 const DEMO: &str = include_str!("../examples/commune-demo.yaml");
@@ -1095,32 +1095,48 @@ async fn an_altered_kept_subtree_is_named_and_no_receipt_is_proven_from_it() {
 }
 
 #[tokio::test]
-async fn the_answers_of_an_activity_are_read_a_page_at_a_time_each_once() {
+async fn the_answers_of_an_activity_are_read_a_range_of_subjects_at_a_time_each_once() {
     let store = ledger(10).await;
+    // Subjects at the edges of the ranges, hexadecimal as registre makes them or not.
+    let edges = [
+        "00", "0", "00ff", "01", "9f", "A1", "fe", "ff", "ffff", "zz", "É",
+    ];
+    for (n, subject) in edges.iter().enumerate() {
+        record(
+            &store,
+            &draft(&photos(), subject, EventKind::Given),
+            &format!("2026-03-02T10:{n:02}:00Z"),
+        )
+        .await;
+    }
     // An answer to another activity, whose key sorts right after this one's.
     let mut other = draft(&photos(), "s3", EventKind::Given);
     other.activity = "photos-2".to_owned();
     record(&store, &other, "2026-03-02T11:00:00Z").await;
+    let ranges: Vec<SubjectRange> = SubjectRange::all().collect();
+    assert_eq!(ranges.len(), 256);
     let mut seen = Vec::new();
-    let mut after: Option<(String, String)> = None;
-    loop {
-        let page = store
-            .activity_currents(
-                ORG,
-                "photos",
-                after.as_ref().map(|(s, c)| (s.as_str(), c.as_str())),
-                3,
-                false,
-            )
+    for range in &ranges {
+        let answers = store
+            .activity_currents(ORG, "photos", range, false)
             .await
             .unwrap();
-        if page.is_empty() {
-            break;
-        }
-        after = page.last().map(|a| (a.subject.clone(), a.choice.clone()));
-        seen.extend(page.into_iter().map(|a| a.subject));
+        seen.extend(answers.into_iter().map(|a| a.subject));
     }
     let mut expected: Vec<String> = (0..10).map(|i| format!("s{i}")).collect();
+    expected.extend(edges.iter().map(|s| s.to_string()));
     expected.sort();
-    assert_eq!(seen, expected);
+    assert_eq!(
+        seen, expected,
+        "every subject once, in the order of their ids"
+    );
+    // "00ff" is in the first of the two-digit ranges, "ffff" in the last.
+    let first = store
+        .activity_currents(ORG, "photos", &ranges[1], false)
+        .await
+        .unwrap();
+    assert_eq!(
+        first.iter().map(|a| a.subject.as_str()).collect::<Vec<_>>(),
+        ["01"]
+    );
 }

@@ -16,7 +16,7 @@ use crate::consent::{
 };
 use crate::model::{Activity, Register};
 use crate::notice::{ConsentForm, Context, Versioned};
-use crate::store::{Answered, Entry, Rendering, Shown, StoreError};
+use crate::store::{Answered, Entry, Rendering, Shown, StoreError, SubjectRange};
 
 /// What the person does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -640,8 +640,8 @@ impl Registre {
         Ok(allowed)
     }
 
-    /// Calls `each` on every last answer to `activity`, by subject then choice, a page at a
-    /// time: memory holds one page, however many people answered.
+    /// Calls `each` on every last answer to `activity`, by subject then choice, a range of
+    /// subjects at a time: memory holds 1/256 of them, however many people answered.
     async fn each_current(
         &self,
         org: &str,
@@ -649,26 +649,14 @@ impl Registre {
         identities: bool,
         mut each: impl FnMut(Answered),
     ) -> Result<()> {
-        const PAGE: usize = 5_000;
-        let mut after: Option<(String, String)> = None;
-        loop {
-            let page = self
-                .store
-                .activity_currents(
-                    org,
-                    activity,
-                    after.as_ref().map(|(s, c)| (s.as_str(), c.as_str())),
-                    PAGE,
-                    identities,
-                )
-                .await?;
-            let full = page.len() == PAGE;
-            after = page.last().map(|a| (a.subject.clone(), a.choice.clone()));
-            page.into_iter().for_each(&mut each);
-            if !full {
-                return Ok(());
-            }
+        for range in SubjectRange::all() {
+            self.store
+                .activity_currents(org, activity, &range, identities)
+                .await?
+                .into_iter()
+                .for_each(&mut each);
         }
+        Ok(())
     }
 
     /// A new private link to `subject`'s consents: the token to put in the link (only its

@@ -103,6 +103,26 @@ pub struct Answered {
     pub current: Current,
 }
 
+/// A slice of the subject ids, `from` included and `to` excluded (`None`: no bound).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubjectRange {
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+impl SubjectRange {
+    /// Every subject id, in 256 ranges split at two hexadecimal digits: the ids registre
+    /// makes are random hexadecimal, so each range holds about 1/256 of the subjects; any
+    /// other id still falls in exactly one.
+    pub fn all() -> impl Iterator<Item = SubjectRange> {
+        let bounds = || (1..256u32).map(|b| Some(format!("{b:02x}")));
+        std::iter::once(None)
+            .chain(bounds())
+            .zip(bounds().chain(std::iter::once(None)))
+            .map(|(from, to)| SubjectRange { from, to })
+    }
+}
+
 #[derive(Deserialize)]
 struct StoredHead {
     next: u64,
@@ -944,16 +964,15 @@ impl Store {
         Ok(Some((text("media_type").to_owned(), bytes)))
     }
 
-    /// A page of at most `page` last answers to `activity`, by subject then choice, after
-    /// the subject and choice `after` (the last of the page before); with who each subject
-    /// is when `identities` (`None` once erased). Read by the records' keys: each page costs
-    /// its own rows, however many there are.
+    /// The last answers to `activity` of the subjects whose ids fall in `range`, by subject
+    /// then choice; with who each subject is when `identities` (`None` once erased). A
+    /// bounded read of the records' keys: the embedded engine reads a record range to its end
+    /// whatever a LIMIT says, so an activity is read a [`SubjectRange`] at a time.
     pub async fn activity_currents(
         &self,
         organisation: &str,
         activity: &str,
-        after: Option<(&str, &str)>,
-        page: usize,
+        range: &SubjectRange,
         identities: bool,
     ) -> Result<Vec<Answered>, StoreError> {
         let identity = if identities {
@@ -961,22 +980,22 @@ impl Store {
         } else {
             ""
         };
-        let from = match after {
-            Some(_) => "[$org, $activity, $subject, $choice]>",
-            None => "[$org, $activity, NONE]",
+        let from = if range.from.is_some() {
+            "$from"
+        } else {
+            "NONE"
         };
-        let (subject, choice) = after.unwrap_or_default();
+        let to = if range.to.is_some() { "$to" } else { "{}" };
         let rows: Vec<Value> = self
             .db
             .query(format!(
                 "SELECT subject, choice, kind, accepted, seq, at, scope, minor, holders{identity}
-                 FROM consent_state:{from}..[$org, $activity, {{}}] LIMIT $page"
+                 FROM consent_state:[$org, $activity, {from}]..[$org, $activity, {to}]"
             ))
             .bind(("org", organisation.to_owned()))
             .bind(("activity", activity.to_owned()))
-            .bind(("subject", subject.to_owned()))
-            .bind(("choice", choice.to_owned()))
-            .bind(("page", page))
+            .bind(("from", range.from.clone().unwrap_or_default()))
+            .bind(("to", range.to.clone().unwrap_or_default()))
             .await?
             .take(0)?;
         rows.into_iter()
