@@ -1140,3 +1140,47 @@ async fn the_answers_of_an_activity_are_read_a_range_of_subjects_at_a_time_each_
         ["01"]
     );
 }
+
+/// Waits until `log` has a line containing `text` (a minute at most): its whole text.
+fn wait_for_log(log: &std::path::Path, text: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let printed = std::fs::read_to_string(log).unwrap_or_default();
+        if printed.contains(text) {
+            return printed;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "« {text} » not in the log: {printed}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// A stop is when the embedded engine loses writes: `registre serve` verifies every ledger
+/// after it starts and names in its log what went missing.
+#[test]
+fn the_server_verifies_every_ledger_after_it_starts_and_names_a_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("surrealkv://{}", dir.path().join("db").display());
+    let log = dir.path().join("serve.log");
+    let mut service = common::Service::start(&database, &log, &[]);
+    let printed = wait_for_log(
+        &log,
+        "registre des consentements de `saint-aubin` vérifié : ",
+    );
+    assert!(!printed.contains("ERROR"), "{printed}");
+    service.kill();
+    // Ten events lost in the middle of the chain, later ones kept.
+    let printed = common::SurrealServer::sql(
+        &database,
+        "DELETE consent_event WHERE organisation = 'saint-aubin' AND seq >= 100 AND seq < 110;
+         SELECT VALUE seq FROM consent_event WHERE seq >= 99 AND seq <= 110;",
+    );
+    assert!(printed.contains("[99, 110]"), "{printed}");
+    let _service = common::Service::start(&database, &log, &[]);
+    wait_for_log(
+        &log,
+        "registre des consentements de `saint-aubin` : l'événement n° 100 manque : le registre passe au n° 110",
+    );
+}

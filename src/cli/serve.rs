@@ -135,6 +135,7 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode, Failure> {
         let registre = Registre::new(store.clone(), pack.clone());
         first_start(&registre, args.no_demo).await?;
         store.prune(Timestamp::now()).await.map_err(store_failure)?;
+        tokio::spawn(verify_ledgers(registre.clone()));
         tokio::spawn(publish_heads(registre));
         // One key for every server of a shared database.
         let secret = store
@@ -160,6 +161,32 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode, Failure> {
             .map(|_| ExitCode::SUCCESS)
             .map_err(|e| Failure::Input(format!("registre: démarrage impossible : {e}")))
     })
+}
+
+/// Verifies every consent ledger once, in the background, after the server starts: a stop
+/// is when the embedded engine loses writes (README, « Avertissement sur la base
+/// embarquée »), and a loss should be named at once, not at the next audit.
+async fn verify_ledgers(registre: Registre) {
+    match registre.verify_ledgers(Timestamp::now()).await {
+        Ok(verifications) => {
+            for v in verifications {
+                if v.problems.is_empty() {
+                    tracing::info!(
+                        "registre des consentements de `{}` vérifié : {} événements",
+                        v.organisation,
+                        v.events
+                    );
+                }
+                for problem in &v.problems {
+                    tracing::error!(
+                        "registre des consentements de `{}` : {problem}",
+                        v.organisation
+                    );
+                }
+            }
+        }
+        Err(e) => tracing::error!("registres des consentements non vérifiés : {e}"),
+    }
 }
 
 /// Signs the tree heads that are due, now and every hour, for as long as the server runs.

@@ -849,6 +849,27 @@ impl Registre {
         now: Timestamp,
     ) -> Result<Verification> {
         actor.require(Need::Audit, org)?;
+        self.verification(org, noted, now).await
+    }
+
+    /// Verifies the ledger of every organisation that has one (see
+    /// [`Registre::verify_consents`]): `registre serve` runs it after each start.
+    pub async fn verify_ledgers(&self, now: Timestamp) -> Result<Vec<Verification>> {
+        let mut verifications = Vec::new();
+        for org in self.store.organisation_ids().await? {
+            if self.store.chain_head(&org).await?.next > 0 {
+                verifications.push(self.verification(&org, &[], now).await?);
+            }
+        }
+        Ok(verifications)
+    }
+
+    async fn verification(
+        &self,
+        org: &str,
+        noted: &[TreeHead],
+        now: Timestamp,
+    ) -> Result<Verification> {
         let mut heads = self.store.tree_heads(org).await?;
         heads.extend_from_slice(noted);
         let public = self.store.ledger_key(now).await?.public_hex();

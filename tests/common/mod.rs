@@ -111,6 +111,37 @@ pub const SURREAL_USER: &str = "root";
 pub const SURREAL_PASSWORD: &str = "registre-test-root";
 
 impl SurrealServer {
+    /// Runs `statements` with the SurrealDB command line on `endpoint` (an embedded database
+    /// registre does not hold open, say), in registre's namespace: what it printed.
+    pub fn sql(endpoint: &str, statements: &str) -> String {
+        use std::io::Write;
+        let mut child = Command::new(Self::binary())
+            .args([
+                "sql",
+                "--endpoint",
+                endpoint,
+                "--ns",
+                "registre",
+                "--db",
+                "registre",
+            ])
+            .arg("--hide-welcome")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(statements.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "surreal sql: {statements}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
     /// The binary: `REGISTRE_SURREAL_BIN`, else where the build script puts it.
     fn binary() -> std::path::PathBuf {
         let path = std::env::var_os("REGISTRE_SURREAL_BIN")
