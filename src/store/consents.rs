@@ -1028,7 +1028,7 @@ impl Store {
         &self,
         organisation: &str,
     ) -> Result<Result<Tree, consent::verify::Broken>, StoreError> {
-        const PAGE: usize = 5_000;
+        const PAGE: usize = 10_000;
         // Read first: events appended while verifying come after it.
         let stands = self.chain_head(organisation).await?.next;
         let mut verifier = consent::verify::Verifier::new(organisation);
@@ -1071,21 +1071,25 @@ impl Store {
     }
 
     /// The events of `organisation` stored at the `page` places from `from`, by place: read
-    /// by the records' own keys, not through an index, so that what is missing shows.
+    /// by the records' own keys, not through an index, so that what is missing shows. The
+    /// two halves are read at once: the embedded engine decodes each on a core of its own.
     async fn event_page(
         &self,
         organisation: &str,
         from: u64,
         page: usize,
     ) -> Result<Vec<Value>, StoreError> {
-        Ok(self
-            .db
-            .query("SELECT seq, event FROM consent_event:[$org, $from]..[$org, $to]")
-            .bind(("org", organisation.to_owned()))
-            .bind(("from", from))
-            .bind(("to", from + page as u64))
-            .await?
-            .take(0)?)
+        let half = from + page as u64 / 2;
+        let org = organisation.to_owned();
+        let first = tokio::spawn(read_events(self.db.clone(), org.clone(), from, half));
+        let second = tokio::spawn(read_events(self.db.clone(), org, half, from + page as u64));
+        let joined = |part: Result<_, tokio::task::JoinError>| {
+            part.map_err(|e| StoreError::Database(e.to_string()))?
+        };
+        let (first, second) = tokio::join!(first, second);
+        let mut rows: Vec<Value> = joined(first)?;
+        rows.extend(joined(second)?);
+        Ok(rows)
     }
 
     /// Signs and keeps the head of `organisation`'s tree as it stands.
@@ -1123,6 +1127,22 @@ impl Store {
             .take(0)?;
         rows.into_iter().map(decode).collect()
     }
+}
+
+/// The events of `organisation` at the places from `from` to `to` (excluded).
+async fn read_events(
+    db: surrealdb::Surreal<surrealdb::engine::any::Any>,
+    organisation: String,
+    from: u64,
+    to: u64,
+) -> Result<Vec<Value>, StoreError> {
+    Ok(db
+        .query("SELECT seq, event FROM consent_event:[$org, $from]..[$org, $to]")
+        .bind(("org", organisation))
+        .bind(("from", from))
+        .bind(("to", to))
+        .await?
+        .take(0)?)
 }
 
 /// The current answers at `keys` ([organisation, activity, subject, choice]).
