@@ -129,8 +129,22 @@ fn main() {
         exported.as_secs_f64()
     );
 
+    let started = Instant::now();
+    let log = dir.path().join("measured.log");
     let mut service = common::Service::start(&database, &log, &[]);
     let port = service.port;
+    // The server verifies the ledger after it starts, on every core: measured apart.
+    let verified_at_start = loop {
+        let printed = std::fs::read_to_string(&log).unwrap_or_default();
+        if printed.contains(&format!("registre des consentements de `{ORG}`")) {
+            break started.elapsed();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    println!(
+        "server started and its ledger verified after {:.1} s",
+        verified_at_start.as_secs_f64()
+    );
     let started_mb = common::proc_mb(service.pid(), "VmRSS:");
     let auth = format!("Bearer {token}");
 

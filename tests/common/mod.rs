@@ -115,7 +115,10 @@ impl SurrealServer {
     /// registre does not hold open, say), in registre's namespace: what it printed.
     pub fn sql(endpoint: &str, statements: &str) -> String {
         use std::io::Write;
+        // The command line keeps a history.txt where it runs.
+        let scratch = tempfile::tempdir().unwrap();
         let mut child = Command::new(Self::binary())
+            .current_dir(scratch.path())
             .args([
                 "sql",
                 "--endpoint",
