@@ -134,13 +134,12 @@ fn main() {
     let mut service = common::Service::start(&database, &log, &[]);
     let port = service.port;
     // The server verifies the ledger after it starts, on every core: measured apart.
-    let verified_at_start = loop {
-        let printed = std::fs::read_to_string(&log).unwrap_or_default();
-        if printed.contains(&format!("registre des consentements de `{ORG}`")) {
-            break started.elapsed();
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    common::wait_for_log(
+        &log,
+        &format!("registre des consentements de `{ORG}`"),
+        Duration::from_secs(3600),
+    );
+    let verified_at_start = started.elapsed();
     println!(
         "server started and its ledger verified after {:.1} s",
         verified_at_start.as_secs_f64()

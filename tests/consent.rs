@@ -1141,22 +1141,6 @@ async fn the_answers_of_an_activity_are_read_a_range_of_subjects_at_a_time_each_
     );
 }
 
-/// Waits until `log` has a line containing `text` (a minute at most): its whole text.
-fn wait_for_log(log: &std::path::Path, text: &str) -> String {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let printed = std::fs::read_to_string(log).unwrap_or_default();
-        if printed.contains(text) {
-            return printed;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "« {text} » not in the log: {printed}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-}
-
 /// A stop is when the embedded engine loses writes: `registre serve` verifies every ledger
 /// after it starts and names in its log what went missing.
 #[test]
@@ -1165,9 +1149,11 @@ fn the_server_verifies_every_ledger_after_it_starts_and_names_a_loss() {
     let database = format!("surrealkv://{}", dir.path().join("db").display());
     let log = dir.path().join("serve.log");
     let mut service = common::Service::start(&database, &log, &[]);
-    let printed = wait_for_log(
+    let minute = std::time::Duration::from_secs(60);
+    let printed = common::wait_for_log(
         &log,
         "registre des consentements de `saint-aubin` vérifié : ",
+        minute,
     );
     assert!(!printed.contains("ERROR"), "{printed}");
     service.kill();
@@ -1179,8 +1165,9 @@ fn the_server_verifies_every_ledger_after_it_starts_and_names_a_loss() {
     );
     assert!(printed.contains("[99, 110]"), "{printed}");
     let _service = common::Service::start(&database, &log, &[]);
-    wait_for_log(
+    common::wait_for_log(
         &log,
         "registre des consentements de `saint-aubin` : l'événement n° 100 manque : le registre passe au n° 110",
+        minute,
     );
 }

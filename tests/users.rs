@@ -10,27 +10,18 @@
 
 mod common;
 
-use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use registre::auth::{Role, verify_password};
 use registre::store::Store;
 
 fn with_stdin(args: &[&str], input: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_registre"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    common::output_with_input(
+        Command::new(env!("CARGO_BIN_EXE_registre"))
+            .args(args)
+            .stderr(Stdio::piped()),
+        input,
+    )
 }
 
 #[test]

@@ -114,10 +114,10 @@ impl SurrealServer {
     /// Runs `statements` with the SurrealDB command line on `endpoint` (an embedded database
     /// registre does not hold open, say), in registre's namespace: what it printed.
     pub fn sql(endpoint: &str, statements: &str) -> String {
-        use std::io::Write;
         // The command line keeps a history.txt where it runs.
         let scratch = tempfile::tempdir().unwrap();
-        let mut child = Command::new(Self::binary())
+        let mut command = Command::new(Self::binary());
+        command
             .current_dir(scratch.path())
             .args([
                 "sql",
@@ -129,18 +129,8 @@ impl SurrealServer {
                 "registre",
             ])
             .arg("--hide-welcome")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(statements.as_bytes())
-            .unwrap();
-        let output = child.wait_with_output().unwrap();
+            .stderr(std::process::Stdio::null());
+        let output = output_with_input(&mut command, statements);
         assert!(output.status.success(), "surreal sql: {statements}");
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
@@ -567,4 +557,38 @@ pub fn wrk_millis(text: &str) -> f64 {
         (text, 1.0)
     };
     number.parse::<f64>().unwrap() * factor
+}
+
+/// What `command` printed, given `input` on its standard input (standard output and, unless
+/// the command says otherwise, standard error captured).
+pub fn output_with_input(command: &mut Command, input: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Waits until `log` has a line containing `text` (`within` at most): its whole text.
+pub fn wait_for_log(log: &Path, text: &str, within: std::time::Duration) -> String {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let printed = std::fs::read_to_string(log).unwrap_or_default();
+        if printed.contains(text) {
+            return printed;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "« {text} » not in the log: {printed}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
