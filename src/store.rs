@@ -37,7 +37,7 @@ const NAMESPACE: &str = "registre";
 const DATABASE: &str = "registre";
 
 /// Schema migrations, applied in order, each once, each in one transaction.
-pub const MIGRATIONS: [(&str, &str); 9] = [
+pub const MIGRATIONS: [(&str, &str); 10] = [
     (
         "001-register",
         include_str!("store/schema/001-register.surql"),
@@ -64,6 +64,10 @@ pub const MIGRATIONS: [(&str, &str); 9] = [
     (
         "009-consent-tree",
         include_str!("store/schema/009-consent-tree.surql"),
+    ),
+    (
+        "010-consent-event-text",
+        include_str!("store/schema/010-consent-event-text.surql"),
     ),
 ];
 
@@ -224,6 +228,61 @@ pub struct Store {
     /// would only conflict on the chain head. Other processes on the same database still
     /// meet in the transaction, which is retried.
     appending: consents::Appending,
+    /// What waits for the embedded engine to close.
+    closing: Closing,
+}
+
+/// Waits, once every handle on the database is dropped, for the embedded engine to have
+/// closed: written to its files what it held in memory and released its directory. A
+/// process that exits before then leaves its recent writes in the engine's log only, to be
+/// replayed at the next start (seconds per gigabyte), and the engine loses the write that
+/// last switched its memory table (README, « Arrêt du service et base embarquée »). Nothing
+/// to wait for on other engines.
+#[derive(Debug, Clone)]
+pub struct Closing {
+    /// The lock file of the embedded engine's directory, held while it is open.
+    lock: Option<std::path::PathBuf>,
+}
+
+impl Closing {
+    fn of(url: &str) -> Self {
+        let lock = url
+            .strip_prefix("surrealkv://")
+            .map(|rest| rest.split_once('?').map_or(rest, |(path, _)| path))
+            .filter(|path| !path.is_empty())
+            .map(|path| std::path::Path::new(path).join("LOCK"));
+        Closing { lock }
+    }
+
+    /// Waits at most `within` for the engine to release its directory.
+    pub async fn wait(self, within: std::time::Duration) -> Result<(), StoreError> {
+        let Some(lock) = self.lock else {
+            return Ok(());
+        };
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let file = match std::fs::File::open(&lock) {
+                Ok(file) => file,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(StoreError::Database(format!("{} : {e}", lock.display()))),
+            };
+            match file.try_lock() {
+                // Taken, so released by the engine; dropping the file releases it again.
+                Ok(()) => return Ok(()),
+                Err(std::fs::TryLockError::WouldBlock) => {}
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(StoreError::Database(format!("{} : {e}", lock.display())));
+                }
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(StoreError::Database(format!(
+                    "la base embarquée n'est pas fermée après {} s : une connexion reste ouverte ; ses dernières écritures seront relues du journal au prochain démarrage",
+                    within.as_secs()
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -244,6 +303,12 @@ impl Store {
     /// Connects, selects registre's namespace and database, and brings the schema up to date.
     pub async fn open(url: &str, credentials: Option<&Credentials>) -> Result<Self, StoreError> {
         Self::open_with(url, credentials, &MIGRATIONS).await
+    }
+
+    /// What waits for the engine to close once every handle on it (this store and its
+    /// clones) is dropped.
+    pub fn closing(&self) -> Closing {
+        self.closing.clone()
     }
 
     /// The database itself: lets tests alter stored records as someone with database access
@@ -288,6 +353,7 @@ impl Store {
         let store = Store {
             db,
             appending: Default::default(),
+            closing: Closing::of(url),
         };
         store.migrate(migrations).await?;
         Ok(store)

@@ -190,14 +190,43 @@ async fn an_untouched_ledger_verifies() {
     assert_eq!(store.verify_consents(ORG).await.unwrap().unwrap().size(), 6);
 }
 
+/// Writes `event` over the stored event at its place, as JSON text or (as written before
+/// migration 010) as an object, keeping the stored hash.
+async fn overwrite_event(store: &Store, event: &consent::Event, as_text: bool) {
+    let stored = if as_text {
+        serde_json::Value::String(serde_json::to_string(event).unwrap())
+    } else {
+        serde_json::to_value(event).unwrap()
+    };
+    store
+        .database()
+        .query("UPDATE consent_event SET event = $event WHERE organisation = $org AND seq = $seq")
+        .bind(("event", stored))
+        .bind(("org", ORG))
+        .bind(("seq", event.seq))
+        .await
+        .unwrap()
+        .check()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn events_stored_as_objects_before_migration_010_are_read_and_verified() {
+    let store = ledger(6).await;
+    let events = store.consent_events(ORG).await.unwrap();
+    for event in &events[..3] {
+        overwrite_event(&store, event, false).await;
+    }
+    assert_eq!(store.consent_events(ORG).await.unwrap(), events);
+    assert_eq!(store.verify_consents(ORG).await.unwrap().unwrap().size(), 6);
+}
+
 #[tokio::test]
 async fn a_changed_event_is_named() {
     let store = ledger(6).await;
-    run(
-        &store,
-        "UPDATE consent_event SET event.answers[0].accepted = false WHERE seq = 4",
-    )
-    .await;
+    let mut changed = store.consent_events(ORG).await.unwrap().remove(4);
+    changed.draft.answers[0].accepted = !changed.draft.answers[0].accepted;
+    overwrite_event(&store, &changed, true).await;
     let b = broken(&store).await;
     assert_eq!((b.position, b.problem.clone()), (4, Problem::Altered));
     assert!(b.to_string().contains("saint-aubin-4"), "{b}");
@@ -1141,7 +1170,7 @@ async fn the_answers_of_an_activity_are_read_a_range_of_subjects_at_a_time_each_
     );
 }
 
-/// A stop is when the embedded engine loses writes: `registre serve` verifies every ledger
+/// A crash is when the embedded engine loses writes: `registre serve` verifies every ledger
 /// after it starts and names in its log what went missing.
 #[test]
 fn the_server_verifies_every_ledger_after_it_starts_and_names_a_loss() {

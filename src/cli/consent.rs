@@ -335,7 +335,7 @@ fn export(args: &ExportArgs) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn service_of(database: &Database) -> Result<(tokio::runtime::Runtime, Registre), Failure> {
+fn service_of(database: &Database) -> Result<(super::store::Runtime, Registre), Failure> {
     let pack = load_pack(None).map_err(|e| Failure::Input(format!("registre: {e}")))?;
     let (runtime, store) = open(database)?;
     Ok((runtime, Registre::new(store, std::sync::Arc::new(pack))))

@@ -135,8 +135,11 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode, Failure> {
         let registre = Registre::new(store.clone(), pack.clone());
         first_start(&registre, args.no_demo).await?;
         store.prune(Timestamp::now()).await.map_err(store_failure)?;
-        tokio::spawn(verify_ledgers(registre.clone()));
-        tokio::spawn(publish_heads(registre));
+        let closing = store.closing();
+        let background = [
+            tokio::spawn(verify_ledgers(registre.clone())),
+            tokio::spawn(publish_heads(registre)),
+        ];
         // One key for every server of a shared database.
         let secret = store
             .setting_or_init("secret_key", new_secret_key())
@@ -155,16 +158,26 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode, Failure> {
                 })
             }),
         );
-        rocket
-            .launch()
+        let launched = rocket.launch().await;
+        // Stopped (SIGTERM, Ctrl-C): every handle on the database goes, then the embedded
+        // engine writes out what it holds in memory before the process ends.
+        for task in background {
+            task.abort();
+            let _ = task.await;
+        }
+        let stopped = launched
+            .map(drop)
+            .map_err(|e| Failure::Input(format!("registre: démarrage impossible : {e}")));
+        closing
+            .wait(super::store::CLOSE_WITHIN)
             .await
-            .map(|_| ExitCode::SUCCESS)
-            .map_err(|e| Failure::Input(format!("registre: démarrage impossible : {e}")))
+            .map_err(store_failure)?;
+        stopped.map(|()| ExitCode::SUCCESS)
     })
 }
 
-/// Verifies every consent ledger once, in the background, after the server starts: a stop
-/// is when the embedded engine loses writes (README, « Avertissement sur la base
+/// Verifies every consent ledger once, in the background, after the server starts: a crash
+/// is when the embedded engine loses writes (README, « Arrêt du service et base
 /// embarquée »), and a loss should be named at once, not at the next audit.
 async fn verify_ledgers(registre: Registre) {
     match registre.verify_ledgers(Timestamp::now()).await {

@@ -10,7 +10,7 @@ use super::{Failure, load_pack};
 use crate::auth::Actor;
 use crate::model;
 use crate::service::{self, Registre};
-use crate::store::{Credentials, Past, Store, StoreError};
+use crate::store::{Closing, Credentials, Past, Store, StoreError};
 
 /// The database used when neither `--database` nor `REGISTRE_DATABASE_URL` says otherwise.
 pub const DEFAULT_DATABASE: &str = "surrealkv://data/registre";
@@ -110,11 +110,45 @@ pub(super) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(|e| Failure::Input(format!("registre: {e}")))
 }
 
-pub(super) fn open(database: &Database) -> Result<(tokio::runtime::Runtime, Store), Failure> {
+/// How long a command waits, at its end, for the embedded engine to write out what it holds
+/// in memory (a memory table of a gigabyte takes seconds).
+pub(super) const CLOSE_WITHIN: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// The runtime of a command over the database. Declared before the command's handles on the
+/// database, it is dropped after them, and then waits for the embedded engine to close
+/// ([`Closing`]), on every way out of the command.
+pub(super) struct Runtime {
+    runtime: tokio::runtime::Runtime,
+    closing: Option<Closing>,
+}
+
+impl std::ops::Deref for Runtime {
+    type Target = tokio::runtime::Runtime;
+
+    fn deref(&self) -> &Self::Target {
+        &self.runtime
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if let Some(closing) = self.closing.take()
+            && let Err(e) = self.runtime.block_on(closing.wait(CLOSE_WITHIN))
+        {
+            eprintln!("registre: {e}");
+        }
+    }
+}
+
+pub(super) fn open(database: &Database) -> Result<(Runtime, Store), Failure> {
     let runtime = runtime()?;
     let store = runtime
         .block_on(Store::open(&database.url, Database::credentials().as_ref()))
         .map_err(store_failure)?;
+    let runtime = Runtime {
+        runtime,
+        closing: Some(store.closing()),
+    };
     Ok((runtime, store))
 }
 

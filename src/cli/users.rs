@@ -174,7 +174,7 @@ fn command_line() -> Actor {
     ))
 }
 
-fn open_accounts(database: &Database) -> Result<(tokio::runtime::Runtime, Accounts), Failure> {
+fn open_accounts(database: &Database) -> Result<(super::store::Runtime, Accounts), Failure> {
     let (runtime, store) = open(database)?;
     Ok((runtime, Accounts::new(store)))
 }
