@@ -103,6 +103,10 @@ fn a_stopped_server_and_each_command_leave_their_writes_in_the_database_files() 
     let printed = std::fs::read_to_string(&log).unwrap();
     assert!(status.success(), "{status}: {printed}");
     assert!(!printed.contains("ERROR"), "{printed}");
+    assert!(
+        printed.contains("service arrêté, base de données fermée"),
+        "{printed}"
+    );
     assert_eq!(
         unwritten_bytes(&db),
         0,

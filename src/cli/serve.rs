@@ -172,6 +172,7 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode, Failure> {
             .wait(super::store::CLOSE_WITHIN)
             .await
             .map_err(store_failure)?;
+        tracing::info!("service arrêté, base de données fermée");
         stopped.map(|()| ExitCode::SUCCESS)
     })
 }
