@@ -252,17 +252,7 @@ fn an_import_cut_by_sigkill_is_all_or_nothing() {
     let token = admin_token(&service);
     let auth = format!("Bearer {token}");
     let file = dir.path().join("register.json");
-    let output = common::registre(&[
-        "demo",
-        "synthetic",
-        "--organisations",
-        "3",
-        "--activities",
-        "300",
-        "--output",
-        file.to_str().unwrap(),
-    ]);
-    assert!(output.status.success(), "{}", common::stderr(&output));
+    common::write_synthetic(&file, 3, 300);
     let first = std::fs::read_to_string(&file).unwrap();
     let started = Instant::now();
     let (status, answer) = common::http(

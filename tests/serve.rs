@@ -65,18 +65,23 @@ fn the_first_start_creates_an_administrator_and_loads_the_demo_once() {
         !printed.contains("Premier compte") && !printed.contains("démonstration"),
         "{printed}"
     );
+    assert_eq!(organisations(service.port, &token).len(), 2);
+}
+
+/// The organisations the API lists to the bearer of `token`.
+fn organisations(port: u16, token: &str) -> Vec<serde_json::Value> {
     let auth = format!("Bearer {token}");
     let (status, list) = common::http(
-        service.port,
+        port,
         "GET",
         "/api/v1/organisations",
         &[("Authorization", &auth)],
         None,
     )
     .unwrap();
-    assert_eq!(status, 200);
+    assert_eq!(status, 200, "{list}");
     let list: serde_json::Value = serde_json::from_str(&list).unwrap();
-    assert_eq!(list["organisations"].as_array().unwrap().len(), 2);
+    list["organisations"].as_array().unwrap().clone()
 }
 
 /// The bytes of the embedded engine's log: what it would replay at the next start.
@@ -114,17 +119,7 @@ fn a_stopped_server_and_each_command_leave_their_writes_in_the_database_files() 
     );
 
     let register = dir.path().join("register.yaml");
-    let written = common::registre(&[
-        "demo",
-        "synthetic",
-        "--organisations",
-        "3",
-        "--activities",
-        "5",
-        "--output",
-        register.to_str().unwrap(),
-    ]);
-    assert!(written.status.success(), "{}", common::stderr(&written));
+    common::write_synthetic(&register, 3, 5);
     let imported = common::registre(&[
         "import",
         register.to_str().unwrap(),
@@ -136,21 +131,7 @@ fn a_stopped_server_and_each_command_leave_their_writes_in_the_database_files() 
 
     // Everything is there at the next start.
     let service = common::Service::start(&database, &dir.path().join("again.log"), &[]);
-    let auth = format!("Bearer {token}");
-    let (status, list) = common::http(
-        service.port,
-        "GET",
-        "/api/v1/organisations",
-        &[("Authorization", &auth)],
-        None,
-    )
-    .unwrap();
-    assert_eq!(status, 200, "{list}");
-    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
-    assert!(
-        list["organisations"].as_array().unwrap().len() > 2,
-        "{list}"
-    );
+    assert!(organisations(service.port, &token).len() > 2);
 }
 
 #[test]

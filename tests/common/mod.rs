@@ -433,18 +433,18 @@ pub fn api_token(port: u16, login: &str, password: &str, body: &str) -> String {
 /// Writes the benchmarks' synthetic register (700 organisations × 40 activities, seed 1, about
 /// 40 MB of YAML) to `path`.
 pub fn write_synthetic_register(path: &Path) {
+    write_synthetic(path, 700, 40);
+}
+
+/// Writes the synthetic register of `organisations` × `activities` (seed 1) to `path`, in
+/// JSON if its name ends in `.json`, else in YAML.
+pub fn write_synthetic(path: &Path, organisations: usize, activities: usize) {
     let status = Command::new(env!("CARGO_BIN_EXE_registre"))
-        .args([
-            "demo",
-            "synthetic",
-            "--organisations",
-            "700",
-            "--activities",
-            "40",
-            "--seed",
-            "1",
-            "--output",
-        ])
+        .args(["demo", "synthetic", "--organisations"])
+        .arg(organisations.to_string())
+        .arg("--activities")
+        .arg(activities.to_string())
+        .args(["--seed", "1", "--output"])
         .arg(path)
         .status()
         .expect("registre starts");
